@@ -1,0 +1,100 @@
+//! The self-service API as mpctl uses it: the operations the executor needs, independent of
+//! the wire. [`SelfService`] is implemented by the HTTP client (for Digdir's environments and
+//! the emulator alike) and by in-memory fakes in tests of the executor.
+
+use std::future::Future;
+
+use crate::manifest::model::Contacts;
+use crate::manifest::orgno::OrgNo;
+use crate::state::{ClientState, KeyState, LiveEnv, ScopeState};
+
+/// Which integration a set of contacts belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactTarget {
+    /// The organisation's API-provider integration.
+    Provider,
+    /// A consumer client, by `client_id`.
+    Client(String),
+}
+
+/// An error from the API, naming what was attempted and what the server said.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("{operation}: {status} {message}")]
+    Status {
+        operation: String,
+        status: u16,
+        message: String,
+    },
+    /// The request did not get an answer (connect, timeout, dropped connection).
+    #[error("{operation}: {message}")]
+    Transport { operation: String, message: String },
+    /// Authentication failed (token endpoint or credentials).
+    #[error("authentication: {0}")]
+    Auth(String),
+    /// The environment has no API for this operation (e.g. contacts on Digdir's environments).
+    #[error("{0}: the environment has no API for this; do it in Samarbeidsportalen")]
+    Unsupported(String),
+}
+
+/// The operations of the self-service API that plan and apply use.
+///
+/// Writes take the desired state of one resource; the implementation maps it onto the wire.
+/// Every method is a single logical operation: retries and re-reads after an ambiguous failure
+/// are the implementation's business.
+pub trait SelfService: Send + Sync {
+    /// Reads everything plan needs about the environment, with the fewest requests the API
+    /// allows: the organisation's scopes (with inactive ones) and their grants, its clients and
+    /// their keys, and the scopes it may use.
+    fn fetch(&self) -> impl Future<Output = Result<LiveEnv, ApiError>> + Send;
+
+    fn create_scope(&self, scope: &ScopeState)
+    -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Updates a scope's fields; with `active: true` this also reactivates a deactivated scope.
+    fn update_scope(&self, scope: &ScopeState)
+    -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn deactivate_scope(&self, name: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    fn grant(
+        &self,
+        scope: &str,
+        consumer: &OrgNo,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn revoke(
+        &self,
+        scope: &str,
+        consumer: &OrgNo,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Creates a client and returns its generated `client_id`.
+    fn create_client(
+        &self,
+        client: &ClientState,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    /// Updates a client's fields (name, description, scopes, lifetimes); `active: true`
+    /// reactivates it.
+    fn update_client(
+        &self,
+        client_id: &str,
+        client: &ClientState,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn deactivate_client(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Replaces the client's whole key set; an empty set deletes all keys.
+    fn put_keys(
+        &self,
+        client_id: &str,
+        keys: &[KeyState],
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Sets an integration's contacts, where the environment has an API for them
+    /// ([`ApiError::Unsupported`] otherwise).
+    fn put_contacts(
+        &self,
+        target: &ContactTarget,
+        contacts: &Contacts,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

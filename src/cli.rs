@@ -1,0 +1,359 @@
+//! Command-line interface: one subcommand per user task. Flags are documented where defined;
+//! `mpctl help <command>` shows the long help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Maskinporten self-service as code: scopes, grants, clients and keys from YAML manifests.
+///
+/// Write manifests, check them with `mpctl validate`, see what would change with `mpctl plan`,
+/// make it so with `mpctl apply`, and watch for changes made by hand with `mpctl drift`.
+/// The `local` environment runs an embedded emulator of the Maskinporten API, so everything
+/// can be tried without credentials.
+#[derive(Debug, Parser)]
+#[command(name = "mpctl", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print less: only errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more: `-v` shows each HTTP request (method, path, status, duration), `-vv` debug
+    /// logs. Secrets are never printed.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to use colour: `auto` uses it on a terminal unless `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests without touching any API: schema, YAML hazards, organisation numbers,
+    /// scope names and prefixes, grants, key files. Reports every problem at once.
+    ///
+    /// Exit status: 0 valid, 1 invalid. With `GITHUB_ACTIONS=true` problems are also printed as
+    /// GitHub annotations, so they show on the pull request's diff.
+    Validate(ValidateArgs),
+
+    /// Show what `apply` would change in each environment, in the order it would do it.
+    ///
+    /// Exit status: 0 success, 1 error; with `--detailed-exitcode`, 2 when there are changes.
+    Plan(PlanArgs),
+
+    /// Make each environment match the manifest: create, update, grant, revoke and deactivate,
+    /// phase by phase (scopes, grants, clients, then removals in reverse).
+    ///
+    /// Asks for confirmation on a terminal; in CI pass `--yes` or a saved plan file.
+    /// Exit status: 0 applied (or nothing to do), 1 error or refused.
+    Apply(ApplyArgs),
+
+    /// Report where live state differs from the manifest, including resources the manifest
+    /// does not list and keys about to expire.
+    ///
+    /// Exit status: 0 no drift, 2 drift, 1 error.
+    Drift(DriftArgs),
+
+    /// Write a manifest from an organisation's live configuration, to adopt mpctl after
+    /// managing things in Samarbeidsportalen. Planning the result shows no changes.
+    Import(ImportArgs),
+
+    /// Client keys: list every key with its expiry, or rotate one.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
+    /// Print the manifest's JSON Schema (or the plan output's with `--plan`).
+    Schema(SchemaArgs),
+
+    /// Run or set up the Maskinporten emulator: a local stand-in for Digdir's self-service API
+    /// and token endpoint.
+    #[command(subcommand)]
+    Emulator(EmulatorCommand),
+
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+/// Where the manifests are.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// Manifest files or directories (every `*.yaml`/`*.yml` inside, recursively). Several files
+    /// merge into one manifest.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Which environments to work on.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Only these environments (repeatable; default: every environment of the manifest).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+
+    /// How many API requests to have in flight at once, per environment.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people: grouped, with symbols and colour.
+    Human,
+    /// For pull-request comments and job summaries.
+    Markdown,
+    /// For programs: versioned, described by `schema/plan.schema.json`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    /// `human` diagnostics, or `json` (one object per diagnostic, for tools).
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Save the plan to FILE for `mpctl apply FILE`; it is bound to digests of the manifest and
+    /// of each environment's live state, so a stale plan is refused.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 2 when there are changes (0 none, 1 error), as `terraform plan -detailed-exitcode`.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Warn about keys expiring within this many days (default: the manifest's
+    /// `settings.warn_expiry_days`, 30).
+    #[arg(long, value_name = "DAYS")]
+    pub warn_expiry_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Manifest files or directories, or one plan file saved by `mpctl plan --out`.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Do not ask for confirmation (needed when not on a terminal, unless applying a saved plan).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Allow a plan that deactivates, revokes or replaces more than the manifest's
+    /// `settings.mass_destroy_percent` of an environment's managed resources.
+    #[arg(long)]
+    pub allow_mass_destroy: bool,
+
+    /// Output format of the plan shown before applying and of the result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Output format; `markdown` suits an issue body.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Count keys expiring within this many days as drift (default: the manifest's
+    /// `settings.warn_expiry_days`, 30).
+    #[arg(long, value_name = "DAYS")]
+    pub warn_expiry_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Environments to read (repeatable). Several merge into one manifest, with differences
+    /// written as per-environment overrides.
+    #[arg(short, long = "env", value_name = "ENV", required = true)]
+    pub envs: Vec<String>,
+
+    /// The organisation to import (default: the one the credentials belong to).
+    #[arg(long, value_name = "ORGNO")]
+    pub org: Option<String>,
+
+    /// Write the manifest here instead of standard output; public keys go to a `keys/`
+    /// directory beside it.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// A manifest whose `environments` (endpoints) to use; needed for environments other than
+    /// `test`, `prod` and `local`.
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List every key of every client in every environment, nearest expiry first.
+    List(KeysListArgs),
+    /// Generate a new key pair for a client, add its public key to the manifest, and mark the
+    /// key it replaces for retirement.
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Flag keys expiring within this many days (default: the manifest's setting, 30).
+    #[arg(long, value_name = "DAYS")]
+    pub warn_expiry_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// The client's name in the manifest.
+    pub client: String,
+
+    /// The manifest file that declares the client (default: searched under the current
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// The environment the new key is for (the key is added to the client for all its
+    /// environments unless the client overrides `keys`).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: String,
+
+    /// Where to write the new private key (PEM, mode 0600). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub private_key_out: PathBuf,
+
+    /// Days the replaced key stays registered (its `retire_after`).
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub grace: u32,
+
+    /// Only show the manifest diff; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of `plan --format json` instead of the manifest's.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Write the schemas into this directory (`mpctl.schema.json`, `plan.schema.json`) instead
+    /// of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Serve the emulator over HTTP until interrupted.
+    Serve(EmulatorServeArgs),
+    /// Write a ready-to-use local setup under `.mpctl/`: state, test CA, admin key.
+    Init(EmulatorInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
+    pub listen: String,
+
+    /// State file; created if missing. Every acknowledged write is durable in it.
+    #[arg(
+        long,
+        default_value = ".mpctl/emulator/state.json",
+        value_name = "FILE"
+    )]
+    pub state: PathBuf,
+
+    /// Register an organisation with scope prefixes, e.g. `910753282:acme,acme2`
+    /// (repeatable). Prints the admin credentials for each.
+    #[arg(long, value_name = "ORGNO[:PREFIX,...]")]
+    pub bootstrap: Vec<String>,
+
+    /// Offer the contacts/invoice endpoints (an emulator extension: Digdir has no such API).
+    #[arg(long)]
+    pub contacts_extension: bool,
+
+    /// Start the emulator's clock at this time (RFC 3339) instead of now, to test expiry.
+    #[arg(long, value_name = "TIME")]
+    pub clock: Option<String>,
+
+    /// Fault injection, e.g. `latency=20ms,error_rate=0.05,rate_limit=100/s,drop_rate=0.01,propagation=2s,seed=7`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorInitArgs {
+    /// Directory to write into.
+    #[arg(long, default_value = ".mpctl", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Organisations to register, as for `serve --bootstrap`.
+    #[arg(long, value_name = "ORGNO[:PREFIX,...]")]
+    pub bootstrap: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

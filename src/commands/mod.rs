@@ -1,0 +1,63 @@
+//! The glue between the command line and the library: one file per command, each turning its
+//! arguments into calls of the core and the I/O shell, and its outcome into an [`Exit`].
+
+use std::process::ExitCode;
+
+use crate::cli::{Command, EmulatorCommand, KeysCommand};
+use crate::printer::Printer;
+
+mod apply;
+mod completions;
+mod drift;
+mod emulator;
+mod import;
+mod keys;
+mod plan;
+mod schema;
+mod validate;
+
+/// How a command ended, as the process exit status (Terraform's convention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success, nothing (more) to do.
+    Success,
+    /// 1: an error (invalid manifest, API failure, refused apply).
+    Failure,
+    /// 2: changes present (`plan --detailed-exitcode`, `drift`).
+    Changes,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(match exit {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Changes => 2,
+        })
+    }
+}
+
+/// Runs one command.
+pub fn run(command: Command, printer: &Printer) -> miette::Result<Exit> {
+    match command {
+        Command::Validate(args) => validate::run(&args, printer),
+        Command::Plan(args) => plan::run(&args, printer),
+        Command::Apply(args) => apply::run(&args, printer),
+        Command::Drift(args) => drift::run(&args, printer),
+        Command::Import(args) => import::run(&args, printer),
+        Command::Keys(KeysCommand::List(args)) => keys::list(&args, printer),
+        Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(&args, printer),
+        Command::Schema(args) => schema::run(&args, printer),
+        Command::Emulator(EmulatorCommand::Serve(args)) => emulator::serve(&args, printer),
+        Command::Emulator(EmulatorCommand::Init(args)) => emulator::init(&args, printer),
+        Command::Completions(args) => completions::run(&args),
+    }
+}
+
+/// A multi-threaded tokio runtime for commands that talk HTTP.
+pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}

@@ -1,0 +1,13 @@
+//! mpctl: Maskinporten self-service configuration as code.
+//!
+//! The pipeline: manifest files are loaded and validated ([`manifest`]), live state is fetched
+//! ([`api`]), desired and live state ([`state`]) are diffed into an ordered plan, rendered, and
+//! applied. The core (manifest, state, plan, render) does no I/O beyond reading files; the shell
+//! (api, emulator, commands) does the rest.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod manifest;
+pub mod printer;
+pub mod state;

@@ -1,0 +1,20 @@
+//! The `mpctl` binary: parse the command line, run the command, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mpctl::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = mpctl::printer::Printer::new(&cli.global);
+    mpctl::printer::install_miette_handler(&printer);
+    printer.init_tracing(cli.global.verbose);
+    match mpctl::commands::run(cli.command, &printer) {
+        Ok(exit) => exit.into(),
+        Err(report) => {
+            printer.report(&report);
+            mpctl::commands::Exit::Failure.into()
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! One place that owns how much to print and whether to colour it: every command writes its
+//! results and progress through a [`Printer`].
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+/// How much to print, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Owns quiet/verbose and colour for a run.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub verbosity: Verbosity,
+    /// Whether stdout gets ANSI colour.
+    pub color: bool,
+    /// Whether stderr is a terminal (progress bars, prompts).
+    pub interactive: bool,
+}
+
+impl Printer {
+    pub fn new(args: &GlobalArgs) -> Self {
+        let verbosity = if args.quiet {
+            Verbosity::Quiet
+        } else if args.verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        Self {
+            verbosity,
+            color,
+            interactive: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A printer for tests and library use: normal verbosity, no colour, not interactive.
+    pub fn plain() -> Self {
+        Self {
+            verbosity: Verbosity::Normal,
+            color: false,
+            interactive: false,
+        }
+    }
+
+    /// Sets up `tracing`: `-v` shows HTTP requests (info), `-vv` debug, `-vvv` trace.
+    /// `RUST_LOG` overrides. Logs go to stderr.
+    pub fn init_tracing(&self, verbose: u8) {
+        use tracing_subscriber::EnvFilter;
+        let default = match verbose {
+            0 => "warn",
+            1 => "warn,mpctl=info",
+            2 => "info,mpctl=debug",
+            _ => "debug,mpctl=trace",
+        };
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(self.color && std::io::stderr().is_terminal())
+            .with_target(false)
+            .try_init();
+    }
+
+    /// Prints a result line or block to stdout (always, even with `--quiet`).
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = stdout.write_all(b"\n");
+        }
+        let _ = stdout.flush();
+    }
+
+    /// Prints a status line to stderr, unless `--quiet`.
+    pub fn status(&self, text: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints a detail line to stderr with `-v` only.
+    pub fn detail(&self, text: &str) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints an error report to stderr (always).
+    pub fn report(&self, report: &miette::Report) {
+        eprintln!("{report:?}");
+    }
+}
+
+/// Installs the miette report handler with colour and width matching the printer.
+pub fn install_miette_handler(printer: &Printer) {
+    let color = printer.color || (printer.interactive && std::env::var_os("NO_COLOR").is_none());
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .width(100)
+                .build(),
+        )
+    }));
+}

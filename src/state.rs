@@ -1,0 +1,103 @@
+//! The state of one environment in the shape the diff compares: what the manifest wants
+//! (resolved for the environment) and what the API has (fetched). Both sides use the same types
+//! so that comparing them is field by field; fields only one side knows are `Option`s.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::model::{Contacts, IntegrationType, TokenType, Visibility};
+use crate::manifest::orgno::OrgNo;
+
+/// One environment's resources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvState {
+    /// Scopes by full name (`prefix:subscope`). Live: the organisation's own scopes, including
+    /// deactivated ones (`active: false`).
+    pub scopes: BTreeMap<String, ScopeState>,
+    /// Clients. Desired: keyed by `client_name`. Live: keyed by `client_id`, including
+    /// deactivated ones.
+    pub clients: BTreeMap<String, ClientState>,
+    /// Mercantile data of the organisation's API-provider integration. `None` when the
+    /// environment cannot read it (no API for it) or the manifest does not set it.
+    pub contacts: Option<Contacts>,
+}
+
+/// A scope with its grants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeState {
+    /// `prefix:subscope`.
+    pub name: String,
+    pub description: String,
+    /// Optional API fields. Desired: `None` means "not managed"; live: `None` means the API
+    /// did not send it.
+    pub long_description: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub token_type: Option<TokenType>,
+    pub at_max_age: Option<u32>,
+    pub authorization_max_lifetime: Option<u32>,
+    pub allowed_integration_types: Option<Vec<IntegrationType>>,
+    pub accessible_for_all: Option<bool>,
+    pub enforced_aud_for_access_token: Option<String>,
+    pub delegation_source: Option<String>,
+    /// Desired: always true. Live: false for a deactivated scope.
+    pub active: bool,
+    /// Consumer organisations with an `APPROVED` grant.
+    pub grants: BTreeSet<OrgNo>,
+    /// Desired only: deactivation and revocation are refused.
+    pub protected: bool,
+}
+
+/// A Maskinporten client with its keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientState {
+    /// Live: always set. Desired: set when the manifest pins the client to a live id.
+    pub client_id: Option<String>,
+    /// `client_name`.
+    pub name: String,
+    pub description: String,
+    pub scopes: BTreeSet<String>,
+    /// Keys by `kid`.
+    pub keys: BTreeMap<String, KeyState>,
+    pub access_token_lifetime: Option<u32>,
+    /// Desired: always true. Live: false for a deactivated client.
+    pub active: bool,
+    /// The client's own mercantile data (see [`EnvState::contacts`] for when it is `None`).
+    pub contacts: Option<Contacts>,
+    /// Desired only: earlier names under which a live client is renamed rather than replaced.
+    pub renamed_from: Vec<String>,
+    /// Desired only: deactivation and replacement are refused.
+    pub protected: bool,
+    /// Live only: the integration type (`maskinporten`); a client of another type is never
+    /// managed.
+    pub integration_type: Option<String>,
+}
+
+/// One public key of a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    pub kid: String,
+    /// The public JWK as registered (`kty`, `alg`, `use`, `n`, `e`, `kid`, optional `x5c`),
+    /// without server-set fields such as `exp`.
+    pub jwk: serde_json::Map<String, serde_json::Value>,
+    /// Live: the JWK `exp` the server set (Unix seconds).
+    pub exp: Option<i64>,
+    /// Not After of the key's certificate (`x5c`), Unix seconds.
+    pub cert_not_after: Option<i64>,
+    /// Desired: the file the key came from, relative to the working directory.
+    pub source: Option<String>,
+    /// Desired: from this date (`YYYY-MM-DD`) on, the key is removed.
+    pub retire_after: Option<String>,
+}
+
+/// What the live environment can and cannot do, fetched alongside its state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveEnv {
+    pub state: EnvState,
+    /// Scopes the organisation may give its clients: those granted to it (from any provider,
+    /// including itself) and those open to all.
+    pub accessible_scopes: BTreeSet<String>,
+    /// Whether the environment has an API for contacts/invoice data (only the emulator's
+    /// extension does); without it they are manual steps.
+    pub contacts_api: bool,
+}
