@@ -1,4 +1,24 @@
-//! The manifest: its model, loading with source spans, and validation.
+//! The manifest: its model, loading with source spans, validation, and resolution into the
+//! desired state of each environment.
 
+pub mod keys;
 pub mod model;
 pub mod orgno;
+
+use std::collections::BTreeMap;
+
+use crate::state::KeyState;
+
+/// A valid manifest, merged from its files, with everything read from disk that plan needs.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    /// The merged manifest. Key paths in it are already resolved against the directory of the
+    /// file that declared them (relative to the working directory where possible).
+    pub manifest: model::Manifest,
+    /// The public keys of each key file, by the resolved path as it appears in `manifest`.
+    pub keys: BTreeMap<String, Vec<KeyState>>,
+    /// The files the manifest was loaded from, in load order.
+    pub files: Vec<std::path::PathBuf>,
+    /// SHA-256 (hex) of the merged manifest and key files: what a saved plan is bound to.
+    pub digest: String,
+}
