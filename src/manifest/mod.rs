@@ -1,9 +1,11 @@
 //! The manifest: its model, loading with source spans, validation, and resolution into the
 //! desired state of each environment.
 
+pub mod diagnostics;
 pub mod keys;
 pub mod model;
 pub mod orgno;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
