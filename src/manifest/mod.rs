@@ -3,11 +3,16 @@
 
 pub mod diagnostics;
 pub mod keys;
+pub mod load;
 pub mod model;
 pub mod orgno;
+pub mod validate;
 pub mod yaml;
 
 use std::collections::BTreeMap;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use load::{load, load_with_warnings};
 
 use crate::state::KeyState;
 
