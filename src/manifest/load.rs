@@ -481,8 +481,11 @@ fn first_line(file: &SourceFile, span: SourceSpan) -> SourceSpan {
 /// Schema-checks, merges, validates and reads the keys of one manifest's files (root first).
 fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Diagnostics) {
     let mut problems = Diagnostics::new();
+    // Without any file that has `version`, every file is checked as a whole manifest, so that
+    // the missing `version` is reported.
+    let has_root = files.iter().any(|f| f.root);
     for f in &files {
-        for p in schema::check(&f.parsed.value, !f.root) {
+        for p in schema::check(&f.parsed.value, has_root && !f.root) {
             let span = if p.at_key {
                 f.parsed.spans.key_or_value(&p.pointer)
             } else {
@@ -689,16 +692,21 @@ fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
 pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
     let mut refs = Vec::new();
     for (ci, client) in manifest.clients.iter().enumerate() {
+        let at = |k: &KeyRef| match k {
+            KeyRef::Path(_) => "",
+            KeyRef::Detailed(_) => "/path",
+        };
         for (ki, k) in client.keys.iter().enumerate() {
-            refs.push((k.path().to_owned(), format!("/clients/{ci}/keys/{ki}")));
+            refs.push((k.path().to_owned(), format!("/clients/{ci}/keys/{ki}{}", at(k))));
         }
         for (env, o) in &client.overrides {
             for (ki, k) in o.keys.iter().flatten().enumerate() {
                 refs.push((
                     k.path().to_owned(),
                     format!(
-                        "/clients/{ci}/overrides/{}/keys/{ki}",
-                        yaml::escape_pointer_segment(env)
+                        "/clients/{ci}/overrides/{}/keys/{ki}{}",
+                        yaml::escape_pointer_segment(env),
+                        at(k)
                     ),
                 ));
             }
