@@ -317,7 +317,8 @@ fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProble
     }
     SchemaProblem {
         pointer: pointer.to_owned(),
-        at_key: false,
+        // A block mapping or list starts on the line below its key: underline the key.
+        at_key: instance.is_object() || instance.is_array(),
         code: "mpctl::schema::type",
         message: format!(
             "`{field}` must be {}, found {}",

@@ -272,6 +272,19 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
             .into());
         }
     };
+    parse_source(path, text)
+}
+
+/// Checks one manifest given as text, as if read from `path` (key paths resolve against its
+/// directory). For tools that hold a file's unsaved text, and for tests.
+pub fn check_source(path: &Path, text: String, now_unix: i64) -> Diagnostics {
+    match parse_source(path, text) {
+        Ok(file) => assemble(vec![file], now_unix).1,
+        Err(problems) => problems,
+    }
+}
+
+fn parse_source(path: &Path, text: String) -> Result<ReadFile, Diagnostics> {
     let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
     let source = SourceFile::new(path, text);
     match yaml::parse(source.text()) {
@@ -493,10 +506,19 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             }
             .map(|s| first_line(&f.source, s))
             .unwrap_or_else(|| whole_file(&f.source));
+            let label = match p.code {
+                "mpctl::schema::unknown_field" => "unknown field",
+                "mpctl::schema::missing_field" => "missing a field",
+                "mpctl::schema::type" => "wrong type",
+                "mpctl::schema::enum" => "not an allowed value",
+                "mpctl::schema::range" => "out of range",
+                "mpctl::schema::pattern" => "wrong form",
+                _ => "",
+            };
             problems.push(
                 Diagnostic::error(p.code, p.message)
                     .with_help(p.help)
-                    .at(&f.source, span, ""),
+                    .at(&f.source, span, label),
             );
         }
     }
@@ -724,6 +746,19 @@ fn read_keys(
     let mut keys = BTreeMap::new();
     for (path, pointer) in key_refs(manifest) {
         if keys.contains_key(&path) {
+            continue;
+        }
+        if !Path::new(&path).is_file() {
+            let mut d = Diagnostic::error(
+                "mpctl::keys::not_found",
+                format!("key file {path} does not exist"),
+            )
+            .with_help("key paths are relative to the manifest file that names them; check the path, or create the key with `mpctl keys rotate`");
+            if let Some((file, span)) = locator.value(&pointer) {
+                d = d.at(&file, span, "no such file");
+            }
+            problems.push(d);
+            keys.insert(path, Vec::new());
             continue;
         }
         let (found, file_problems) = load_key_file(

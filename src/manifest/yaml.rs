@@ -161,8 +161,24 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
             "tab",
         );
     }
+    if info.contains("unknown anchor") {
+        let len = text[at.min(text.len())..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == ']' || c == '}')
+            .unwrap_or(0);
+        return YamlProblem::new(
+            "mpctl::yaml::alias",
+            "an alias to an unknown anchor".into(),
+            "define the anchor (`&name`) before using it (`*name`)",
+            SourceSpan::new(at.min(text.len()).into(), len),
+            "unknown anchor",
+        );
+    }
     if info.contains("tab") {
-        let tab = line.find('\t').map_or(at, |i| line_start + i);
+        let tab = text[at.min(text.len())..]
+            .find('\t')
+            .map(|i| at + i)
+            .or_else(|| line.find('\t').map(|i| line_start + i))
+            .unwrap_or(at);
         return YamlProblem::new(
             "mpctl::yaml::tab",
             format!("a tab character where YAML does not allow one ({info})"),
