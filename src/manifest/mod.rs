@@ -6,6 +6,7 @@ pub mod keys;
 pub mod load;
 pub mod model;
 pub mod orgno;
+pub mod resolve;
 pub mod validate;
 pub mod yaml;
 
