@@ -456,22 +456,38 @@ impl Differ<'_> {
     /// Checks that every scope the client asks for is one its organisation may use here.
     fn check_accessible(&mut self, name: &str, want: &ClientState) {
         for scope in &want.scopes {
-            if self.live.accessible_scopes.contains(scope) {
+            let own = self.desired.scopes.get(scope);
+            let pruned = own.is_none()
+                && self.settings.prune
+                && self.live.state.scopes.get(scope).is_some_and(|s| s.active);
+            // For the manifest's own scopes the manifest's grants decide (they are what the
+            // organisation will have after apply); otherwise what the environment says now.
+            let accessible = match own {
+                Some(own) => {
+                    own.accessible_for_all == Some(true)
+                        || match self.organization {
+                            Some(org) => own.grants.contains(org),
+                            None => {
+                                self.live.accessible_scopes.contains(scope)
+                                    || !own.grants.is_empty()
+                            }
+                        }
+                }
+                None if pruned => false,
+                None => self.live.accessible_scopes.contains(scope),
+            };
+            if accessible {
                 continue;
             }
-            let own = self.desired.scopes.get(scope);
-            if let Some(own) = own {
-                let open = own.accessible_for_all == Some(true);
-                let granted = match self.organization {
-                    Some(org) => own.grants.contains(org),
-                    None => !own.grants.is_empty(),
-                };
-                if open || granted {
-                    continue;
-                }
-            }
             let prefix = scope.split(':').next().unwrap_or(scope);
-            let (message, help) = if own.is_some() || self.live.state.scopes.contains_key(scope) {
+            let (message, help) = if pruned {
+                (
+                    format!(
+                        "client `{name}` asks for `{scope}`, your own scope, which is not in the manifest and is deactivated by `prune`"
+                    ),
+                    format!("add `{scope}` to the manifest's scopes, or remove it from the client"),
+                )
+            } else if own.is_some() || self.live.state.scopes.contains_key(scope) {
                 (
                     format!(
                         "client `{name}` asks for `{scope}`, your own scope, but your organisation is not granted it in this environment"
