@@ -716,11 +716,6 @@ impl Differ<'_> {
                             Resource::key(name, Some(id), &key.kid),
                             put.clone(),
                         );
-                        c.fields.push(field(
-                            "exp",
-                            Some(&super::format_date(exp)),
-                            Some(&"moved forward by the server".to_owned()),
-                        ));
                         c.reason = Some(format!(
                             "its JWK exp ({}) is within the refresh window of {} days; registering it again moves the expiry forward",
                             super::format_date(exp),

@@ -54,7 +54,11 @@ pub fn render(plan: &Plan, purpose: Purpose, color: bool) -> String {
         let _ = writeln!(
             out,
             "{}",
-            paint.bold(&format!("Total: {}", plan.summary().line()))
+            paint.bold(&format!(
+                "Total over {} environments: {}",
+                plan.environments.len(),
+                plan.summary().line().trim_start_matches("Plan: ")
+            ))
         );
     }
     out

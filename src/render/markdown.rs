@@ -40,25 +40,36 @@ pub fn render_limited(plan: &Plan, purpose: Purpose, limit: usize) -> String {
     let mut body = String::new();
     let mut omitted = 0usize;
     for env in &plan.environments {
-        let blocks = env_blocks(env, purpose);
+        let sections = env_sections(env, purpose);
         let opening = format!(
             "<details><summary><b>{}</b> — {}</summary>\n\n",
             env.env,
             env_line(env, purpose)
         );
-        if head.len() + body.len() + opening.len() > budget {
-            omitted += blocks.iter().map(|b| b.items).sum::<usize>();
+        let closing = "</details>\n\n";
+        let fits = |body: &str, extra: usize| head.len() + body.len() + extra <= budget;
+        if !fits(&body, opening.len() + closing.len()) {
+            omitted += sections.iter().map(|s| s.items.len()).sum::<usize>();
             continue;
         }
         body.push_str(&opening);
-        for block in blocks {
-            if head.len() + body.len() + block.text.len() > budget {
-                omitted += block.items;
+        for section in sections {
+            let frame = section.open.len() + section.close.len() + closing.len();
+            if !fits(&body, frame) {
+                omitted += section.items.len();
                 continue;
             }
-            body.push_str(&block.text);
+            body.push_str(&section.open);
+            for item in &section.items {
+                if fits(&body, item.len() + section.close.len() + closing.len()) {
+                    body.push_str(item);
+                } else {
+                    omitted += 1;
+                }
+            }
+            body.push_str(&section.close);
         }
-        body.push_str("</details>\n\n");
+        body.push_str(closing);
     }
     let mut out = head;
     out.push_str(&body);
@@ -161,151 +172,146 @@ fn summary_table(out: &mut String, plan: &Plan, purpose: Purpose) {
     }
 }
 
-/// A piece of an environment's section, kept whole or cut whole.
-struct Block {
-    text: String,
-    /// How many changes/steps/keys/errors it shows (counted when cut).
-    items: usize,
+/// A part of an environment's report: a frame (heading, code fence) always kept whole, and
+/// items (one change, step, key or error each) cut one by one when space runs out.
+struct Section {
+    open: String,
+    items: Vec<String>,
+    close: String,
 }
 
-fn env_blocks(env: &EnvPlan, purpose: Purpose) -> Vec<Block> {
-    let mut blocks = Vec::new();
+impl Section {
+    fn new(open: impl Into<String>, close: impl Into<String>) -> Self {
+        Self {
+            open: open.into(),
+            items: Vec::new(),
+            close: close.into(),
+        }
+    }
+}
+
+fn change_text(c: &Change) -> String {
+    let mut text = String::new();
+    let flag = if c.destructive {
+        "   (destructive)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        text,
+        "{} {}{flag}",
+        c.kind.symbol(),
+        fence_safe(&c.headline())
+    );
+    if let Some(reason) = &c.reason {
+        let _ = writeln!(text, "    why: {}", fence_safe(reason));
+    }
+    for f in &c.fields {
+        let value = match word_diff(f) {
+            Some(pieces) => word_diff_plain(&pieces),
+            None => match (&f.old, &f.new) {
+                (None, new) => show_value(new.as_ref()),
+                (old, None) => format!("{} → (removed)", show_value(old.as_ref())),
+                (old, new) => format!(
+                    "{} → {}",
+                    show_value(old.as_ref()),
+                    show_value(new.as_ref())
+                ),
+            },
+        };
+        let _ = writeln!(text, "    {}: {}", f.field, fence_safe(&value));
+    }
+    text
+}
+
+fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
+    let mut sections = Vec::new();
     if !env.errors.is_empty() {
-        let mut text = String::from("**Errors**\n\n");
+        let mut s = Section::new("**Errors**\n\n", "\n");
         for e in &env.errors {
-            let _ = writeln!(
-                text,
-                "- ❌ {}  \n  _help:_ {}",
+            s.items.push(format!(
+                "- ❌ {}  \n  _help:_ {}\n",
                 escape(&e.message),
                 escape(&e.help)
-            );
+            ));
         }
-        text.push('\n');
-        blocks.push(Block {
-            text,
-            items: env.errors.len(),
-        });
+        sections.push(s);
     }
     for phase in Phase::ALL {
         let changes: Vec<&Change> = env.changes.iter().filter(|c| c.phase == phase).collect();
         if changes.is_empty() {
             continue;
         }
-        blocks.push(Block {
-            text: format!("**Phase {}: {}**\n\n", phase.number(), phase.title()),
-            items: 0,
-        });
-        for c in changes {
-            let mut text = String::from("```diff\n");
-            let flag = if c.destructive {
-                "   (destructive)"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                text,
-                "{} {}{flag}",
-                c.kind.symbol(),
-                fence_safe(&c.headline())
-            );
-            if let Some(reason) = &c.reason {
-                let _ = writeln!(text, "    why: {}", fence_safe(reason));
-            }
-            for f in &c.fields {
-                let value = match word_diff(f) {
-                    Some(pieces) => word_diff_plain(&pieces),
-                    None => match (&f.old, &f.new) {
-                        (None, new) => show_value(new.as_ref()),
-                        (old, None) => format!("{} → (removed)", show_value(old.as_ref())),
-                        (old, new) => {
-                            format!(
-                                "{} → {}",
-                                show_value(old.as_ref()),
-                                show_value(new.as_ref())
-                            )
-                        }
-                    },
-                };
-                let _ = writeln!(text, "    {}: {}", f.field, fence_safe(&value));
-            }
-            text.push_str("```\n");
-            blocks.push(Block { text, items: 1 });
-        }
-        blocks.push(Block {
-            text: "\n".into(),
-            items: 0,
-        });
+        let mut s = Section::new(
+            format!(
+                "**Phase {}: {}**\n\n```diff\n",
+                phase.number(),
+                phase.title()
+            ),
+            "```\n\n",
+        );
+        s.items = changes.into_iter().map(change_text).collect();
+        sections.push(s);
     }
     if !env.manual_steps.is_empty() {
-        let mut text = String::from(
+        let mut s = Section::new(
             "**Manual steps** — this environment has no API for these; do them in Samarbeidsportalen (mpctl cannot check them):\n\n",
+            "\n",
         );
-        for s in &env.manual_steps {
-            let _ = writeln!(
-                text,
-                "- [ ] {} — _{}_",
-                escape(&s.description),
-                escape(&s.portal_path.join(" → "))
-            );
+        for step in &env.manual_steps {
+            s.items.push(format!(
+                "- [ ] {} — _{}_\n",
+                escape(&step.description),
+                escape(&step.portal_path.join(" → "))
+            ));
         }
-        text.push('\n');
-        blocks.push(Block {
-            text,
-            items: env.manual_steps.len(),
-        });
+        sections.push(s);
     }
     if !env.unmanaged.is_empty() {
-        let mut text = String::from("**Unmanaged** (live, not in the manifest)\n\n");
+        let mut s = Section::new("**Unmanaged** (live, not in the manifest)\n\n", "\n");
         for u in &env.unmanaged {
             let note = if u.pruned {
                 "deactivated by this plan (prune)"
             } else {
                 "kept; set `prune: true` to deactivate"
             };
-            let _ = writeln!(text, "- {} — {note}", escape(&u.resource.label()));
+            s.items
+                .push(format!("- {} — {note}\n", escape(&u.resource.label())));
         }
-        text.push('\n');
-        blocks.push(Block {
-            text,
-            items: env.unmanaged.len(),
-        });
+        sections.push(s);
     }
     let keys = super::sorted_expiries(env);
     if !keys.is_empty() {
-        let mut text = String::from(
+        let mut s = Section::new(
             "**Key expiry**\n\n| Status | Client | Key | JWK exp | Certificate |\n|---|---|---|---|---|\n",
+            "\n",
         );
         for k in &keys {
             let status = match k.status {
                 crate::plan::ExpiryStatus::Ok => "✅ ok".to_owned(),
-                s => format!("⚠️ {}", status_word(s)),
+                st => format!("⚠️ {}", status_word(st)),
             };
             let client = if k.managed {
                 escape(&k.client)
             } else {
                 format!("{} (unmanaged)", escape(&k.client))
             };
-            let _ = writeln!(
-                text,
-                "| {status} | {client} | `{}` | {} | {} |",
+            s.items.push(format!(
+                "| {status} | {client} | `{}` | {} | {} |\n",
                 k.kid.replace('`', "'"),
                 show_expiry(k.jwk_exp, k.jwk_exp_days_left),
                 show_expiry(k.cert_not_after, k.cert_days_left)
-            );
+            ));
         }
-        text.push('\n');
-        blocks.push(Block {
-            text,
-            items: keys.len(),
-        });
+        sections.push(s);
     }
-    if purpose == Purpose::Plan && env.changes.is_empty() && blocks.is_empty() {
-        blocks.push(Block {
-            text: "No changes: the environment matches the manifest.\n\n".into(),
-            items: 0,
-        });
+    if purpose == Purpose::Plan && sections.is_empty() {
+        sections.push(Section::new(
+            "No changes: the environment matches the manifest.\n\n",
+            "",
+        ));
     }
-    blocks
+    sections
 }
 
 /// Escapes text for Markdown outside code: HTML and table/emphasis characters.
