@@ -13,4 +13,5 @@ pub mod manifest;
 pub mod plan;
 pub mod printer;
 pub mod render;
+pub mod schema;
 pub mod state;

@@ -25,8 +25,8 @@ impl HasApi for Connected {
 }
 
 /// Loads and validates the manifest.
-pub(crate) fn load(_paths: &[PathBuf]) -> miette::Result<LoadedManifest> {
-    miette::bail!("loading manifests is not available in this build")
+pub(crate) fn load(paths: &[PathBuf]) -> miette::Result<LoadedManifest> {
+    crate::manifest::load(paths).map_err(miette::Report::new)
 }
 
 /// Connects to an environment of the manifest.
