@@ -157,6 +157,57 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_live_state_makes_a_saved_plan_stale_and_says_what_changed() {
+        use crate::plan::diff::diff;
+        use crate::plan::testkit::{NOW, OTHER, THIRD, desired, live, scope, settings};
+        let want = desired(vec![scope("acme:a", "A", &[OTHER])], vec![]);
+        let before = live(vec![], vec![], &[]);
+        let mut saved = diff(&want, &before, &settings(), NOW);
+        saved.env = "test".into();
+        let same = diff(&want, &before, &settings(), NOW);
+        assert_eq!(staleness(&saved, &same), None);
+
+        // Someone created the scope by hand, with an extra grant.
+        let after = live(vec![scope("acme:a", "A", &[THIRD])], vec![], &[]);
+        let fresh = diff(&want, &after, &settings(), NOW);
+        let why = staleness(&saved, &fresh).unwrap();
+        assert!(why.contains("live state of `test` changed"), "{why}");
+        assert!(
+            why.contains("no longer needed:\n    + create scope acme:a"),
+            "{why}"
+        );
+        let (_, added) = why.split_once("now also needed:").unwrap();
+        assert!(
+            added.contains(&format!("- revoke acme:a to {THIRD}")),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_plan_round_trips_through_a_file_without_secrets() {
+        use crate::plan::diff::diff;
+        use crate::plan::testkit::{NOW, client, desired, key, live, settings};
+        let want = desired(vec![], vec![client("sync", &[], &[key("k1")])]);
+        let env = diff(&want, &live(vec![], vec![], &[]), &settings(), NOW);
+        let plan = Plan {
+            version: PLAN_FORMAT_VERSION,
+            generated: crate::plan::format_time(NOW),
+            manifest_digest: "d".into(),
+            manifest_paths: vec!["mpctl.yaml".into()],
+            environments: vec![env],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        write(&plan, &path).unwrap();
+        assert!(is_plan_file(&path));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("AQAB"), "no key material in a saved plan");
+        let back = read(&path).unwrap();
+        assert_eq!(back.environments[0].changes.len(), 2);
+        assert_eq!(back.manifest_digest, "d");
+    }
+
+    #[test]
     fn reading_refuses_other_versions_and_garbage() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
