@@ -2,12 +2,93 @@
 
 use super::Exit;
 use crate::cli::{KeysListArgs, KeysRotateArgs};
+use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
 use crate::printer::Printer;
 
 pub fn list(_args: &KeysListArgs, _printer: &Printer) -> miette::Result<Exit> {
     miette::bail!("`mpctl keys list` is not available in this build")
 }
 
-pub fn rotate(_args: &KeysRotateArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl keys rotate` is not available in this build")
+/// Generates a new key pair for a client, adds its public key to the manifest and shows the
+/// diff. The private key is written to its file and nowhere else.
+pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> {
+    let manifest = match &args.manifest {
+        Some(path) => path.clone(),
+        None => find_manifest(std::path::Path::new("."), &args.client)?,
+    };
+    let options = RotateOptions {
+        client: args.client.clone(),
+        env: args.env.clone(),
+        manifest,
+        private_key_out: args.private_key_out.clone(),
+        grace_days: args.grace,
+        dry_run: args.dry_run,
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let outcome = rotate_key(&options)?;
+    printer.out(&colour_diff(&outcome.diff, printer.color));
+    for warning in &outcome.warnings {
+        printer.status(&format!("warning: {warning}"));
+    }
+    let manifest = outcome.manifest.display();
+    let public = outcome.public_key_file.display();
+    let private = options.private_key_out.display();
+    if !outcome.written {
+        printer.status(&format!(
+            "Dry run: nothing was written. Without --dry-run this writes the private key to \
+             {private}, the public key (kid {}) to {public}, and the change above to {manifest}.",
+            outcome.kid
+        ));
+        return Ok(Exit::Success);
+    }
+    let scope = if outcome.from_override {
+        format!("in `{}` (the client's override for it)", options.env)
+    } else {
+        "in every environment of the client without its own `keys` override".to_owned()
+    };
+    printer.status(&format!(
+        "Generated a new RSA-2048 key for `{}` {scope}.\n  private key: {private} (mode 0600; \
+         shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
+        options.client, outcome.kid
+    ));
+    let retire = match &outcome.retired {
+        Some((path, date)) => format!(
+            "\n  4. Before {date}, switch the integration to the new private key: from then on \
+             plan removes {path}."
+        ),
+        None => String::new(),
+    };
+    printer.status(&format!(
+        "Next:\n  1. Store {private} where the integration reads its key (a secret store), then \
+         delete this copy.\n  2. Commit {manifest} and {public}; the pull request's plan shows \
+         \"add key {}\".\n  3. Merge: apply registers the new key next to the old one.{retire}",
+        outcome.kid
+    ));
+    Ok(Exit::Success)
+}
+
+/// Colours a unified diff's added and removed lines for a terminal.
+fn colour_diff(diff: &str, colour: bool) -> String {
+    if !colour {
+        return diff.to_owned();
+    }
+    let green = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Green.into()));
+    let red = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
+    diff.lines()
+        .map(|line| {
+            let style = if line.starts_with("+++") || line.starts_with("---") {
+                anstyle::Style::new().bold()
+            } else if line.starts_with('+') {
+                green
+            } else if line.starts_with('-') {
+                red
+            } else if line.starts_with("@@") {
+                cyan
+            } else {
+                return format!("{line}\n");
+            };
+            format!("{style}{line}{style:#}\n")
+        })
+        .collect()
 }

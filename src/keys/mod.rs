@@ -2,4 +2,5 @@
 //! overview of every key's expiry (`list`).
 
 pub mod manifest_edit;
+pub mod rotate;
 pub mod yaml_tree;
