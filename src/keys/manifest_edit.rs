@@ -548,6 +548,20 @@ clients:
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the text, locating and editing gives a result or an error, never a panic,
+        /// and an edit that succeeds changed only by insertion.
+        #[test]
+        fn any_text_is_handled(source in "(clients:|  - name: sync|    keys:|      - |\\[|\\]|\\{|\\}|, |path: |retire_after: x|\"|'|é|#|a|\\n| ){0,40}") {
+            if let Ok(site) = locate(&source, "sync", "test") {
+                let retire = site.replaced_index().map(|i| (i, DATE));
+                if let Ok(edited) = site.edit(&source, "test", NEW, retire) {
+                    proptest::prop_assert!(edited.len() > source.len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn unchanged_text_around_the_edit() {
         let source = "version: 1 # v\n\nclients:\n  - name: sync\n    keys:\n      - keys/a.jwk.json\n\n# trailing comment\n";

@@ -29,6 +29,9 @@ pub const REQUIRED_ALG: &str = "RS256";
 /// The most keys a client may have registered at once (the API refuses a sixth with 409).
 pub const MAX_KEYS_PER_CLIENT: usize = 5;
 
+/// Larger files are refused unread: a certificate chain is a few kilobytes.
+pub const MAX_KEY_FILE_BYTES: u64 = 256 * 1024;
+
 /// Seconds in a day, for expiry windows.
 const DAY: i64 = 86_400;
 
@@ -83,28 +86,53 @@ pub fn load_key_file(
     warn_expiry_days: u32,
 ) -> (Vec<KeyState>, Vec<KeyFileProblem>) {
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let resolved = || {
+        std::path::absolute(path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| name.clone())
+    };
+    let too_large = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_KEY_FILE_BYTES);
+    if too_large {
+        let problem = KeyFileProblem::error(
+            format!(
+                "key file {name} is larger than {} KiB: not a key file",
+                MAX_KEY_FILE_BYTES / 1024
+            ),
+            "a key file holds one public key, a JWKS or a certificate chain; check the path",
+        );
+        return (Vec::new(), vec![problem]);
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => load_key_bytes(&name, &bytes, now, warn_expiry_days),
         Err(err) => {
-            let resolved = std::path::absolute(path)
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| name.clone());
             let problem = KeyFileProblem::error(
-                format!("cannot read key file {name} (resolved to {resolved}): {err}"),
+                format!(
+                    "cannot read key file {name} (resolved to {}): {err}",
+                    resolved()
+                ),
                 "key paths are relative to the manifest file that lists them; check the path \
                  and that the file is committed",
             );
-            return (Vec::new(), vec![problem]);
+            (Vec::new(), vec![problem])
         }
-    };
+    }
+}
+
+/// [`load_key_file`] on contents already read; `name` is how problems refer to the file.
+pub fn load_key_bytes(
+    name: &str,
+    bytes: &[u8],
+    now: i64,
+    warn_expiry_days: u32,
+) -> (Vec<KeyState>, Vec<KeyFileProblem>) {
     let mut loader = FileLoader {
-        name: &name,
+        name,
         now,
         warn_expiry_days,
         keys: Vec::new(),
         problems: Vec::new(),
     };
-    loader.load(&bytes);
+    loader.load(bytes);
     loader.check_duplicate_kids();
     (loader.keys, loader.problems)
 }
@@ -964,6 +992,40 @@ pub(crate) mod tests {
         std::fs::write(&path, [0x30, 0x82, 0xff, 0xfe, 0x00]).unwrap();
         let (_, problems) = load_key_file(&path, NOW, 30);
         assert!(only_error(&problems).message.contains("binary"));
+    }
+
+    #[test]
+    fn oversized_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.pem");
+        std::fs::write(&path, vec![b'A'; 300 * 1024]).unwrap();
+        let (_, problems) = load_key_file(&path, NOW, 30);
+        assert!(
+            only_error(&problems)
+                .message
+                .contains("larger than 256 KiB")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_contents_give_problems_not_panics(contents in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..512)) {
+            let (keys, problems) = load_key_bytes("fuzz", &contents, NOW, 30);
+            proptest::prop_assert!(keys.is_empty());
+            proptest::prop_assert!(!problems.is_empty());
+        }
+
+        #[test]
+        fn pem_and_json_shaped_text_never_panics(body in "[A-Za-z0-9+/=:{}\\[\\]\",\\n -]{0,300}") {
+            for wrapped in [
+                format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"),
+                format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"),
+                format!("{{\"kty\":\"RSA\",\"n\":\"{body}\",\"e\":\"AQAB\"}}"),
+                format!("{{\"keys\":[{body}]}}"),
+            ] {
+                let _ = load_key_bytes("fuzz", wrapped.as_bytes(), NOW, 30);
+            }
+        }
     }
 
     #[test]
