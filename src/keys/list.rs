@@ -53,12 +53,15 @@ pub enum KeyStatus {
 /// One key of one client in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyRow {
+    /// The environment.
     pub env: String,
     /// The client's name (`client_name`).
     pub client: String,
+    /// The live client's id (or the manifest's pinned one).
     pub client_id: Option<String>,
     /// Whether the manifest lists the client.
     pub managed: bool,
+    /// The key's `kid`.
     pub kid: String,
     /// Whether the manifest lists the key (for the environment).
     pub in_manifest: bool,
@@ -72,6 +75,7 @@ pub struct KeyRow {
     pub exp: Option<Expiry>,
     /// The certificate's Not After.
     pub cert_not_after: Option<Expiry>,
+    /// Expired, expiring inside the window, or fine, by the nearer expiry.
     pub status: KeyStatus,
 }
 
@@ -92,12 +96,14 @@ pub struct KeyOverview {
     pub now: i64,
     /// Keys expiring within this many days are flagged.
     pub warn_expiry_days: u32,
+    /// Every key, nearest expiry first (keys without a known expiry last).
     pub rows: Vec<KeyRow>,
 }
 
 /// One environment's input to the overview.
 #[derive(Debug, Clone)]
 pub struct EnvKeys<'a> {
+    /// The environment's name.
     pub env: &'a str,
     /// The desired state (from the manifest).
     pub desired: &'a EnvState,

@@ -10,14 +10,19 @@ use super::yaml_tree::{self, Node, NodeKind};
 /// Why the manifest could not be edited.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
+    /// The file does not parse as YAML.
     #[error("the manifest is not valid YAML: {0}")]
     Yaml(#[from] yaml_tree::TreeError),
+    /// No entry of `clients` has this `name`.
     #[error("the manifest has no client named `{0}`")]
     ClientNotFound(String),
+    /// `keys` is there but not a sequence.
     #[error("the `keys` of client `{client}` is not a list")]
     KeysNotAList { client: String },
+    /// An entry of `keys` is neither a scalar path nor a mapping with `path`.
     #[error("a key entry of client `{client}` is neither a path nor a mapping with `path`")]
     UnknownKeyEntry { client: String },
+    /// The edit did not produce exactly the intended change (nothing is written then).
     #[error("the edited manifest does not read back as expected: {0}")]
     Verify(String),
 }
@@ -25,7 +30,9 @@ pub enum EditError {
 /// One entry of a client's `keys`, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyEntry {
+    /// The key file, relative to the manifest.
     pub path: String,
+    /// The entry's `retire_after` date, if set.
     pub retire_after: Option<String>,
 }
 

@@ -60,10 +60,12 @@ pub struct RotateOutcome {
 /// message says otherwise.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RotateError {
+    /// The manifest file cannot be read.
     #[error("cannot read the manifest {path}: {message}")]
     #[diagnostic(help("pass the manifest file that declares the client with `--manifest FILE`"))]
     ReadManifest { path: String, message: String },
 
+    /// The manifest cannot be edited (see [`EditError`]).
     #[error("{path}: {source}")]
     #[diagnostic(help(
         "`keys rotate` edits the file that declares the client; check the client's name and \
@@ -71,14 +73,17 @@ pub enum RotateError {
     ))]
     Edit { path: String, source: EditError },
 
+    /// No manifest file under the directory declares the client.
     #[error("no manifest under {dir} declares a client named `{client}`")]
     #[diagnostic(help("check the name, or pass the manifest file with `--manifest FILE`"))]
     NoManifest { dir: String, client: String },
 
+    /// More than one manifest file declares the client.
     #[error("several manifest files declare a client named `{client}`: {files}")]
     #[diagnostic(help("pass the one to edit with `--manifest FILE`"))]
     AmbiguousManifest { client: String, files: String },
 
+    /// The client does not exist in the environment.
     #[error("client `{client}` is not in environment `{env}`")]
     #[diagnostic(help("{help}"))]
     WrongEnvironment {
@@ -87,6 +92,7 @@ pub enum RotateError {
         help: String,
     },
 
+    /// The client would exceed the API's five keys.
     #[error(
         "client `{client}` would have {count} keys in `{env}`; Maskinporten allows at most {max}"
     )]
@@ -102,6 +108,7 @@ pub enum RotateError {
         to_retire: String,
     },
 
+    /// The private key file exists; it is never replaced.
     #[error("the private key file {path} already exists; it is never overwritten")]
     #[diagnostic(help(
         "choose another `--private-key-out` path, or move the existing file away if it is no \
@@ -109,10 +116,12 @@ pub enum RotateError {
     ))]
     PrivateKeyExists { path: String },
 
+    /// Key generation failed.
     #[error("cannot generate the key pair: {0}")]
     #[diagnostic(help("this is a local error of the random number generator; try again"))]
     Generate(String),
 
+    /// Writing a file failed.
     #[error("cannot write {path}: {message}")]
     #[diagnostic(help("{help}"))]
     Write {
