@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod model;
 pub mod orgno;
+pub mod resolve;
 
 use std::collections::BTreeMap;
 
