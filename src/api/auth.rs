@@ -207,7 +207,12 @@ impl TokenSource {
         {
             return Ok(token.clone());
         }
-        let grant = build_grant(&self.credentials, &self.audience, &self.scope, (self.clock)())?;
+        let grant = build_grant(
+            &self.credentials,
+            &self.audience,
+            &self.scope,
+            (self.clock)(),
+        )?;
         let token = self.exchange(&grant).await?;
         *cache = Some(token.clone());
         Ok(token)
@@ -221,17 +226,11 @@ impl TokenSource {
     /// Exchanges a grant for an access token at the token endpoint.
     pub async fn exchange(&self, grant: &str) -> Result<AccessToken, ApiError> {
         let form = [("grant_type", JWT_BEARER), ("assertion", grant)];
-        let sent = transport::send(
-            &self.retry,
-            true,
-            "POST",
-            "/token",
-            || {
-                self.requests
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.http.post(&self.token_url).form(&form)
-            },
-        )
+        let sent = transport::send(&self.retry, true, "POST", "/token", || {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.http.post(&self.token_url).form(&form)
+        })
         .await;
         let started = Instant::now();
         match sent {
@@ -251,8 +250,7 @@ impl TokenSource {
                 let lifetime = response.expires_in.unwrap_or(120).max(0);
                 Ok(AccessToken {
                     organization: token_organization(&response.access_token),
-                    expires_at: started
-                        + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0)),
+                    expires_at: started + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0)),
                     value: response.access_token,
                     scope: response.scope,
                 })
@@ -276,7 +274,9 @@ impl TokenSource {
             )
         } else if lower.contains("expired") || lower.contains("iat") || lower.contains("exp") {
             " — check that this machine's clock is right (grants are valid for 60 seconds)".into()
-        } else if lower.contains("client") || lower.contains("kid") || lower.contains("certificate")
+        } else if lower.contains("client")
+            || lower.contains("kid")
+            || lower.contains("certificate")
             || lower.contains("invalid_grant")
         {
             match self.digdir {
@@ -307,9 +307,8 @@ mod tests {
 
     #[test]
     fn token_organization_reads_the_consumer_claim() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-            r#"{"consumer":{"authority":"iso6523-actorid-upis","ID":"0192:910753282"}}"#,
-        );
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"consumer":{"authority":"iso6523-actorid-upis","ID":"0192:910753282"}}"#);
         let token = format!("e30.{payload}.sig");
         assert_eq!(
             token_organization(&token),

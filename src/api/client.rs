@@ -571,7 +571,9 @@ impl HttpClient {
             }
         }
         for client in &clients {
-            let Some(id) = &client.client_id else { continue };
+            let Some(id) = &client.client_id else {
+                continue;
+            };
             if client.active != Some(false) {
                 jobs.push(Job::Keys(id.clone()));
             }
@@ -615,14 +617,18 @@ impl HttpClient {
             ..Default::default()
         };
         for scope in &scopes {
-            let Some(name) = scope.full_name() else { continue };
+            let Some(name) = scope.full_name() else {
+                continue;
+            };
             let scope_grants = grants.remove(&name).unwrap_or_default();
             if let Some(s) = scope.to_state(scope_grants) {
                 state.scopes.insert(name, s);
             }
         }
         for client in &clients {
-            let Some(id) = &client.client_id else { continue };
+            let Some(id) = &client.client_id else {
+                continue;
+            };
             let client_keys = keys.get(id).map(Jwks::to_states).unwrap_or_default();
             if let Some(mut c) = client.to_state(client_keys) {
                 c.contacts = client_contacts.remove(id);
@@ -651,7 +657,8 @@ impl SelfService for HttpClient {
         let operation = format!("create scope {}", scope.name);
         let request = ScopeRequest::from_state(scope, false)
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
-        let body = serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
+        let body =
+            serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
         for _round in 0..3 {
             let call = Call {
                 method: Method::POST,
@@ -687,7 +694,8 @@ impl SelfService for HttpClient {
         check_scope_name(&scope.name, &operation)?;
         let request = ScopeRequest::from_state(scope, true)
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
-        let body = serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
+        let body =
+            serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
         self.unit(Call {
             method: Method::PUT,
             path: "/scopes".into(),
@@ -778,8 +786,9 @@ impl SelfService for HttpClient {
             .lock()
             .ok()
             .and_then(|cache| cache.get(client_id).cloned());
-        let body = serde_json::to_value(ClientRequest::merged_onto(client_id, client, live.as_ref()))
-            .map_err(|e| self.refused(&operation, &e.to_string()))?;
+        let body =
+            serde_json::to_value(ClientRequest::merged_onto(client_id, client, live.as_ref()))
+                .map_err(|e| self.refused(&operation, &e.to_string()))?;
         self.unit(Call {
             method: Method::PUT,
             path: format!("/clients/{segment}"),
@@ -842,7 +851,11 @@ impl SelfService for HttpClient {
         .await
     }
 
-    async fn put_contacts(&self, target: &ContactTarget, contacts: &Contacts) -> Result<(), ApiError> {
+    async fn put_contacts(
+        &self,
+        target: &ContactTarget,
+        contacts: &Contacts,
+    ) -> Result<(), ApiError> {
         let (path, operation) = match target {
             ContactTarget::Provider => (
                 "/extensions/contacts".to_owned(),
@@ -851,7 +864,10 @@ impl SelfService for HttpClient {
             ContactTarget::Client(id) => {
                 let operation = format!("set contacts of client {id}");
                 (
-                    format!("/extensions/clients/{}/contacts", client_segment(id, &operation)?),
+                    format!(
+                        "/extensions/clients/{}/contacts",
+                        client_segment(id, &operation)?
+                    ),
                     operation,
                 )
             }
@@ -899,7 +915,14 @@ mod tests {
 
     #[test]
     fn consumer_numbers_are_checked_before_any_request() {
-        for bad in ["", "12345678", "1234567890", "91075328x", "910753283", "../scopes"] {
+        for bad in [
+            "",
+            "12345678",
+            "1234567890",
+            "91075328x",
+            "910753283",
+            "../scopes",
+        ] {
             let err = consumer_segment(&OrgNo::new_unchecked(bad), "revoke").unwrap_err();
             assert!(matches!(err, ApiError::Refused { .. }), "{bad}: {err}");
         }
@@ -921,7 +944,10 @@ mod tests {
 
     #[test]
     fn precondition_required_says_to_sign_the_terms() {
-        let text = describe_status(428, r#"{"error":"PRECONDITION_REQUIRED","error_description":"Vilkår er ikke akseptert"}"#);
+        let text = describe_status(
+            428,
+            r#"{"error":"PRECONDITION_REQUIRED","error_description":"Vilkår er ikke akseptert"}"#,
+        );
         assert!(text.contains("Vilkår er ikke akseptert"));
         assert!(text.contains("terms of use"));
         assert!(text.contains("Samarbeidsportalen"));

@@ -100,7 +100,10 @@ pub enum CredentialError {
         prefix: String,
     },
     #[error("cannot read {what} {path}: {reason}")]
-    #[diagnostic(code(mpctl::credentials::unreadable), help("check the path in {variable}"))]
+    #[diagnostic(
+        code(mpctl::credentials::unreadable),
+        help("check the path in {variable}")
+    )]
     Unreadable {
         what: &'static str,
         path: PathBuf,
@@ -215,8 +218,7 @@ impl Credentials {
         let bytes = read(&path, "key file", &key_file_var)?;
         let text = String::from_utf8(bytes).map_err(|_| CredentialError::BadKey {
             source_name: path.display().to_string(),
-            reason: "the file is not text (a PKCS#12 keystore goes in MPCTL_<ENV>_KEYSTORE)"
-                .into(),
+            reason: "the file is not text (a PKCS#12 keystore goes in MPCTL_<ENV>_KEYSTORE)".into(),
         })?;
         Self::from_private_key(
             client_id,
@@ -250,16 +252,17 @@ impl Credentials {
             let key = blocks
                 .iter()
                 .find_map(|(label, der)| match label.as_str() {
-                    "PRIVATE KEY" => Some(RsaPrivateKey::from_pkcs8_der(der).map_err(|_| {
-                        bad("the PKCS#8 key is not an RSA key or is damaged")
-                    })),
+                    "PRIVATE KEY" => Some(
+                        RsaPrivateKey::from_pkcs8_der(der)
+                            .map_err(|_| bad("the PKCS#8 key is not an RSA key or is damaged")),
+                    ),
                     "RSA PRIVATE KEY" => Some(
                         RsaPrivateKey::from_pkcs1_der(der)
                             .map_err(|_| bad("the PKCS#1 key is damaged")),
                     ),
-                    "ENCRYPTED PRIVATE KEY" => {
-                        Some(Err(bad("the key is encrypted; decrypt it first (openssl pkcs8)")))
-                    }
+                    "ENCRYPTED PRIVATE KEY" => Some(Err(bad(
+                        "the key is encrypted; decrypt it first (openssl pkcs8)",
+                    ))),
                     _ => None,
                 })
                 .unwrap_or_else(|| Err(bad("no private key found (neither PEM nor JWK)")))?;
@@ -559,7 +562,9 @@ mod tests {
     #[test]
     fn issuers_are_sorted_into_environments() {
         assert_eq!(
-            issuing_environment("CN=Buypass Class 3 Test4 CA G2 ST Business, O=Buypass AS-983163327, C=NO"),
+            issuing_environment(
+                "CN=Buypass Class 3 Test4 CA G2 ST Business, O=Buypass AS-983163327, C=NO"
+            ),
             Some(DigdirEnv::Test)
         );
         assert_eq!(

@@ -57,7 +57,9 @@ pub enum Target {
 
 /// Why an environment's endpoints cannot be worked out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("environment `{env}` has no {missing}: it is not `test`, `prod` or `local`, so it needs `preset:` or all of `api_url`, `token_url` and `audience`")]
+#[error(
+    "environment `{env}` has no {missing}: it is not `test`, `prod` or `local`, so it needs `preset:` or all of `api_url`, `token_url` and `audience`"
+)]
 pub struct EndpointError {
     pub env: String,
     pub missing: &'static str,
@@ -134,7 +136,10 @@ mod tests {
         };
         assert_eq!(prod.audience, "https://maskinporten.no/");
         assert_eq!(prod.digdir, Some(DigdirEnv::Prod));
-        assert_eq!(resolve("local", &Environment::default()).unwrap(), Target::Local);
+        assert_eq!(
+            resolve("local", &Environment::default()).unwrap(),
+            Target::Local
+        );
     }
 
     #[test]

@@ -142,7 +142,10 @@ mod tests {
             Failure::NoAnswer,
         ] {
             assert!(
-                matches!(policy.decide(1, failure, true, None), Decision::RetryAfter(_)),
+                matches!(
+                    policy.decide(1, failure, true, None),
+                    Decision::RetryAfter(_)
+                ),
                 "{failure:?}"
             );
         }
@@ -204,7 +207,12 @@ mod tests {
             Decision::RetryAfter(Duration::from_secs(3))
         );
         assert_eq!(
-            policy.decide(1, Failure::Status(429), true, Some(Duration::from_secs(86_400))),
+            policy.decide(
+                1,
+                Failure::Status(429),
+                true,
+                Some(Duration::from_secs(86_400))
+            ),
             Decision::RetryAfter(policy.max_retry_after)
         );
     }
@@ -232,7 +240,10 @@ mod tests {
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
             Some(Duration::from_secs(10))

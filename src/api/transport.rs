@@ -10,7 +10,7 @@ use super::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
 #[derive(Debug)]
 pub(crate) enum Sent {
     /// A 2xx answer.
-    Ok { status: u16, body: String },
+    Ok { body: String },
     /// An error status, after any retries. `ambiguous`: a non-idempotent request may still have
     /// taken effect.
     Status {
@@ -57,7 +57,7 @@ pub(crate) async fn send(
                             "{method} {path} → {status}"
                         );
                         if (200..300).contains(&status) {
-                            return Sent::Ok { status, body };
+                            return Sent::Ok { body };
                         }
                         (
                             Failure::Status(status),
@@ -82,7 +82,10 @@ pub(crate) async fn send(
                             Failure::NoAnswer,
                             None,
                             Sent::Transport {
-                                message: format!("the answer ({status}) was cut off: {}", describe(&e)),
+                                message: format!(
+                                    "the answer ({status}) was cut off: {}",
+                                    describe(&e)
+                                ),
                                 ambiguous: false,
                             },
                         )

@@ -55,7 +55,10 @@ impl ScopeResponse {
             name: self.full_name()?,
             description: self.description.clone().unwrap_or_default(),
             long_description: self.long_description.clone(),
-            visibility: self.visibility.as_deref().and_then(parse_enum::<Visibility>),
+            visibility: self
+                .visibility
+                .as_deref()
+                .and_then(parse_enum::<Visibility>),
             token_type: self.token_type.as_deref().and_then(parse_enum::<TokenType>),
             at_max_age: self.at_max_age,
             authorization_max_lifetime: self.authorization_max_lifetime,
@@ -275,7 +278,11 @@ impl ClientRequest {
 
     /// The update of an existing client: the live object as read (when known), with the
     /// desired managed fields laid over it, and `active` from the desired state.
-    pub fn merged_onto(client_id: &str, desired: &ClientState, live: Option<&ClientResponse>) -> Self {
+    pub fn merged_onto(
+        client_id: &str,
+        desired: &ClientState,
+        live: Option<&ClientResponse>,
+    ) -> Self {
         let mut request = Self::for_create(desired);
         request.client_id = Some(client_id.to_owned());
         request.active = Some(desired.active);
@@ -410,9 +417,16 @@ impl std::fmt::Debug for TokenResponse {
 pub fn error_message(body: &str) -> String {
     let trimmed = body.trim();
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(trimmed) {
-        let text = |key: &str| map.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+        let text = |key: &str| {
+            map.get(key)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+        };
         let mut parts = Vec::new();
-        if let Some(code) = text("error").or_else(|| text("error_id")).or_else(|| text("code")) {
+        if let Some(code) = text("error")
+            .or_else(|| text("error_id"))
+            .or_else(|| text("code"))
+        {
             parts.push(code.to_owned());
         }
         if let Some(message) = text("error_description")
@@ -472,7 +486,8 @@ mod tests {
             active: true,
             ..Default::default()
         };
-        let create = serde_json::to_value(ScopeRequest::from_state(&state, false).unwrap()).unwrap();
+        let create =
+            serde_json::to_value(ScopeRequest::from_state(&state, false).unwrap()).unwrap();
         assert_eq!(
             create,
             serde_json::json!({"prefix":"acme","subscope":"orders.read","description":"Read orders","visibility":"PRIVATE"})
@@ -505,7 +520,8 @@ mod tests {
             active: true,
             ..Default::default()
         };
-        let body = serde_json::to_value(ClientRequest::merged_onto("abc", &desired, Some(&live))).unwrap();
+        let body =
+            serde_json::to_value(ClientRequest::merged_onto("abc", &desired, Some(&live))).unwrap();
         assert_eq!(body["client_name"], "new");
         assert_eq!(body["client_uri"], "https://acme.no");
         assert_eq!(body["client_orgno"], "910753282");
@@ -525,21 +541,29 @@ mod tests {
         let key = &keys["k1"];
         assert_eq!(key.exp, Some(1_900_000_000));
         assert!(!key.jwk.contains_key("exp") && !key.jwk.contains_key("created"));
-        let body = serde_json::to_value(Jwks::from_keys(&[key.clone()])).unwrap();
-        assert_eq!(body, serde_json::json!({"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":"AQAB","e":"AQAB"}]}));
+        let body = serde_json::to_value(Jwks::from_keys(std::slice::from_ref(key))).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":"AQAB","e":"AQAB"}]})
+        );
     }
 
     #[test]
     fn error_message_surfaces_json_or_plain_text() {
         assert_eq!(
-            error_message(r#"{"error":"invalid_grant","error_description":"expired (correlation id: 1)"}"#),
+            error_message(
+                r#"{"error":"invalid_grant","error_description":"expired (correlation id: 1)"}"#
+            ),
             "invalid_grant: expired (correlation id: 1)"
         );
         assert_eq!(
             error_message(r#"{"status":409,"error":"Conflict","message":"Scope exists"}"#),
             "Conflict: Scope exists"
         );
-        assert_eq!(error_message("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(
+            error_message("<html>Bad gateway</html>"),
+            "<html>Bad gateway</html>"
+        );
         assert_eq!(error_message(""), "(no message in the response)");
         assert!(error_message(&"x".repeat(5000)).chars().count() <= 1001);
     }
