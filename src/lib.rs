@@ -11,4 +11,5 @@ pub mod commands;
 pub mod import;
 pub mod manifest;
 pub mod printer;
+pub mod schema;
 pub mod state;
