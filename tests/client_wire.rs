@@ -551,6 +551,7 @@ impl RoutedServer {
             concurrency: 3,
             retry: client_support::fast_retry(),
             organization: Some(org(ORG)),
+            clock: None,
         }
     }
 

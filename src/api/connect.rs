@@ -67,6 +67,18 @@ pub struct ConnectOptions {
     pub retry: RetryPolicy,
     /// The organisation the token must act for.
     pub organization: Option<OrgNo>,
+    /// The clock for grants' `iat` (default: the system clock).
+    pub clock: Option<GrantClock>,
+}
+
+/// A clock (Unix seconds) for the grant's `iat`, for emulators whose clock is set elsewhere.
+#[derive(Clone)]
+pub struct GrantClock(pub Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for GrantClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrantClock({})", (self.0)())
+    }
 }
 
 /// Connects to `env` of the manifest with the credentials from the process environment, and
@@ -116,6 +128,7 @@ pub async fn connect_env(
                 concurrency,
                 retry: RetryPolicy::default(),
                 organization: organization.cloned(),
+                clock: None,
             };
             connect_with(options, credentials, None).await
         }
@@ -153,7 +166,7 @@ pub fn build_client(
     let http = transport::http_client(transport::CONNECT_TIMEOUT, transport::REQUEST_TIMEOUT)
         .into_diagnostic()
         .wrap_err("cannot set up the HTTP client")?;
-    let tokens = TokenSource::new(
+    let mut tokens = TokenSource::new(
         http.clone(),
         TokenConfig {
             env: options.env.clone(),
@@ -165,6 +178,9 @@ pub fn build_client(
         },
         credentials,
     );
+    if let Some(clock) = &options.clock {
+        tokens = tokens.with_clock(clock.0.clone());
+    }
     Ok(HttpClient::new(
         ClientConfig {
             env: options.env.clone(),
@@ -181,15 +197,15 @@ pub fn build_client(
 /// A clock for grants that follows the emulator's (`MPCTL_EMULATOR_NOW`), so grants are not
 /// refused as expired when the emulator's clock was set elsewhere.
 #[allow(dead_code)]
-fn emulator_clock() -> Option<Arc<dyn Fn() -> i64 + Send + Sync>> {
+fn emulator_clock() -> Option<GrantClock> {
     let start = std::env::var("MPCTL_EMULATOR_NOW").ok()?;
     let start = time::OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339)
         .ok()?
         .unix_timestamp();
     let began = std::time::Instant::now();
-    Some(Arc::new(move || {
+    Some(GrantClock(Arc::new(move || {
         start + i64::try_from(began.elapsed().as_secs()).unwrap_or(0)
-    }))
+    })))
 }
 
 async fn connect_local(

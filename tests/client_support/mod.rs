@@ -219,6 +219,7 @@ impl FakeServer {
             concurrency: 4,
             retry: fast_retry(),
             organization: Some(mpctl::manifest::orgno::OrgNo::new_unchecked(ORG)),
+            clock: None,
         }
     }
 
