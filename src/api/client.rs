@@ -22,7 +22,7 @@ use super::auth::{AccessToken, TokenSource};
 use super::retry::RetryPolicy;
 use super::transport::{self, Sent};
 use super::wire::{
-    self, ClientRequest, ClientResponse, ContactsBody, GrantResponse, Jwks, ScopeRequest,
+    self, ClientRequest, ClientResponse, ContactsResponse, GrantResponse, Jwks, ScopeRequest,
     ScopeResponse,
 };
 use super::{ApiError, ContactTarget, SelfService};
@@ -398,7 +398,13 @@ impl HttpClient {
             operation: "read contacts".into(),
         };
         match self.send(&call).await {
-            Ok(body) => Ok(serde_json::from_str::<ContactsBody>(&body).ok()),
+            Ok(body) => serde_json::from_str::<ContactsResponse>(&body)
+                .map(|c| Some(c.to_contacts()))
+                .map_err(|e| ApiError::Status {
+                    operation: format!("{}: read contacts ({path})", self.config.env),
+                    status: 200,
+                    message: format!("the answer is not a contacts object ({e})"),
+                }),
             Err(Failed {
                 status: Some(404 | 405 | 501),
                 ..

@@ -387,8 +387,36 @@ pub fn certificate_not_after(b64_der: &str) -> Option<i64> {
     Some(cert.validity().not_after.timestamp())
 }
 
-/// The contacts extension's body (emulator only; Digdir has no such API).
-pub type ContactsBody = crate::manifest::model::Contacts;
+/// The contacts extension's answer (emulator only; Digdir has no such API), read tolerantly.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ContactsResponse {
+    pub notifications: Vec<String>,
+    pub invoice: Option<InvoiceResponse>,
+}
+
+/// Invoice data in a [`ContactsResponse`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct InvoiceResponse {
+    pub email: Option<String>,
+    pub reference: Option<String>,
+}
+
+impl ContactsResponse {
+    /// The contacts in the manifest's shape (invoice data without an e-mail is no invoice).
+    pub fn to_contacts(&self) -> crate::manifest::model::Contacts {
+        crate::manifest::model::Contacts {
+            notifications: self.notifications.clone(),
+            invoice: self.invoice.as_ref().and_then(|i| {
+                Some(crate::manifest::model::Invoice {
+                    email: i.email.clone()?,
+                    reference: i.reference.clone(),
+                })
+            }),
+        }
+    }
+}
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Default, Deserialize)]
