@@ -226,13 +226,14 @@ impl TokenSource {
     /// Exchanges a grant for an access token at the token endpoint.
     pub async fn exchange(&self, grant: &str) -> Result<AccessToken, ApiError> {
         let form = [("grant_type", JWT_BEARER), ("assertion", grant)];
+        // The token's lifetime counts from before the request: never trust it longer.
+        let started = Instant::now();
         let sent = transport::send(&self.retry, true, "POST", "/token", || {
             self.requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.http.post(&self.token_url).form(&form)
         })
         .await;
-        let started = Instant::now();
         match sent {
             Sent::Ok { body, .. } => {
                 let response: TokenResponse = serde_json::from_str(&body).map_err(|_| {

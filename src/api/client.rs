@@ -161,11 +161,12 @@ impl HttpClient {
                 attempts: 0,
             })?;
             let bearer = token.bearer();
+            let shown = shown_target(call);
             let sent = transport::send(
                 &self.config.retry,
                 call.idempotent,
                 call.method.as_str(),
-                &call.path,
+                &shown,
                 || {
                     self.requests.fetch_add(1, Ordering::Relaxed);
                     let mut request = self
@@ -476,6 +477,19 @@ impl HttpClient {
             message: message.to_owned(),
         }
     }
+}
+
+/// The request target as traced: the path and the query, percent-encoded as sent.
+fn shown_target(call: &Call<'_>) -> String {
+    if call.query.is_empty() {
+        return call.path.clone();
+    }
+    let query: Vec<String> = call
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        .collect();
+    format!("{}?{}", call.path, query.join("&"))
 }
 
 /// The server's message with what the status means for the user where that is not obvious.
