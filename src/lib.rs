@@ -10,4 +10,5 @@ pub mod cli;
 pub mod commands;
 pub mod manifest;
 pub mod printer;
+pub mod schema;
 pub mod state;
