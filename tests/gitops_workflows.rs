@@ -755,3 +755,21 @@ fn drift_issue_is_opened_updated_closed_or_the_run_fails() {
         assert!(runner.take_gh_calls().is_empty());
     }
 }
+
+#[test]
+fn the_ready_workflows_beside_manifests_are_not_read_as_manifests() {
+    let root = gitops_support::repo_root();
+    let found = mpctl::manifest::load::discover(&[root.join("examples")]).expect("examples");
+    assert!(
+        found
+            .iter()
+            .all(|f| !f.starts_with(root.join("examples/github"))),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.ends_with("examples/gitops/manifests/mpctl.yaml")),
+        "{found:?}"
+    );
+}
