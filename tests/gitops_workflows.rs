@@ -773,3 +773,46 @@ fn the_ready_workflows_beside_manifests_are_not_read_as_manifests() {
         "{found:?}"
     );
 }
+
+/// Runs the action's source-fingerprint step on a directory.
+fn fingerprint(dir: &std::path::Path) -> String {
+    let script = action()
+        .runs
+        .steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some("source"))
+        .and_then(|s| s.run.clone())
+        .expect("source step");
+    let output = dir.join("github-output");
+    fs::write(&output, "").expect("write");
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .env("GITHUB_ACTION_PATH", dir)
+        .env("GITHUB_OUTPUT", &output)
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = fs::read_to_string(&output).expect("read");
+    let hash = text.trim().strip_prefix("hash=").expect("hash output");
+    assert_eq!(hash.len(), 24);
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
+    hash.to_string()
+}
+
+#[test]
+fn the_build_cache_key_follows_the_source() {
+    let root = gitops_support::repo_root();
+    let copy = tempfile::tempdir().expect("temp dir");
+    gitops_support::copy_dir(&root.join("src"), &copy.path().join("src"));
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        fs::copy(root.join(file), copy.path().join(file)).expect("copy");
+    }
+    let before = fingerprint(copy.path());
+    assert_eq!(fingerprint(copy.path()), before, "stable");
+    fs::write(copy.path().join("README.md"), "not source").expect("write");
+    assert_eq!(fingerprint(copy.path()), before, "only the source counts");
+    let main = copy.path().join("src/main.rs");
+    let text = fs::read_to_string(&main).expect("read");
+    fs::write(&main, format!("{text}\n// changed\n")).expect("write");
+    assert_ne!(fingerprint(copy.path()), before, "a source change rebuilds");
+}
