@@ -328,7 +328,7 @@ fn fake_mpctl(runner: &Runner) -> String {
     let path = runner.root.path().join("fake-mpctl");
     fs::write(
         &path,
-        "#!/usr/bin/env bash\nprintf 'arg:%s\\n' \"$@\"\necho '::warning::from the output'\nexit \"${FAKE_MPCTL_EXIT:-0}\"\n",
+        "#!/usr/bin/env bash\nprintf 'arg:%s\\n' \"$@\"\necho '::warning::from the output'\necho '::error file=manifests/a.yaml,line=3::bad'\nexit \"${FAKE_MPCTL_EXIT:-0}\"\n",
     )
     .expect("write");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -360,6 +360,7 @@ fn run_action_step(
         .env("MPCTL_BIN", bin)
         .env("MPCTL_COMMAND", command)
         .env("MPCTL_STEP_SUMMARY", "true")
+        .env("MPCTL_WORKING_DIRECTORY", ".")
         .env("FAKE_MPCTL_EXIT", exit.to_string())
         .env("RUNNER_TEMP", &runner.runner_temp)
         .env("GITHUB_OUTPUT", &output)
@@ -407,7 +408,7 @@ fn action_maps_exit_codes_to_outputs_and_only_fails_on_errors() {
             .find("::warning::from the output")
             .expect("output shown");
         assert!(stop < shown);
-        assert_eq!(stdout.contains("::error"), status != 0);
+        assert_eq!(stdout.contains("::error title=mpctl"), status != 0);
     }
 }
 
@@ -431,6 +432,7 @@ fn action_lets_validate_annotate_the_diff() {
         .env("MPCTL_BIN", bin)
         .env("MPCTL_COMMAND", "validate manifests")
         .env("MPCTL_STEP_SUMMARY", "false")
+        .env("MPCTL_WORKING_DIRECTORY", "examples/gitops/")
         .env("FAKE_MPCTL_EXIT", "1")
         .env("RUNNER_TEMP", &runner.runner_temp)
         .env("GITHUB_OUTPUT", &output)
@@ -440,6 +442,11 @@ fn action_lets_validate_annotate_the_diff() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!stdout.contains("::stop-commands::"), "{stdout}");
     assert!(stdout.contains("::warning::from the output"));
+    // Annotation paths are relative to the repository, not to the working directory.
+    assert!(
+        stdout.contains("\n::error file=examples/gitops/manifests/a.yaml,line=3::bad\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
