@@ -116,9 +116,27 @@ impl YamlProblem {
 pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
     let offsets = ByteOffsets::new(text);
     let mut events = Vec::new();
+    // Every node is at least one of these events (an alias may stand for more), so a stream with
+    // more of them than the node bound is refused here, before its events pile up in memory.
+    let mut node_events = 0usize;
     for item in Parser::new_from_str(text) {
         match item {
-            Ok((event, span)) => events.push((event, offsets.span(span))),
+            Ok((event, span)) => {
+                let span = offsets.span(span);
+                if matches!(
+                    event,
+                    Event::Scalar(..)
+                        | Event::Alias(_)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                ) {
+                    node_events += 1;
+                    if node_events > MAX_NODES {
+                        return Err(vec![too_many_nodes(span)]);
+                    }
+                }
+                events.push((event, span));
+            }
             Err(e) => {
                 let at = offsets.byte(e.marker().index());
                 return Err(vec![scan_problem(text, at, e.info())]);
@@ -143,6 +161,16 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
     } else {
         Err(builder.problems)
     }
+}
+
+fn too_many_nodes(span: SourceSpan) -> YamlProblem {
+    YamlProblem::new(
+        "mpctl::yaml::too_many_nodes",
+        format!("the document expands to more than {MAX_NODES} nodes"),
+        "aliases (`*name`) are expanded in place; a manifest this large is almost certainly an alias bomb — write the values out or split the manifest",
+        span,
+        "expansion passes the limit here",
+    )
 }
 
 fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
@@ -298,13 +326,7 @@ impl<'input> Builder<'_, 'input> {
     fn count(&mut self, n: usize, span: SourceSpan) -> Result<(), Fatal> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
-            return Err(vec![YamlProblem::new(
-                "mpctl::yaml::too_many_nodes",
-                format!("the document expands to more than {MAX_NODES} nodes"),
-                "aliases (`*name`) are expanded in place; a manifest this large is almost certainly an alias bomb — write the values out or split the manifest",
-                span,
-                "expansion passes the limit here",
-            )]);
+            return Err(vec![too_many_nodes(span)]);
         }
         Ok(())
     }
@@ -659,6 +681,15 @@ mod tests {
         }
         let problems = err(&text);
         assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+    }
+
+    #[test]
+    fn node_bound_holds_without_aliases_and_stops_the_scan_early() {
+        let text = format!("[{}a]", "a, ".repeat(2 * MAX_NODES));
+        let problems = err(&text);
+        assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+        // Refused at the first node past the bound, not at the end of the text.
+        assert!(problems[0].span.offset() < text.len() / 2 + 10);
     }
 
     #[test]
