@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod emulator;
 pub mod manifest;
 pub mod printer;
 pub mod state;
