@@ -6,9 +6,15 @@
 //! (api, emulator, commands) does the rest.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod emulator;
+pub mod import;
+pub mod keys;
 pub mod manifest;
+pub mod plan;
 pub mod printer;
+pub mod render;
+pub mod schema;
 pub mod state;

@@ -1,11 +1,19 @@
 //! The manifest: its model, loading with source spans, validation, and resolution into the
 //! desired state of each environment.
 
+pub mod diagnostics;
 pub mod keys;
+pub mod load;
 pub mod model;
 pub mod orgno;
+pub mod resolve;
+pub mod validate;
+pub mod yaml;
 
 use std::collections::BTreeMap;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use load::{load, load_with_warnings};
 
 use crate::state::KeyState;
 

@@ -1,0 +1,849 @@
+//! Loading manifests from disk: finding the files, reading them safely (size bound, UTF-8),
+//! parsing them with positions, checking each against the schema, merging a manifest's files
+//! into one, validating the result, and reading every key file it names.
+//!
+//! Files and manifests: a file with a top-level `version` starts a manifest; a file without it
+//! is a *part* that joins the manifest of the nearest directory at or above it that has one.
+//! `mpctl validate examples/` thereby checks several independent manifests at once, while
+//! [`load`] (used by plan, apply and drift) wants exactly one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use miette::SourceSpan;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
+use super::keys::{self, load_key_file};
+use super::model::{KeyRef, Manifest};
+use super::yaml::{self, SpanIndex};
+use super::{LoadedManifest, validate};
+use crate::schema;
+
+/// Files larger than this are refused (a manifest is a few kilobytes; this bounds memory).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Loads one manifest from files and directories; warnings are dropped (see
+/// [`load_with_warnings`]). `Err` holds every problem found, errors and warnings.
+pub fn load(paths: &[PathBuf]) -> Result<LoadedManifest, Diagnostics> {
+    load_with_warnings(paths).map(|(loaded, _)| loaded)
+}
+
+/// Loads one manifest and also returns its warnings (e.g. keys close to expiry), which do not
+/// make it invalid.
+pub fn load_with_warnings(paths: &[PathBuf]) -> Result<(LoadedManifest, Diagnostics), Diagnostics> {
+    load_at(paths, now_unix())
+}
+
+/// [`load_with_warnings`] at a given time (Unix seconds), for key-expiry checks.
+pub fn load_at(
+    paths: &[PathBuf],
+    now_unix: i64,
+) -> Result<(LoadedManifest, Diagnostics), Diagnostics> {
+    let files = discover(paths)?;
+    let mut problems = Diagnostics::new();
+    let read: Vec<ReadFile> = files
+        .iter()
+        .filter_map(|f| match read_file(f) {
+            Ok(r) => Some(r),
+            Err(d) => {
+                problems.extend(d);
+                None
+            }
+        })
+        .collect();
+    let groups = group(read, &mut problems);
+    if groups.len() > 1 {
+        let roots: Vec<String> = groups
+            .iter()
+            .filter_map(|g| g.first().map(|f| f.source.name().to_owned()))
+            .collect();
+        let mut d = Diagnostic::error(
+            "mpctl::load::several_manifests",
+            format!(
+                "these paths hold {} separate manifests (each file with `version` starts one): {}",
+                groups.len(),
+                roots.join(", ")
+            ),
+        )
+        .with_help("name one manifest: its file, or a directory holding only it and its parts");
+        for g in &groups {
+            if let Some(root) = g.first() {
+                let span = root
+                    .parsed
+                    .spans
+                    .key_or_value("/version")
+                    .unwrap_or(SourceSpan::new(0.into(), 0));
+                d = d.at(&root.source, span, "a manifest starts here");
+            }
+        }
+        problems.push(d);
+        return Err(problems);
+    }
+    let group = groups.into_iter().next().unwrap_or_default();
+    let (loaded, diagnostics) = assemble(group, now_unix);
+    problems.extend(diagnostics);
+    match loaded {
+        Some(loaded) if !problems.has_errors() => Ok((loaded, problems)),
+        _ => Err(problems),
+    }
+}
+
+/// The outcome of checking every manifest under some paths (`mpctl validate`).
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// How many manifests they formed.
+    pub manifests: usize,
+    /// Every problem, errors and warnings.
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks every manifest found under `paths` and returns all their problems.
+pub fn check_paths(paths: &[PathBuf], now_unix: i64) -> Checked {
+    let files = match discover(paths) {
+        Ok(files) => files,
+        Err(diagnostics) => {
+            return Checked {
+                diagnostics,
+                ..Checked::default()
+            };
+        }
+    };
+    let mut diagnostics = Diagnostics::new();
+    let read: Vec<ReadFile> = files
+        .iter()
+        .filter_map(|f| match read_file(f) {
+            Ok(r) => Some(r),
+            Err(d) => {
+                diagnostics.extend(d);
+                None
+            }
+        })
+        .collect();
+    let groups = group(read, &mut diagnostics);
+    let manifests = groups.len();
+    for g in groups {
+        diagnostics.extend(assemble(g, now_unix).1);
+    }
+    Checked {
+        files,
+        manifests,
+        diagnostics,
+    }
+}
+
+/// The current time in Unix seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The manifest files under `paths`: files as given, directories searched recursively for
+/// `*.yaml` / `*.yml` (skipping hidden directories and GitHub Actions workflows), each
+/// directory's files in name order.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut files = Vec::new();
+    let mut problems = Diagnostics::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            walk(path, &mut files, &mut problems);
+            if files.len() == before {
+                problems.push(
+                    Diagnostic::error(
+                        "mpctl::load::no_files",
+                        format!("no manifest files (*.yaml, *.yml) in {}", path.display()),
+                    )
+                    .with_help("point mpctl at a manifest file or a directory that holds one"),
+                );
+            }
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            problems.push(
+                Diagnostic::error(
+                    "mpctl::load::not_found",
+                    format!("{} does not exist", path.display()),
+                )
+                .with_help("check the path; relative paths start at the current directory"),
+            );
+        }
+    }
+    let mut seen = BTreeSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    if problems.has_errors() {
+        Err(problems)
+    } else {
+        Ok(files)
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Diagnostics) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(
+                Diagnostic::error(
+                    "mpctl::load::read",
+                    format!("cannot read directory {}: {e}", dir.display()),
+                )
+                .with_help("check that the directory exists and is readable"),
+            );
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let (dirs, plain): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
+    for p in plain {
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            && !is_github_workflow(&p)
+        {
+            files.push(p);
+        }
+    }
+    for d in dirs {
+        let hidden = d
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if !hidden {
+            walk(&d, files, problems);
+        }
+    }
+}
+
+/// Whether a file found in a directory is a GitHub Actions workflow (top-level `on:` and
+/// `jobs:`) rather than a manifest part: a repository keeps workflows beside its manifests (the
+/// ready workflows of `examples/github/`), and no manifest has these fields.
+fn is_github_workflow(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let top_level = |key: &str| text.lines().any(|line| line.starts_with(key));
+    top_level("on:") && top_level("jobs:")
+}
+
+/// A file read and parsed, with its positions.
+struct ReadFile {
+    source: Arc<SourceFile>,
+    parsed: yaml::Parsed,
+    /// Whether the file has a top-level `version` (starts a manifest).
+    root: bool,
+}
+
+fn whole_file(file: &Arc<SourceFile>) -> SourceSpan {
+    SourceSpan::new(
+        0.into(),
+        file.text().find('\n').unwrap_or(file.text().len()),
+    )
+}
+
+fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
+    let empty = || SourceFile::new(path, String::new());
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        let file = empty();
+        return Err(Diagnostic::error(
+            "mpctl::file::too_large",
+            format!(
+                "{} is {size} bytes; manifest files may be at most {MAX_FILE_BYTES} bytes",
+                path.display()
+            ),
+        )
+        .with_help(
+            "split the manifest into several files in one directory; they merge into one manifest",
+        )
+        .at(&file, SourceSpan::new(0.into(), 0), "")
+        .into());
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(Diagnostic::error(
+                "mpctl::file::read",
+                format!("cannot read {}: {e}", path.display()),
+            )
+            .with_help("check that the file exists and is readable")
+            .at(&empty(), SourceSpan::new(0.into(), 0), "")
+            .into());
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let file = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+            return Err(Diagnostic::error(
+                "mpctl::file::not_utf8",
+                format!("{} is not valid UTF-8", path.display()),
+            )
+            .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
+            .at(&file, SourceSpan::new(at.into(), 1), "not UTF-8")
+            .into());
+        }
+    };
+    parse_source(path, text)
+}
+
+/// Checks one manifest given as text, as if read from `path` (key paths resolve against its
+/// directory). For tools that hold a file's unsaved text, and for tests.
+pub fn check_source(path: &Path, text: String, now_unix: i64) -> Diagnostics {
+    match parse_source(path, text) {
+        Ok(file) => assemble(vec![file], now_unix).1,
+        Err(problems) => problems,
+    }
+}
+
+fn parse_source(path: &Path, text: String) -> Result<ReadFile, Diagnostics> {
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text);
+    let source = SourceFile::new(path, text);
+    match yaml::parse(source.text()) {
+        Ok(parsed) => {
+            let root = parsed.value.get("version").is_some();
+            Ok(ReadFile {
+                source,
+                parsed,
+                root,
+            })
+        }
+        Err(problems) => {
+            let mut out = Diagnostics::new();
+            for p in problems {
+                let mut d = Diagnostic::error(p.code, p.message)
+                    .with_help(p.help)
+                    .at(&source, p.span, p.label);
+                if let Some((span, label)) = p.other {
+                    d = d.at(&source, span, label);
+                }
+                out.push(d);
+            }
+            Err(out)
+        }
+    }
+}
+
+/// Splits files into manifests: each root with the parts that belong to it (root first).
+fn group(files: Vec<ReadFile>, problems: &mut Diagnostics) -> Vec<Vec<ReadFile>> {
+    let root_dirs: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.root)
+        .map(|f| parent_dir(f.source.path()))
+        .collect();
+    if root_dirs.len() <= 1 {
+        if files.is_empty() {
+            return Vec::new();
+        }
+        let mut files = files;
+        if let Some(i) = files.iter().position(|f| f.root) {
+            let root = files.remove(i);
+            files.insert(0, root);
+        }
+        return vec![files];
+    }
+    let (roots, parts): (Vec<ReadFile>, Vec<ReadFile>) = files.into_iter().partition(|f| f.root);
+    let mut groups: Vec<Vec<ReadFile>> = roots.into_iter().map(|r| vec![r]).collect();
+    for part in parts {
+        let dir = parent_dir(part.source.path());
+        let owners: Vec<usize> = dir
+            .ancestors()
+            .map(|a| {
+                root_dirs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.as_path() == a)
+                    .map(|(i, _)| i)
+                    .collect::<Vec<_>>()
+            })
+            .find(|found| !found.is_empty())
+            .unwrap_or_default();
+        let span = whole_file(&part.source);
+        match owners.as_slice() {
+            [owner] => groups[*owner].push(part),
+            [] => problems.push(
+                Diagnostic::error(
+                    "mpctl::load::orphan_part",
+                    "this file has no `version`, so it is part of a manifest, but no manifest file is in its directory or above",
+                )
+                .with_help("add `version: 1` (and `organization`) to make it a manifest of its own, or move it next to its manifest")
+                .at(&part.source, span, ""),
+            ),
+            _ => {
+                let names: Vec<String> = owners
+                    .iter()
+                    .filter_map(|&i| groups[i].first().map(|r| r.source.name().to_owned()))
+                    .collect();
+                problems.push(
+                    Diagnostic::error(
+                        "mpctl::load::ambiguous_part",
+                        format!(
+                            "this file has no `version`, so it is part of a manifest, but its directory has several: {}",
+                            names.join(", ")
+                        ),
+                    )
+                    .with_help("put each multi-file manifest in its own directory")
+                    .at(&part.source, span, ""),
+                );
+            }
+        }
+    }
+    groups
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    normalize(path.parent().unwrap_or(Path::new("")))
+}
+
+/// Lexically normalises a path: drops `.`, folds `dir/..`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// One file of a merged manifest with its positions.
+#[derive(Debug, Clone)]
+struct FileSpans {
+    source: Arc<SourceFile>,
+    spans: SpanIndex,
+}
+
+/// Finds where a part of the merged manifest came from: JSON pointers into the merged document
+/// become a file and a span in it.
+#[derive(Debug, Clone, Default)]
+pub struct Locator {
+    files: Vec<FileSpans>,
+    /// Top-level key → file that provided it.
+    top: HashMap<String, usize>,
+    /// For `scopes`, `clients`, `prefixes`: merged index → (file, index in that file).
+    lists: HashMap<String, Vec<(usize, usize)>>,
+    /// For `environments`, `overrides`: entry name → file.
+    maps: HashMap<String, HashMap<String, usize>>,
+}
+
+impl Locator {
+    /// A locator for a manifest of one file.
+    pub fn single(source: Arc<SourceFile>, spans: SpanIndex) -> Self {
+        Self {
+            files: vec![FileSpans { source, spans }],
+            ..Self::default()
+        }
+    }
+
+    fn resolve(&self, pointer: &str) -> Option<(&FileSpans, String)> {
+        if self.files.len() == 1 {
+            return self.files.first().map(|f| (f, pointer.to_owned()));
+        }
+        let mut segs = pointer.splitn(4, '/').skip(1);
+        let top = segs.next().unwrap_or_default();
+        let second = segs.next();
+        let rest = segs.next();
+        let tail = |s: Option<&str>| s.map(|r| format!("/{r}")).unwrap_or_default();
+        if let (Some(list), Some(idx)) = (self.lists.get(top), second) {
+            let (file, local) = idx
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| list.get(i).copied())?;
+            return Some((
+                self.files.get(file)?,
+                format!("/{top}/{local}{}", tail(rest)),
+            ));
+        }
+        if let (Some(map), Some(name)) = (self.maps.get(top), second) {
+            let unescaped = name.replace("~1", "/").replace("~0", "~");
+            if let Some(&file) = map.get(&unescaped) {
+                return Some((self.files.get(file)?, pointer.to_owned()));
+            }
+        }
+        let file = self.top.get(top).copied().unwrap_or(0);
+        Some((self.files.get(file)?, pointer.to_owned()))
+    }
+
+    /// The key of the node at `pointer` (e.g. a field name), else its value; clamped to its
+    /// first line.
+    pub fn key_or_value(&self, pointer: &str) -> Option<(Arc<SourceFile>, SourceSpan)> {
+        let (file, local) = self.resolve(pointer)?;
+        let span = file.spans.key_or_value(&local)?;
+        Some((Arc::clone(&file.source), first_line(&file.source, span)))
+    }
+
+    /// The value of the node at `pointer` (or its nearest ancestor), clamped to its first line.
+    pub fn value(&self, pointer: &str) -> Option<(Arc<SourceFile>, SourceSpan)> {
+        let (file, local) = self.resolve(pointer)?;
+        let span = file.spans.value(&local)?;
+        Some((Arc::clone(&file.source), first_line(&file.source, span)))
+    }
+
+    /// The file that holds the node at `pointer`.
+    pub fn file(&self, pointer: &str) -> Option<Arc<SourceFile>> {
+        self.resolve(pointer).map(|(f, _)| Arc::clone(&f.source))
+    }
+}
+
+/// Cuts a span to the end of its first line, so that a mapping is underlined by its first line
+/// rather than by a block of many.
+fn first_line(file: &SourceFile, span: SourceSpan) -> SourceSpan {
+    let start = span.offset();
+    let text = file.text();
+    let end = (start + span.len()).min(text.len());
+    let Some(slice) = text.get(start..end) else {
+        return span;
+    };
+    match slice.find('\n') {
+        Some(i) => SourceSpan::new(start.into(), slice[..i].trim_end().len()),
+        None => span,
+    }
+}
+
+/// Schema-checks, merges, validates and reads the keys of one manifest's files (root first).
+fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Diagnostics) {
+    let mut problems = Diagnostics::new();
+    // Without any file that has `version`, every file is checked as a whole manifest, so that
+    // the missing `version` is reported.
+    let has_root = files.iter().any(|f| f.root);
+    for f in &files {
+        for p in schema::check(&f.parsed.value, has_root && !f.root) {
+            let span = if p.at_key {
+                f.parsed.spans.key_or_value(&p.pointer)
+            } else {
+                f.parsed.spans.value(&p.pointer)
+            }
+            .map(|s| first_line(&f.source, s))
+            .unwrap_or_else(|| whole_file(&f.source));
+            let label = match p.code {
+                "mpctl::schema::unknown_field" => "unknown field",
+                "mpctl::schema::missing_field" => "missing a field",
+                "mpctl::schema::type" => "wrong type",
+                "mpctl::schema::enum" => "not an allowed value",
+                "mpctl::schema::range" => "out of range",
+                "mpctl::schema::pattern" => "wrong form",
+                _ => "",
+            };
+            problems.push(
+                Diagnostic::error(p.code, p.message)
+                    .with_help(p.help)
+                    .at(&f.source, span, label),
+            );
+        }
+    }
+    if problems.has_errors() || files.is_empty() {
+        return (None, problems);
+    }
+    let (merged, locator) = merge(&files, &mut problems);
+    if problems.has_errors() {
+        return (None, problems);
+    }
+    let mut manifest: Manifest = match serde_json::from_value(merged) {
+        Ok(m) => m,
+        Err(e) => {
+            let d = Diagnostic::error(
+                "mpctl::schema::invalid",
+                format!("the manifest does not have the expected shape: {e}"),
+            )
+            .with_help("see the manifest reference in docs/manifest.md");
+            let d = match locator.value("") {
+                Some((file, span)) => d.at(&file, span, ""),
+                None => d,
+            };
+            problems.push(d);
+            return (None, problems);
+        }
+    };
+    resolve_key_paths(&mut manifest, &locator);
+    let keys = read_keys(&manifest, &locator, now_unix, &mut problems);
+    problems.extend(validate::check(&manifest, &keys, &locator));
+    let digest = digest(&manifest, &keys);
+    let loaded = LoadedManifest {
+        manifest,
+        keys,
+        files: files
+            .iter()
+            .map(|f| f.source.path().to_path_buf())
+            .collect(),
+        digest,
+    };
+    (Some(loaded), problems)
+}
+
+fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
+    let mut locator = Locator {
+        files: files
+            .iter()
+            .map(|f| FileSpans {
+                source: Arc::clone(&f.source),
+                spans: f.parsed.spans.clone(),
+            })
+            .collect(),
+        ..Locator::default()
+    };
+    let mut merged = Map::new();
+    for (fi, f) in files.iter().enumerate() {
+        let Some(obj) = f.parsed.value.as_object() else {
+            continue;
+        };
+        for (key, value) in obj {
+            match key.as_str() {
+                "scopes" | "clients" | "prefixes" => {
+                    let target = merged
+                        .entry(key.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    let origins = locator.lists.entry(key.clone()).or_default();
+                    if let (Value::Array(target), Some(items)) = (target, value.as_array()) {
+                        for (i, item) in items.iter().enumerate() {
+                            if key == "prefixes" && target.contains(item) {
+                                continue;
+                            }
+                            target.push(item.clone());
+                            origins.push((fi, i));
+                        }
+                    }
+                    locator.top.entry(key.clone()).or_insert(fi);
+                }
+                "environments" | "overrides" => {
+                    let target = merged
+                        .entry(key.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    let owners = locator.maps.entry(key.clone()).or_default();
+                    if let (Value::Object(target), Some(entries)) = (target, value.as_object()) {
+                        for (name, entry) in entries {
+                            if let Some(&first) = owners.get(name) {
+                                let pointer =
+                                    format!("/{key}/{}", yaml::escape_pointer_segment(name));
+                                problems.push(duplicate_across_files(
+                                    &format!("`{key}.{name}`"),
+                                    &files[fi],
+                                    &files[first],
+                                    &pointer,
+                                ));
+                                continue;
+                            }
+                            owners.insert(name.clone(), fi);
+                            target.insert(name.clone(), entry.clone());
+                        }
+                    }
+                    locator.top.entry(key.clone()).or_insert(fi);
+                }
+                "organization" => match merged.get(key) {
+                    None => {
+                        merged.insert(key.clone(), value.clone());
+                        locator.top.insert(key.clone(), fi);
+                    }
+                    Some(first) if normalize_org(first) == normalize_org(value) => {}
+                    Some(first) => {
+                        let first_file = locator.top.get(key).copied().unwrap_or(0);
+                        let mut d = Diagnostic::error(
+                            "mpctl::merge::organization",
+                            format!(
+                                "this file is for organisation {}, but the manifest is for {}",
+                                normalize_org(value),
+                                normalize_org(first)
+                            ),
+                        )
+                        .with_help("every file of a manifest acts for the same organisation; move this file to its own manifest (a directory with its own `version`)");
+                        if let Some(span) = f.parsed.spans.value("/organization") {
+                            d = d.at(&f.source, span, "this organisation");
+                        }
+                        let other = &files[first_file];
+                        if let Some(span) = other.parsed.spans.value("/organization") {
+                            d = d.at(&other.source, span, "the manifest's organisation");
+                        }
+                        problems.push(d);
+                    }
+                },
+                _ => {
+                    if let Some(&first) = locator.top.get(key) {
+                        problems.push(duplicate_across_files(
+                            &format!("`{key}`"),
+                            f,
+                            &files[first],
+                            &format!("/{key}"),
+                        ));
+                        continue;
+                    }
+                    merged.insert(key.clone(), value.clone());
+                    locator.top.insert(key.clone(), fi);
+                }
+            }
+        }
+    }
+    (Value::Object(merged), locator)
+}
+
+fn normalize_org(value: &Value) -> String {
+    match value {
+        Value::Number(n) => format!("{n:0>9}"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn duplicate_across_files(
+    what: &str,
+    here: &ReadFile,
+    first: &ReadFile,
+    pointer: &str,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        "mpctl::merge::duplicate",
+        format!("{what} is defined in more than one file of the manifest"),
+    )
+    .with_help(
+        "keep one definition: the files of a manifest merge, and each entry may appear once",
+    );
+    if let Some(span) = here.parsed.spans.key_or_value(pointer) {
+        d = d.at(
+            &here.source,
+            first_line(&here.source, span),
+            "defined again here",
+        );
+    }
+    if let Some(span) = first.parsed.spans.key_or_value(pointer) {
+        d = d.at(
+            &first.source,
+            first_line(&first.source, span),
+            "first defined here",
+        );
+    }
+    d
+}
+
+/// Makes key paths relative to the working directory: each is resolved against the directory
+/// of the file that declared it.
+fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
+    for (ci, client) in manifest.clients.iter_mut().enumerate() {
+        let Some(file) = locator.file(&format!("/clients/{ci}")) else {
+            continue;
+        };
+        let dir = file
+            .path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let fix = |k: &mut KeyRef| {
+            let joined = normalize(&dir.join(k.path()));
+            let text = joined.to_string_lossy().into_owned();
+            match k {
+                KeyRef::Path(p) => *p = text,
+                KeyRef::Detailed(d) => d.path = text,
+            }
+        };
+        client.keys.iter_mut().for_each(fix);
+        for o in client.overrides.values_mut() {
+            if let Some(keys) = &mut o.keys {
+                keys.iter_mut().for_each(fix);
+            }
+        }
+    }
+}
+
+/// Every key reference in the manifest: (resolved path, JSON pointer of the reference).
+pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
+    let mut refs = Vec::new();
+    for (ci, client) in manifest.clients.iter().enumerate() {
+        let at = |k: &KeyRef| match k {
+            KeyRef::Path(_) => "",
+            KeyRef::Detailed(_) => "/path",
+        };
+        for (ki, k) in client.keys.iter().enumerate() {
+            refs.push((
+                k.path().to_owned(),
+                format!("/clients/{ci}/keys/{ki}{}", at(k)),
+            ));
+        }
+        for (env, o) in &client.overrides {
+            for (ki, k) in o.keys.iter().flatten().enumerate() {
+                refs.push((
+                    k.path().to_owned(),
+                    format!(
+                        "/clients/{ci}/overrides/{}/keys/{ki}{}",
+                        yaml::escape_pointer_segment(env),
+                        at(k)
+                    ),
+                ));
+            }
+        }
+    }
+    refs
+}
+
+fn read_keys(
+    manifest: &Manifest,
+    locator: &Locator,
+    now_unix: i64,
+    problems: &mut Diagnostics,
+) -> BTreeMap<String, Vec<crate::state::KeyState>> {
+    let mut keys = BTreeMap::new();
+    for (path, pointer) in key_refs(manifest) {
+        if keys.contains_key(&path) {
+            continue;
+        }
+        if !Path::new(&path).is_file() {
+            let mut d = Diagnostic::error(
+                "mpctl::keys::not_found",
+                format!("key file {path} does not exist"),
+            )
+            .with_help("key paths are relative to the manifest file that names them; check the path, or create the key with `mpctl keys rotate`");
+            if let Some((file, span)) = locator.value(&pointer) {
+                d = d.at(&file, span, "no such file");
+            }
+            problems.push(d);
+            keys.insert(path, Vec::new());
+            continue;
+        }
+        let (found, file_problems) = load_key_file(
+            Path::new(&path),
+            now_unix,
+            manifest.settings.warn_expiry_days,
+        );
+        for p in file_problems {
+            let mut d = match p.severity {
+                keys::Severity::Error => Diagnostic::error("mpctl::keys::file", p.message),
+                keys::Severity::Warning => Diagnostic::warning("mpctl::keys::file", p.message),
+            };
+            if let Some(help) = p.help {
+                d = d.with_help(help);
+            } else {
+                d = d.with_help(
+                    "a key file holds a public JWK, a JWKS, a PEM public key or a PEM certificate",
+                );
+            }
+            if let Some((file, span)) = locator.value(&pointer) {
+                d = d.at(&file, span, "key file");
+            }
+            problems.push(d);
+        }
+        keys.insert(path, found);
+    }
+    keys
+}
+
+/// SHA-256 over the merged manifest and the public keys it names.
+fn digest(manifest: &Manifest, keys: &BTreeMap<String, Vec<crate::state::KeyState>>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(manifest).unwrap_or_default());
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(keys).unwrap_or_default());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,705 @@
+//! YAML with source positions: a manifest file's text becomes a [`serde_json::Value`] plus a
+//! [`SpanIndex`] from JSON pointers (`/scopes/0/name`) to byte spans in the file.
+//!
+//! Why our own tree over `saphyr-parser` events: `serde_yaml` is archived upstream and its forks
+//! drop positions once deserialised; `saphyr-parser` is maintained, implements YAML 1.2 and gives
+//! every event a span. Building the tree ourselves gives exact control over the hazards a
+//! manifest must refuse or pin down:
+//! - duplicate keys are errors pointing at both occurrences;
+//! - aliases are expanded with a bound on the total number of nodes (no "billion laughs");
+//! - scalars resolve by the YAML 1.2 core schema: only `true`/`false` (and their `True`/`TRUE`
+//!   spellings) are booleans, so `no`, `off` and `NO` stay strings; quoted scalars are always
+//!   strings; integers and floats follow the core schema's patterns;
+//! - tabs in indentation, several documents in one file, custom tags and deep nesting get clear
+//!   messages instead of a parser's.
+
+use std::collections::HashMap;
+
+use miette::SourceSpan;
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+
+/// The most nodes a document may have after alias expansion.
+pub const MAX_NODES: usize = 10_000;
+
+/// The deepest nesting of mappings and sequences accepted.
+pub const MAX_DEPTH: usize = 64;
+
+/// A parsed document: its value and where each part of it is in the source.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub value: Value,
+    pub spans: SpanIndex,
+}
+
+/// Where a node is: the span of its value and, for a mapping's value, the span of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeSpan {
+    pub value: SourceSpan,
+    pub key: Option<SourceSpan>,
+}
+
+/// JSON pointer → source span of every node of a document (aliases map to the alias).
+#[derive(Debug, Clone, Default)]
+pub struct SpanIndex {
+    spans: HashMap<String, NodeSpan>,
+}
+
+impl SpanIndex {
+    /// The exact node at `pointer`, if it exists in the source.
+    pub fn get(&self, pointer: &str) -> Option<NodeSpan> {
+        self.spans.get(pointer).copied()
+    }
+
+    /// The node at `pointer` or its nearest ancestor that has a position (the document root
+    /// always does).
+    pub fn nearest(&self, pointer: &str) -> Option<NodeSpan> {
+        let mut p = pointer;
+        loop {
+            if let Some(span) = self.spans.get(p) {
+                return Some(*span);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = p.rfind('/').map_or("", |i| &p[..i]);
+        }
+    }
+
+    /// What to underline for the node at `pointer`: its key when it has one (a mapping entry),
+    /// else its value.
+    pub fn key_or_value(&self, pointer: &str) -> Option<SourceSpan> {
+        self.nearest(pointer).map(|s| s.key.unwrap_or(s.value))
+    }
+
+    /// The value's span (or the nearest ancestor's).
+    pub fn value(&self, pointer: &str) -> Option<SourceSpan> {
+        self.nearest(pointer).map(|s| s.value)
+    }
+
+    fn insert(&mut self, pointer: String, span: NodeSpan) {
+        self.spans.insert(pointer, span);
+    }
+}
+
+/// Escapes one JSON-pointer segment (`~` → `~0`, `/` → `~1`).
+pub fn escape_pointer_segment(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// A problem in a YAML document, located by byte span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlProblem {
+    pub code: &'static str,
+    pub message: String,
+    pub help: String,
+    pub span: SourceSpan,
+    pub label: String,
+    /// A second location (the first occurrence of a duplicate key).
+    pub other: Option<(SourceSpan, String)>,
+}
+
+impl YamlProblem {
+    fn new(code: &'static str, message: String, help: &str, span: SourceSpan, label: &str) -> Self {
+        Self {
+            code,
+            message,
+            help: help.into(),
+            span,
+            label: label.into(),
+            other: None,
+        }
+    }
+}
+
+/// Parses one YAML document. Returns every duplicate key at once; other problems stop parsing.
+pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
+    let offsets = ByteOffsets::new(text);
+    let mut events = Vec::new();
+    for item in Parser::new_from_str(text) {
+        match item {
+            Ok((event, span)) => events.push((event, offsets.span(span))),
+            Err(e) => {
+                let at = offsets.byte(e.marker().index());
+                return Err(vec![scan_problem(text, at, e.info())]);
+            }
+        }
+    }
+    let mut builder = Builder {
+        events: &events,
+        pos: 0,
+        anchors: HashMap::new(),
+        nodes: 0,
+        spans: SpanIndex::default(),
+        problems: Vec::new(),
+        text,
+    };
+    let value = builder.stream()?;
+    if builder.problems.is_empty() {
+        Ok(Parsed {
+            value,
+            spans: builder.spans,
+        })
+    } else {
+        Err(builder.problems)
+    }
+}
+
+fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let indent_len = line.len() - line.trim_start_matches([' ', '\t']).len();
+    if let Some(tab) = line[..indent_len].find('\t') {
+        return YamlProblem::new(
+            "mpctl::yaml::tab",
+            "a tab character in the indentation".into(),
+            "YAML indents with spaces only: replace the tab with spaces",
+            SourceSpan::new((line_start + tab).into(), 1),
+            "tab",
+        );
+    }
+    if info.contains("unknown anchor") {
+        let len = text[at.min(text.len())..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == ']' || c == '}')
+            .unwrap_or(0);
+        return YamlProblem::new(
+            "mpctl::yaml::alias",
+            "an alias to an unknown anchor".into(),
+            "define the anchor (`&name`) before using it (`*name`)",
+            SourceSpan::new(at.min(text.len()).into(), len),
+            "unknown anchor",
+        );
+    }
+    if info.contains("tab") {
+        let tab = text[at.min(text.len())..]
+            .find('\t')
+            .map(|i| at + i)
+            .or_else(|| line.find('\t').map(|i| line_start + i))
+            .unwrap_or(at);
+        return YamlProblem::new(
+            "mpctl::yaml::tab",
+            format!("a tab character where YAML does not allow one ({info})"),
+            "YAML indents with spaces only: replace the tab with spaces",
+            SourceSpan::new(tab.into(), 1),
+            "tab",
+        );
+    }
+    let len = text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map_or(0, char::len_utf8);
+    YamlProblem::new(
+        "mpctl::yaml::syntax",
+        format!("invalid YAML: {info}"),
+        "check the indentation and quoting around this position",
+        SourceSpan::new(at.min(text.len()).into(), len),
+        "here",
+    )
+}
+
+/// Converts saphyr's character indices to byte offsets.
+struct ByteOffsets {
+    /// Byte offset of every character index, or `None` when the text is ASCII (identity).
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl ByteOffsets {
+    fn new(text: &str) -> Self {
+        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
+        Self {
+            table,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.table {
+            None => char_index.min(self.len),
+            Some(t) => t.get(char_index).copied().unwrap_or(self.len),
+        }
+    }
+
+    fn span(&self, span: Span) -> SourceSpan {
+        let start = self.byte(span.start.index());
+        let end = self.byte(span.end.index()).max(start);
+        SourceSpan::new(start.into(), end - start)
+    }
+}
+
+struct Builder<'a, 'input> {
+    events: &'a [(Event<'input>, SourceSpan)],
+    pos: usize,
+    /// Anchor id → (value, node count).
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
+    spans: SpanIndex,
+    problems: Vec<YamlProblem>,
+    text: &'a str,
+}
+
+type Fatal = Vec<YamlProblem>;
+
+fn end_of(span: SourceSpan) -> usize {
+    span.offset() + span.len()
+}
+
+fn between(start: SourceSpan, end: usize) -> SourceSpan {
+    let s = start.offset();
+    SourceSpan::new(s.into(), end.saturating_sub(s))
+}
+
+impl<'input> Builder<'_, 'input> {
+    fn next(&mut self) -> Option<(Event<'input>, SourceSpan)> {
+        let (event, span) = self.events.get(self.pos)?;
+        self.pos += 1;
+        Some((event.clone(), *span))
+    }
+
+    fn stream(&mut self) -> Result<Value, Fatal> {
+        let mut value = Value::Null;
+        let mut documents = 0;
+        let whole = SourceSpan::new(0.into(), 0);
+        self.spans.insert(
+            String::new(),
+            NodeSpan {
+                value: whole,
+                key: None,
+            },
+        );
+        while let Some((event, span)) = self.next() {
+            match event {
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(vec![YamlProblem::new(
+                            "mpctl::yaml::multiple_documents",
+                            "a manifest file holds one YAML document, this one has several".into(),
+                            "split the documents into separate files (a directory of files merges into one manifest)",
+                            SourceSpan::new(
+                                span.offset().into(),
+                                3.min(self.text.len() - span.offset()),
+                            ),
+                            "second document starts here",
+                        )]);
+                    }
+                    value = self.node(String::new(), None, 0)?;
+                }
+                Event::StreamEnd => break,
+                _ => {}
+            }
+        }
+        Ok(value)
+    }
+
+    fn count(&mut self, n: usize, span: SourceSpan) -> Result<(), Fatal> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(vec![YamlProblem::new(
+                "mpctl::yaml::too_many_nodes",
+                format!("the document expands to more than {MAX_NODES} nodes"),
+                "aliases (`*name`) are expanded in place; a manifest this large is almost certainly an alias bomb — write the values out or split the manifest",
+                span,
+                "expansion passes the limit here",
+            )]);
+        }
+        Ok(())
+    }
+
+    /// Builds the node starting at the next event and records its span under `pointer`.
+    fn node(
+        &mut self,
+        pointer: String,
+        key: Option<SourceSpan>,
+        depth: usize,
+    ) -> Result<Value, Fatal> {
+        let Some((event, span)) = self.next() else {
+            return Ok(Value::Null);
+        };
+        if depth > MAX_DEPTH {
+            return Err(vec![YamlProblem::new(
+                "mpctl::yaml::too_deep",
+                format!("the document nests deeper than {MAX_DEPTH} levels"),
+                "a manifest is a few levels deep; check the indentation",
+                span,
+                "too deep",
+            )]);
+        }
+        let start_nodes = self.nodes;
+        self.count(1, span)?;
+        let (value, full, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = self.scalar(&text, style, tag.as_deref(), span)?;
+                (value, span, anchor)
+            }
+            Event::Alias(id) => {
+                let Some((value, size)) = self.anchors.get(&id).cloned() else {
+                    return Err(vec![YamlProblem::new(
+                        "mpctl::yaml::alias",
+                        "an alias to an unknown anchor".into(),
+                        "define the anchor (`&name`) before using it (`*name`)",
+                        span,
+                        "unknown anchor",
+                    )]);
+                };
+                self.count(size, span)?;
+                (value, span, 0)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "seq", span)?;
+                let mut items = Vec::new();
+                let mut end = end_of(span);
+                loop {
+                    match self.events.get(self.pos) {
+                        Some((Event::SequenceEnd, s)) => {
+                            end = end.max(end_of(*s));
+                            self.pos += 1;
+                            break;
+                        }
+                        None => break,
+                        Some(_) => {
+                            let child = format!("{pointer}/{}", items.len());
+                            items.push(self.node(child, None, depth + 1)?);
+                            end = end.max(self.last_end());
+                        }
+                    }
+                }
+                (Value::Array(items), between(span, end), anchor)
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "map", span)?;
+                let map = self.mapping(&pointer, span, depth)?;
+                let end = self.last_end().max(end_of(span));
+                (Value::Object(map), between(span, end), anchor)
+            }
+            _ => (Value::Null, span, 0),
+        };
+        if anchor > 0 {
+            self.anchors
+                .insert(anchor, (value.clone(), self.nodes - start_nodes));
+        }
+        self.spans.insert(pointer, NodeSpan { value: full, key });
+        Ok(value)
+    }
+
+    fn last_end(&self) -> usize {
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.events.get(i))
+            .map_or(0, |(_, s)| end_of(*s))
+    }
+
+    fn mapping(
+        &mut self,
+        pointer: &str,
+        start: SourceSpan,
+        depth: usize,
+    ) -> Result<Map<String, Value>, Fatal> {
+        let mut map = Map::new();
+        let mut key_spans: HashMap<String, SourceSpan> = HashMap::new();
+        while let Some((event, key_span)) = self.next() {
+            let key = match event {
+                Event::MappingEnd => break,
+                Event::Scalar(text, ..) => text.into_owned(),
+                Event::Alias(id) => match self.anchors.get(&id) {
+                    Some((Value::String(s), _)) => s.clone(),
+                    Some((Value::Number(n), _)) => n.to_string(),
+                    Some((Value::Bool(b), _)) => b.to_string(),
+                    _ => {
+                        return Err(vec![Self::complex_key(key_span)]);
+                    }
+                },
+                _ => return Err(vec![Self::complex_key(key_span)]),
+            };
+            let child = format!("{pointer}/{}", escape_pointer_segment(&key));
+            let value = self.node(child, Some(key_span), depth + 1)?;
+            if let Some(first) = key_spans.get(&key) {
+                let mut problem = YamlProblem::new(
+                    "mpctl::yaml::duplicate_key",
+                    format!("the key `{key}` appears twice in the same mapping"),
+                    "remove one of them: YAML keeps only one value per key, and which one differs between tools",
+                    key_span,
+                    "duplicate key",
+                );
+                problem.other = Some((*first, "first defined here".into()));
+                self.problems.push(problem);
+                continue;
+            }
+            key_spans.insert(key.clone(), key_span);
+            map.insert(key, value);
+        }
+        let _ = start;
+        Ok(map)
+    }
+
+    fn complex_key(span: SourceSpan) -> YamlProblem {
+        YamlProblem::new(
+            "mpctl::yaml::key",
+            "a mapping key must be a plain string".into(),
+            "use a simple name as the key; sequences and mappings cannot be keys in a manifest",
+            span,
+            "not a string key",
+        )
+    }
+
+    fn check_collection_tag(
+        &self,
+        tag: Option<&saphyr_parser::Tag>,
+        allowed: &str,
+        span: SourceSpan,
+    ) -> Result<(), Fatal> {
+        match tag {
+            None => Ok(()),
+            Some(t) if t.is_yaml_core_schema() && t.suffix == allowed => Ok(()),
+            Some(t) => Err(vec![unsupported_tag(t, span)]),
+        }
+    }
+
+    fn scalar(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&saphyr_parser::Tag>,
+        span: SourceSpan,
+    ) -> Result<Value, Fatal> {
+        if let Some(tag) = tag {
+            if !tag.is_yaml_core_schema() {
+                return Err(vec![unsupported_tag(tag, span)]);
+            }
+            return match tag.suffix.as_str() {
+                "str" => Ok(Value::String(text.to_owned())),
+                "int" | "float" | "bool" | "null" => {
+                    let value = resolve_plain(text);
+                    let fits = match tag.suffix.as_str() {
+                        "int" => value.is_i64() || value.is_u64(),
+                        "float" => value.is_number(),
+                        "bool" => value.is_boolean(),
+                        _ => value.is_null(),
+                    };
+                    if fits {
+                        Ok(value)
+                    } else {
+                        Err(vec![YamlProblem::new(
+                            "mpctl::yaml::tag",
+                            format!("`{text}` is not a valid !!{}", tag.suffix),
+                            "remove the tag or correct the value",
+                            span,
+                            "value does not match its tag",
+                        )])
+                    }
+                }
+                _ => Err(vec![unsupported_tag(tag, span)]),
+            };
+        }
+        Ok(match style {
+            ScalarStyle::Plain => resolve_plain(text),
+            _ => Value::String(text.to_owned()),
+        })
+    }
+}
+
+fn unsupported_tag(tag: &saphyr_parser::Tag, span: SourceSpan) -> YamlProblem {
+    YamlProblem::new(
+        "mpctl::yaml::tag",
+        format!(
+            "the YAML tag `{}{}` is not supported",
+            tag.handle, tag.suffix
+        ),
+        "remove the tag: a manifest uses plain values (quote a value to make it a string)",
+        span,
+        "unsupported tag",
+    )
+}
+
+/// Resolves a plain (unquoted) scalar by the YAML 1.2 core schema.
+pub fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Some(n) = resolve_int(text) {
+        return n;
+    }
+    if is_core_float(text)
+        && let Ok(f) = text.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_owned())
+}
+
+fn resolve_int(text: &str) -> Option<Value> {
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if let Some(hex) = text.strip_prefix("0x") {
+        return digits(hex, 16)
+            .then(|| u64::from_str_radix(hex, 16).ok().map(Value::from))
+            .flatten();
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return digits(oct, 8)
+            .then(|| u64::from_str_radix(oct, 8).ok().map(Value::from))
+            .flatten();
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits(unsigned, 10) {
+        return None;
+    }
+    if text.starts_with('-') {
+        text.parse::<i64>().ok().map(Value::from)
+    } else {
+        unsigned.parse::<u64>().ok().map(Value::from)
+    }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (infinities and NaN have no JSON
+/// form and stay strings).
+fn is_core_float(text: &str) -> bool {
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let all_digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty())
+        }
+        None => !mantissa.is_empty() && all_digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(text: &str) -> Parsed {
+        match parse(text) {
+            Ok(p) => p,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn err(text: &str) -> Vec<YamlProblem> {
+        match parse(text) {
+            Ok(p) => panic!("parsed: {:?}", p.value),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn resolves_scalars_by_the_yaml_1_2_core_schema() {
+        let p = ok(
+            "a: no\nb: off\nc: NO\nd: yes\ne: true\nf: FALSE\ng: 12\nh: -3\ni: 1.5\nj: 0x1f\nk: ~\nl:\nm: '12'\nn: \"true\"\no: 012345678\np: .inf\nq: 1e3\n",
+        );
+        assert_eq!(
+            p.value,
+            json!({"a": "no", "b": "off", "c": "NO", "d": "yes", "e": true, "f": false,
+                   "g": 12, "h": -3, "i": 1.5, "j": 31, "k": null, "l": null, "m": "12",
+                   "n": "true", "o": 12345678, "p": ".inf", "q": 1000.0})
+        );
+    }
+
+    #[test]
+    fn records_spans_of_keys_and_values() {
+        let text = "scopes:\n  - name: acme:x\n    grants: [\"974760673\"]\n";
+        let p = ok(text);
+        let name = p.spans.get("/scopes/0/name").unwrap();
+        assert_eq!(&text[name.value.offset()..end_of(name.value)], "acme:x");
+        assert_eq!(
+            &text[name.key.unwrap().offset()..end_of(name.key.unwrap())],
+            "name"
+        );
+        let grant = p.spans.get("/scopes/0/grants/0").unwrap();
+        assert_eq!(
+            &text[grant.value.offset()..end_of(grant.value)],
+            "\"974760673\""
+        );
+        // A pointer below a scalar falls back to the nearest node.
+        assert_eq!(p.spans.nearest("/scopes/0/name/x"), Some(name));
+    }
+
+    #[test]
+    fn spans_are_byte_offsets_in_non_ascii_text() {
+        let text = "description: blåbær\nname: x\n";
+        let p = ok(text);
+        let name = p.spans.get("/name").unwrap().value;
+        assert_eq!(&text[name.offset()..end_of(name)], "x");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_pointing_at_both() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        let problems = err(text);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].code, "mpctl::yaml::duplicate_key");
+        assert_eq!(problems[0].span.offset(), 10);
+        assert_eq!(problems[0].other.as_ref().unwrap().0.offset(), 0);
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (i, prev) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let name = ["b", "c", "d", "e", "f"][i];
+            text.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let problems = err(&text);
+        assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+    }
+
+    #[test]
+    fn small_aliases_expand() {
+        let p = ok("a: &x {k: v}\nb: *x\n");
+        assert_eq!(p.value, json!({"a": {"k": "v"}, "b": {"k": "v"}}));
+    }
+
+    #[test]
+    fn tabs_in_indentation_get_a_clear_message() {
+        let problems = err("a:\n\tb: 1\n");
+        assert_eq!(problems[0].code, "mpctl::yaml::tab");
+    }
+
+    #[test]
+    fn several_documents_are_refused() {
+        let problems = err("a: 1\n---\nb: 2\n");
+        assert_eq!(problems[0].code, "mpctl::yaml::multiple_documents");
+    }
+
+    #[test]
+    fn custom_tags_are_refused_and_str_tag_is_honoured() {
+        assert_eq!(err("a: !foo x\n")[0].code, "mpctl::yaml::tag");
+        assert_eq!(ok("a: !!str 12\n").value, json!({"a": "12"}));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(err(&text)[0].code, "mpctl::yaml::too_deep");
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let problems = err("a: [1, 2\nb: 3\n");
+        assert_eq!(problems[0].code, "mpctl::yaml::syntax");
+    }
+
+    #[test]
+    fn empty_documents_are_null() {
+        assert_eq!(ok("").value, Value::Null);
+        assert_eq!(ok("# only a comment\n").value, Value::Null);
+    }
+}
