@@ -533,10 +533,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     if problems.has_errors() || files.is_empty() {
         return (None, problems);
     }
-    let (merged, locator) = merge(&files, &mut problems);
+    let (merged, mut locator) = merge(&files, &mut problems);
     if problems.has_errors() {
         return (None, problems);
     }
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| f.source.path().to_path_buf())
+        .collect();
+    locator.files = files
+        .into_iter()
+        .map(|f| FileSpans {
+            source: f.source,
+            spans: f.parsed.spans,
+        })
+        .collect();
     let mut manifest: Manifest = match serde_json::from_value(merged) {
         Ok(m) => m,
         Err(e) => {
@@ -560,26 +571,15 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     let loaded = LoadedManifest {
         manifest,
         keys,
-        files: files
-            .iter()
-            .map(|f| f.source.path().to_path_buf())
-            .collect(),
+        files: paths,
         digest,
     };
     (Some(loaded), problems)
 }
 
 fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
-    let mut locator = Locator {
-        files: files
-            .iter()
-            .map(|f| FileSpans {
-                source: Arc::clone(&f.source),
-                spans: f.parsed.spans.clone(),
-            })
-            .collect(),
-        ..Locator::default()
-    };
+    // The files' spans are moved in by the caller once merging is done.
+    let mut locator = Locator::default();
     let mut merged = Map::new();
     for (fi, f) in files.iter().enumerate() {
         let Some(obj) = f.parsed.value.as_object() else {

@@ -266,6 +266,11 @@ impl Rules<'_> {
         }
     }
 
+    /// Whether a resource limited to `only` is present in `env`.
+    fn is_in(only: Option<&Vec<String>>, env: &str) -> bool {
+        only.is_none_or(|list| list.iter().any(|e| e == env))
+    }
+
     /// The declared environments a resource limited to `only` is present in.
     fn present_in(&self, only: Option<&Vec<String>>) -> Vec<String> {
         match only {
@@ -451,7 +456,7 @@ impl Rules<'_> {
         for env in &self.envs {
             let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, s) in m.scopes.iter().enumerate() {
-                if !self.present_in(s.environments.as_ref()).contains(env) {
+                if !Self::is_in(s.environments.as_ref(), env) {
                     continue;
                 }
                 if let Some(&first) = seen.get(s.name.as_str()) {
@@ -474,7 +479,7 @@ impl Rules<'_> {
             }
             let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in m.clients.iter().enumerate() {
-                if !self.present_in(c.environments.as_ref()).contains(env) {
+                if !Self::is_in(c.environments.as_ref(), env) {
                     continue;
                 }
                 if let Some(&first) = seen.get(c.name.as_str()) {
@@ -568,6 +573,10 @@ impl Rules<'_> {
         // (pointer, problem) → environments
         let mut problems: BTreeMap<(String, String, u8), Vec<String>> = BTreeMap::new();
         let mut other_envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, s) in m.scopes.iter().enumerate() {
+            by_name.entry(s.name.as_str()).or_default().push(i);
+        }
         for (ci, c) in m.clients.iter().enumerate() {
             for env in self.present_in(c.environments.as_ref()) {
                 let (list, base) = match c.overrides.get(&env).and_then(|o| o.scopes.as_ref()) {
@@ -582,15 +591,15 @@ impl Rules<'_> {
                         continue;
                     }
                     let pointer = format!("{base}/{k}");
-                    let declared: Vec<(usize, &Scope)> = m
-                        .scopes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| &s.name == name)
+                    let declared: Vec<(usize, &Scope)> = by_name
+                        .get(name.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|&i| (i, &m.scopes[i]))
                         .collect();
                     let here = declared
                         .iter()
-                        .find(|(_, s)| self.present_in(s.environments.as_ref()).contains(&env));
+                        .find(|(_, s)| Self::is_in(s.environments.as_ref(), &env));
                     let Some((si, scope)) = here else {
                         let kind = if declared.is_empty() { 0 } else { 1 };
                         problems
