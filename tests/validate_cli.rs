@@ -189,3 +189,26 @@ fn diagnostics_render_through_miette() {
     assert!(out.contains("the manifest is invalid: 1 error"), "{out}");
     assert!(out.contains("orgno-check-digit.yaml:11:27"), "{out}");
 }
+
+#[test]
+fn warnings_alone_do_not_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "mpctl.yaml",
+        "version: 1\norganization: \"910753282\"\nenvironments: { test: {}, prod: {} }\nclients:\n  - name: sync\n    environments: [test]\n    client_ids: { prod: abc }\n",
+    );
+    let path = dir.path().join("mpctl.yaml").display().to_string();
+    let (code, out) = mpctl(&["validate", &path], false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mpctl::env::unused"), "{out}");
+    assert!(
+        out.trim_end().ends_with("1 file valid (1 warning)"),
+        "{out}"
+    );
+    let (loaded, warnings) =
+        mpctl::manifest::load_with_warnings(&[dir.path().to_path_buf()]).expect("valid");
+    assert_eq!(loaded.manifest.clients.len(), 1);
+    assert_eq!(warnings.warning_count(), 1);
+    assert!(!warnings.has_errors());
+}

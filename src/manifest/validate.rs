@@ -62,6 +62,7 @@ pub fn check(
     rules.organisation_numbers();
     rules.prefixes_and_scope_names();
     rules.environment_references();
+    rules.unused_overrides();
     rules.duplicates();
     rules.own_scopes_granted();
     rules.contacts();
@@ -262,6 +263,64 @@ impl Rules<'_> {
                 self.push_key(d, &pointer, "unknown environment");
             } else {
                 self.push_value(d, &pointer, "unknown environment");
+            }
+        }
+    }
+
+    /// Overrides and grants for environments their resource is not in have no effect: warn.
+    fn unused_overrides(&mut self) {
+        let m = self.m;
+        let mut unused: Vec<(String, String, &str, &str)> = Vec::new();
+        for (i, s) in m.scopes.iter().enumerate() {
+            for env in s.overrides.keys() {
+                if m.environments.contains_key(env) && !Self::is_in(s.environments.as_ref(), env) {
+                    unused.push((
+                        env.clone(),
+                        format!("/scopes/{i}/overrides/{}", esc(env)),
+                        "scope",
+                        &s.name,
+                    ));
+                }
+            }
+            for (j, g) in s.grants.iter().enumerate() {
+                for (k, env) in g.environments().unwrap_or_default().iter().enumerate() {
+                    if m.environments.contains_key(env)
+                        && !Self::is_in(s.environments.as_ref(), env)
+                    {
+                        unused.push((
+                            env.clone(),
+                            format!("/scopes/{i}/grants/{j}/environments/{k}"),
+                            "scope",
+                            &s.name,
+                        ));
+                    }
+                }
+            }
+        }
+        for (i, c) in m.clients.iter().enumerate() {
+            for env in c.overrides.keys().chain(c.client_ids.keys()) {
+                if m.environments.contains_key(env) && !Self::is_in(c.environments.as_ref(), env) {
+                    let pointer = if c.overrides.contains_key(env) {
+                        format!("/clients/{i}/overrides/{}", esc(env))
+                    } else {
+                        format!("/clients/{i}/client_ids/{}", esc(env))
+                    };
+                    unused.push((env.clone(), pointer, "client", &c.name));
+                }
+            }
+        }
+        for (env, pointer, kind, name) in unused {
+            let d = Diagnostic::warning(
+                "mpctl::env::unused",
+                format!("this has no effect: {kind} `{name}` is not in environment `{env}`"),
+            )
+            .with_help(format!(
+                "add `{env}` to the {kind}'s `environments`, or remove this entry"
+            ));
+            if pointer.contains("/environments/") {
+                self.push_value(d, &pointer, "not an environment of the resource");
+            } else {
+                self.push_key(d, &pointer, "not an environment of the resource");
             }
         }
     }
@@ -998,6 +1057,19 @@ mod tests {
         assert!(first.help.as_ref().unwrap().contains("did you mean `test`"));
         let text = with("clients:\n  - name: c\n    client_ids: { staging: abc }\n");
         assert_eq!(found(&text), vec![("mpctl::env::undeclared".into(), 7)]);
+    }
+
+    #[test]
+    fn overrides_for_environments_the_resource_is_not_in_are_warned_about() {
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    environments: [test]\n    overrides:\n      prod: { description: y }\n",
+        );
+        let d = run(&text);
+        assert!(!d.has_errors());
+        assert_eq!(d.warning_count(), 1);
+        let w = d.iter().next().unwrap();
+        assert_eq!(w.code, "mpctl::env::unused");
+        assert_eq!(w.position().unwrap().line, 10);
     }
 
     #[test]
