@@ -20,20 +20,24 @@ pub const MAX_KEYS_PER_CLIENT: usize = 5;
 /// Environment names whose endpoints are built in.
 pub const PRESET_NAMES: [&str; 3] = ["test", "prod", "local"];
 
-/// Whether `prefix` is a valid scope prefix: lowercase letters and digits (`^[a-z0-9]+$`).
+/// The longest prefix accepted.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// The longest full scope name (`prefix:subscope`) accepted.
+pub const MAX_SCOPE_NAME_LEN: usize = 255;
+
+/// Whether `prefix` is a valid scope prefix: `^[a-z0-9]+([_-][a-z0-9]+)*$`, at most 64
+/// characters. Digdir assigns prefixes by hand and documents no syntax; this is the rule the
+/// emulator enforces, and every prefix in use fits it.
 pub fn is_valid_prefix(prefix: &str) -> bool {
-    !prefix.is_empty()
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    prefix.len() <= MAX_PREFIX_LEN && separated_words(prefix, b"_-")
 }
 
-/// Whether `subscope` is valid: `^[a-z0-9]+([._/-][a-z0-9]+)*$` — lowercase letters and
-/// digits, separated by single `.`, `_`, `/` or `-`, with no separator first or last.
-pub fn is_valid_subscope(subscope: &str) -> bool {
+/// Lowercase ASCII letters and digits in words joined by single separators from `separators`.
+fn separated_words(text: &str, separators: &[u8]) -> bool {
     let mut previous_separator = true;
-    for b in subscope.bytes() {
-        let separator = matches!(b, b'.' | b'_' | b'/' | b'-');
+    for b in text.bytes() {
+        let separator = separators.contains(&b);
         if separator {
             if previous_separator {
                 return false;
@@ -43,7 +47,13 @@ pub fn is_valid_subscope(subscope: &str) -> bool {
         }
         previous_separator = separator;
     }
-    !subscope.is_empty() && !previous_separator
+    !text.is_empty() && !previous_separator
+}
+
+/// Whether `subscope` is valid: `^[a-z0-9]+([./_-][a-z0-9]+)*$` — lowercase letters and
+/// digits, separated by single `.`, `_`, `/` or `-`, with no separator first or last.
+pub fn is_valid_subscope(subscope: &str) -> bool {
+    separated_words(subscope, b"./_-")
 }
 
 /// Checks every semantic rule. `keys` holds the public keys read from each key file.
@@ -414,7 +424,7 @@ impl Rules<'_> {
                         "mpctl::prefix::syntax",
                         format!("`{p}` is not a valid scope prefix"),
                     )
-                    .with_help("a prefix is lowercase letters and digits (`^[a-z0-9]+$`), exactly as Digdir registered it"),
+                    .with_help("a prefix is lowercase letters and digits, optionally joined by single `-` or `_` (at most 64 characters), exactly as Digdir registered it"),
                     &format!("/prefixes/{k}"),
                     "invalid prefix",
                 );
@@ -437,13 +447,16 @@ impl Rules<'_> {
                 );
                 continue;
             };
-            if !is_valid_prefix(prefix) || !is_valid_subscope(subscope) {
+            if !is_valid_prefix(prefix)
+                || !is_valid_subscope(subscope)
+                || s.name.len() > MAX_SCOPE_NAME_LEN
+            {
                 self.push_value(
                     Diagnostic::error(
                         "mpctl::scope::name",
                         format!("`{}` is not a valid scope name", s.name),
                     )
-                    .with_help("a scope is `prefix:subscope`: the prefix lowercase letters and digits, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
+                    .with_help("a scope is `prefix:subscope` (at most 255 characters): the prefix lowercase letters and digits joined by single `-` or `_`, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
                     &pointer,
                     "invalid scope name",
                 );
@@ -968,7 +981,10 @@ mod tests {
         assert!(!is_valid_subscope(""));
         assert!(is_valid_prefix("acme2"));
         assert!(!is_valid_prefix("Acme"));
-        assert!(!is_valid_prefix("ac-me"));
+        assert!(is_valid_prefix("ac-me_2"));
+        assert!(!is_valid_prefix("ac--me"));
+        assert!(!is_valid_prefix("acme."));
+        assert!(!is_valid_prefix(&"a".repeat(65)));
     }
 
     #[test]
