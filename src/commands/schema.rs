@@ -7,13 +7,15 @@ use crate::printer::Printer;
 /// File name of the manifest schema in the `--write` directory.
 pub const MANIFEST_SCHEMA_FILE: &str = "mpctl.schema.json";
 
+/// File name of the plan output's schema in the `--write` directory.
+pub const PLAN_SCHEMA_FILE: &str = "plan.schema.json";
+
 pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
-    if args.plan {
-        miette::bail!(miette::miette!(
-            code = "mpctl::schema::plan_unavailable",
-            help = "use `mpctl schema` for the manifest's schema",
-            "the plan output's schema is not available in this build"
-        ));
+    let plan_text =
+        serde_json::to_string_pretty(&crate::plan::json_schema()).unwrap_or_default() + "\n";
+    if args.plan && args.write.is_none() {
+        printer.out(&plan_text);
+        return Ok(Exit::Success);
     }
     let text = crate::schema::manifest_schema_text();
     match &args.write {
@@ -35,6 +37,15 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
                 )
             })?;
             printer.status(&format!("wrote {}", path.display()));
+            let plan_path = dir.join(PLAN_SCHEMA_FILE);
+            std::fs::write(&plan_path, plan_text).map_err(|e| {
+                miette::miette!(
+                    help = "check that the directory is writable",
+                    "cannot write {}: {e}",
+                    plan_path.display()
+                )
+            })?;
+            printer.status(&format!("wrote {}", plan_path.display()));
         }
     }
     Ok(Exit::Success)
