@@ -91,6 +91,17 @@ pub fn is_maskinporten(client: &ClientState) -> bool {
         .is_none_or(|t| t == MASKINPORTEN)
 }
 
+/// Whether a client is a self-service admin client: one holding the API's own scopes
+/// (`idporten:dcr.*`, `idporten:scopes.*`), such as the one mpctl authenticates with. Such a
+/// client is never reported as unmanaged nor pruned, so mpctl cannot lock itself out; its keys'
+/// expiry is still reported.
+pub fn is_admin_client(client: &ClientState) -> bool {
+    client
+        .scopes
+        .iter()
+        .any(|s| s.starts_with("idporten:dcr.") || s.starts_with("idporten:scopes."))
+}
+
 /// Live resources the plan is authoritative for: active scopes, their grants, and active
 /// Maskinporten clients.
 fn managed_resources(live: &LiveEnv) -> usize {
@@ -100,7 +111,7 @@ fn managed_resources(live: &LiveEnv) -> usize {
         .state
         .clients
         .values()
-        .filter(|c| c.active && is_maskinporten(c))
+        .filter(|c| c.active && is_maskinporten(c) && !is_admin_client(c))
         .count();
     scope_count + clients
 }
@@ -396,14 +407,21 @@ impl Differ<'_> {
     fn clients(&mut self) {
         let matched = self.match_clients();
         let claimed: BTreeSet<&String> = matched.values().flatten().collect();
-        let unmanaged: Vec<ClientState> = self
+        let unclaimed = self
             .live
             .state
             .clients
             .iter()
-            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c))
-            .map(|(_, c)| c.clone())
-            .collect();
+            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c));
+        let (admins, unmanaged): (Vec<_>, Vec<_>) =
+            unclaimed.partition(|(_, c)| is_admin_client(c));
+        for (id, admin) in admins {
+            for key in admin.keys.values() {
+                let expiry = self.expiry(&admin.name, Some(id), key, None, false);
+                self.plan.key_expiries.push(expiry);
+            }
+        }
+        let unmanaged: Vec<ClientState> = unmanaged.into_iter().map(|(_, c)| c.clone()).collect();
         for (name, want) in &self.desired.clients {
             self.check_accessible(name, want);
             let Some(slot) = matched.get(name) else {

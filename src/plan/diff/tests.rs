@@ -529,3 +529,33 @@ fn the_same_inputs_give_the_same_plan() {
     assert_eq!(a, b);
     assert_eq!(a.live_digest, crate::plan::saved::live_digest(&have));
 }
+
+#[test]
+fn the_self_service_admin_client_is_never_unmanaged_nor_pruned() {
+    let mut admin = live_client(
+        &client("mpctl-admin", &[], &[key("admin-key")]),
+        "id-admin",
+        NOW + 20 * DAY,
+    );
+    admin.scopes = ["idporten:dcr.write", "idporten:scopes.write"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let pruning = Settings {
+        prune: true,
+        ..settings()
+    };
+    let plan = diff(
+        &desired(vec![], vec![]),
+        &live(vec![], vec![admin], &[]),
+        &pruning,
+        NOW,
+    );
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.unmanaged.is_empty());
+    assert!(!plan.has_drift(), "its key is reported but is not drift");
+    assert_eq!(plan.key_expiries.len(), 1);
+    assert_eq!(plan.key_expiries[0].status, ExpiryStatus::Expiring);
+    assert!(!plan.key_expiries[0].managed);
+    assert_eq!(plan.managed_resources, 0);
+}
