@@ -9,6 +9,8 @@ pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod import;
+pub mod keys;
 pub mod manifest;
 pub mod plan;
 pub mod printer;

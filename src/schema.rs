@@ -77,14 +77,14 @@ pub fn check(document: &Value, part: bool) -> Vec<SchemaProblem> {
     let validator = if part { &v.part } else { &v.whole };
     let mut problems = Vec::new();
     for error in validator.iter_errors(document) {
-        problems.extend(explain(&v.schema, &error, document));
+        problems.extend(explain(&v.schema, &error));
     }
     problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     problems.dedup();
     problems
 }
 
-fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec<SchemaProblem> {
+fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance();
     let field = last_segment(&pointer);
@@ -209,10 +209,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec
                     (usize::MAX - depth, errs.len())
                 });
             match best {
-                Some(errs) => errs
-                    .iter()
-                    .flat_map(|e| explain(schema, e, document))
-                    .collect(),
+                Some(errs) => errs.iter().flat_map(|e| explain(schema, e)).collect(),
                 None => {
                     let expected = expected_of_leaves(&leaves);
                     vec![type_problem(&pointer, &expected, instance)]

@@ -144,7 +144,8 @@ pub fn now_unix() -> i64 {
 }
 
 /// The manifest files under `paths`: files as given, directories searched recursively for
-/// `*.yaml` / `*.yml` (skipping hidden directories), each directory's files in name order.
+/// `*.yaml` / `*.yml` (skipping hidden directories and GitHub Actions workflows), each
+/// directory's files in name order.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
     let mut files = Vec::new();
     let mut problems = Diagnostics::new();
@@ -200,7 +201,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Diagnostics) {
     entries.sort();
     let (dirs, plain): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
     for p in plain {
-        if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            && !is_github_workflow(&p)
+        {
             files.push(p);
         }
     }
@@ -213,6 +216,17 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Diagnostics) {
             walk(&d, files, problems);
         }
     }
+}
+
+/// Whether a file found in a directory is a GitHub Actions workflow (top-level `on:` and
+/// `jobs:`) rather than a manifest part: a repository keeps workflows beside its manifests (the
+/// ready workflows of `examples/github/`), and no manifest has these fields.
+fn is_github_workflow(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let top_level = |key: &str| text.lines().any(|line| line.starts_with(key));
+    top_level("on:") && top_level("jobs:")
 }
 
 /// A file read and parsed, with its positions.

@@ -400,10 +400,7 @@ impl<'input> Builder<'_, 'input> {
     ) -> Result<Map<String, Value>, Fatal> {
         let mut map = Map::new();
         let mut key_spans: HashMap<String, SourceSpan> = HashMap::new();
-        loop {
-            let Some((event, key_span)) = self.next() else {
-                break;
-            };
+        while let Some((event, key_span)) = self.next() {
             let key = match event {
                 Event::MappingEnd => break,
                 Event::Scalar(text, ..) => text.into_owned(),
