@@ -17,7 +17,7 @@ fn examples() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.join("mpctl.yaml").is_file() || p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     out.sort();
     out
