@@ -116,15 +116,18 @@ fn managed_resources(live: &LiveEnv) -> usize {
     scope_count + clients
 }
 
-/// Whether a key with `retire_after` is past it at `now` (from that date on it is removed).
+/// Whether a key with `retire_after` is past it at `now`: once its day has ended (UTC), as
+/// [`crate::manifest::resolve::is_retired`] decides for key files.
 pub fn is_retired(key: &KeyState, now_unix: i64) -> bool {
-    let Some(date) = key.retire_after.as_deref() else {
-        return false;
-    };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(date, &format) {
-        Ok(d) => d.midnight().assume_utc().unix_timestamp() <= now_unix,
-        Err(_) => false,
+    match &key.retire_after {
+        Some(date) => crate::manifest::resolve::is_retired(
+            &crate::manifest::model::KeyRef::Detailed(crate::manifest::model::KeyFile {
+                path: String::new(),
+                retire_after: Some(date.clone()),
+            }),
+            now_unix,
+        ),
+        None => false,
     }
 }
 

@@ -474,7 +474,7 @@ fn a_key_near_its_jwk_exp_with_a_valid_certificate_is_refreshed() {
 #[test]
 fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
     let mut old = key("k-old");
-    old.retire_after = Some("2026-11-20".into());
+    old.retire_after = Some("2026-11-24".into());
     let c = client("sync", &[], &[key("k-new"), old]);
     let mut have = live_client(&c, "id-1", NOW + 300 * DAY);
     have.keys.insert("k-stray".into(), key("k-stray"));
@@ -497,7 +497,7 @@ fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
     assert_eq!(
         removed,
         vec![
-            ("k-old", "past its retire_after date (2026-11-20)"),
+            ("k-old", "past its retire_after date (2026-11-24)"),
             ("k-stray", "not among the client's keys in the manifest"),
         ]
     );
@@ -509,6 +509,13 @@ fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(!is_retired(&key("x"), NOW));
+    let mut today = key("t");
+    today.retire_after = Some("2026-11-25".into());
+    assert!(
+        !is_retired(&today, NOW),
+        "kept through its retire_after day"
+    );
+    assert!(is_retired(&today, NOW + DAY));
 }
 
 #[test]
