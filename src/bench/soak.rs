@@ -1,0 +1,547 @@
+//! The soak run: apply a generated manifest to a persistent emulator on loopback while it
+//! injects 503s, 429s with `Retry-After`, latency spikes and dropped connections (before
+//! processing, and after it — the response lost), and is stopped and restarted from its state
+//! file in the middle of the apply (gracefully or abruptly, by turns). Then apply again until a
+//! run succeeds (faults still on), switch the faults off, and check that a plan is empty and
+//! that the emulator's state equals the manifest exactly: the same scopes, grants, clients
+//! (each exactly once: no create was duplicated), keys and contacts. Every trial is seeded and
+//! bounded in time and in requests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use miette::IntoDiagnostic as _;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde::Serialize;
+
+use super::generate::{ORGANIZATION, PREFIX, Spec, generate};
+use super::pipeline::{self, Target, fetch_minimum, write_minimum};
+use crate::api::Access;
+use crate::api::retry::RetryPolicy;
+use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
+use crate::manifest::LoadedManifest;
+use crate::manifest::orgno::OrgNo;
+use crate::state::{EnvState, LiveEnv};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The manifest of each trial (one environment is used; the seed is replaced per trial).
+    pub spec: Spec,
+    pub trials: usize,
+    /// The first trial's seed; trial `i` uses `seed + i`.
+    pub seed: u64,
+    pub concurrency: usize,
+    /// No trial starts after this much time has passed.
+    pub max_duration: Duration,
+    /// Requests one trial may make in all, as a multiple of the API minimum for applying it.
+    pub max_request_factor: u64,
+}
+
+impl Options {
+    /// A few trials of a small manifest: for the always-run integration test.
+    pub fn quick(trials: usize, seed: u64) -> Options {
+        Options {
+            spec: Spec {
+                scopes: 12,
+                grants: 36,
+                clients: 5,
+                environments: 1,
+                contacts: true,
+                seed,
+            },
+            trials,
+            seed,
+            concurrency: 4,
+            max_duration: Duration::from_secs(120),
+            max_request_factor: 20,
+        }
+    }
+}
+
+/// The outcome of one trial.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    pub seed: u64,
+    pub passed: bool,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// How the first apply (during which the emulator was restarted) ended.
+    pub first_apply: String,
+    /// Apply runs until one succeeded (the first included).
+    pub apply_runs: u32,
+    /// `graceful` or `abrupt`, and after how many audited changes.
+    pub restart: String,
+    /// Self-service requests in all, and the API minimum for applying the manifest once.
+    pub requests: u64,
+    pub minimum_requests: u64,
+    pub elapsed_ms: u64,
+}
+
+/// The outcome of a soak run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub scopes: usize,
+    pub grants: usize,
+    pub clients: usize,
+    pub concurrency: usize,
+    pub faults: String,
+    pub trials_run: usize,
+    pub trials_failed: usize,
+    pub elapsed_s: f64,
+    pub trials: Vec<Trial>,
+}
+
+/// The faults of a trial, before latency spikes.
+fn faults(seed: u64) -> FaultConfig {
+    FaultConfig {
+        latency: Duration::from_millis(2),
+        error_rate: 0.05,
+        rate_limit: Some(150),
+        drop_rate: 0.02,
+        drop_after_rate: 0.03,
+        propagation: Duration::ZERO,
+        seed,
+    }
+}
+
+/// The fault settings as `--faults` would spell them, for the report.
+pub fn describe_faults() -> String {
+    let f = faults(0);
+    format!(
+        "latency={}ms with spikes to 250ms, error_rate={} (503), rate_limit={}/s (429 + Retry-After), drop_rate={} (before processing), drop_after_rate={} (response lost after processing), one stop and restart from the state file mid-apply",
+        f.latency.as_millis(),
+        f.error_rate,
+        f.rate_limit.unwrap_or(0),
+        f.drop_rate,
+        f.drop_after_rate
+    )
+}
+
+async fn start(state_file: &Path, listen: SocketAddr) -> miette::Result<Emulator> {
+    let mut last = None;
+    // The port was just released by the previous instance; binding may need a moment.
+    for _ in 0..40 {
+        match Emulator::start(EmulatorConfig {
+            listen,
+            state_file: Some(state_file.to_path_buf()),
+            contacts_extension: true,
+            ..EmulatorConfig::default()
+        })
+        .await
+        {
+            Ok(e) => return Ok(e),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(last.map_or_else(
+        || miette::miette!("the emulator did not start"),
+        miette::Report::new,
+    ))
+}
+
+/// Differences between the desired state and the live one (empty when they are equal). The
+/// admin client the emulator bootstrapped is not the manifest's and is left out.
+pub fn differences(desired: &EnvState, live: &LiveEnv, admin_client_id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let live_scopes: BTreeSet<&String> = live.state.scopes.keys().collect();
+    let want_scopes: BTreeSet<&String> = desired.scopes.keys().collect();
+    for extra in live_scopes.difference(&want_scopes) {
+        out.push(format!("scope {extra} exists but is not in the manifest"));
+    }
+    for (name, want) in &desired.scopes {
+        let Some(have) = live.state.scopes.get(name) else {
+            out.push(format!("scope {name} is missing"));
+            continue;
+        };
+        if !have.active {
+            out.push(format!("scope {name} is inactive"));
+        }
+        if have.description != want.description {
+            out.push(format!("scope {name} has another description"));
+        }
+        if have.grants != want.grants {
+            out.push(format!(
+                "scope {name} has grants {:?}, the manifest {:?}",
+                have.grants, want.grants
+            ));
+        }
+        if want.visibility.is_some() && have.visibility != want.visibility {
+            out.push(format!("scope {name} has another visibility"));
+        }
+    }
+    let mut by_name: BTreeMap<&str, Vec<&crate::state::ClientState>> = BTreeMap::new();
+    for (id, client) in &live.state.clients {
+        if id != admin_client_id {
+            by_name.entry(client.name.as_str()).or_default().push(client);
+        }
+    }
+    for (name, clients) in &by_name {
+        if clients.len() > 1 {
+            out.push(format!("client {name} exists {} times (a duplicated create)", clients.len()));
+        }
+        if !desired.clients.contains_key(*name) {
+            out.push(format!("client {name} exists but is not in the manifest"));
+        }
+    }
+    for (name, want) in &desired.clients {
+        let Some(have) = by_name.get(name.as_str()).and_then(|c| c.first()) else {
+            out.push(format!("client {name} is missing"));
+            continue;
+        };
+        if !have.active {
+            out.push(format!("client {name} is inactive"));
+        }
+        if have.scopes != want.scopes {
+            out.push(format!("client {name} has other scopes"));
+        }
+        if have.description != want.description {
+            out.push(format!("client {name} has another description"));
+        }
+        let have_kids: BTreeSet<&String> = have.keys.keys().collect();
+        let want_kids: BTreeSet<&String> = want.keys.keys().collect();
+        if have_kids != want_kids {
+            out.push(format!("client {name} has keys {have_kids:?}, the manifest {want_kids:?}"));
+        }
+        if want.contacts.is_some() && have.contacts != want.contacts {
+            out.push(format!("client {name} has other contacts"));
+        }
+    }
+    if desired.contacts.is_some() && live.state.contacts != desired.contacts {
+        out.push("the provider contacts differ".into());
+    }
+    out
+}
+
+/// Runs one trial in `dir`.
+pub async fn trial(options: &Options, seed: u64, dir: &Path) -> Trial {
+    let started = Instant::now();
+    let mut outcome = Trial {
+        seed,
+        passed: false,
+        failure: None,
+        first_apply: String::new(),
+        apply_runs: 0,
+        restart: String::new(),
+        requests: 0,
+        minimum_requests: 0,
+        elapsed_ms: 0,
+    };
+    if let Err(e) = run_trial(options, seed, dir, &mut outcome).await {
+        outcome.failure = Some(format!("{e:?}"));
+    } else {
+        outcome.passed = outcome.failure.is_none();
+    }
+    outcome.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    outcome
+}
+
+/// Time one apply run may take before the trial counts as hung.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(300);
+
+async fn run_trial(
+    options: &Options,
+    seed: u64,
+    dir: &Path,
+    outcome: &mut Trial,
+) -> miette::Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let spec = Spec {
+        seed,
+        environments: 1,
+        ..options.spec
+    };
+    let manifest_dir = dir.join("manifest");
+    let path = generate(&spec)
+        .write_to(&manifest_dir)
+        .into_diagnostic()?;
+    let now = crate::manifest::load::now_unix();
+    let (loaded, _) = crate::manifest::load::load_at(&[path], now)
+        .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
+    let env = crate::manifest::resolve::environments(&loaded.manifest)
+        .into_iter()
+        .next()
+        .ok_or_else(|| miette::miette!("the generated manifest has no environment"))?;
+    let loaded = Arc::new(loaded);
+
+    let state_file = dir.join("state.json");
+    let emulator = start(&state_file, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = emulator.addr();
+    let org = OrgNo::new_unchecked(ORGANIZATION);
+    let admin = emulator.bootstrap_org(&org, &[PREFIX.to_owned()]).await?;
+    let target = Target {
+        env: env.clone(),
+        api_url: emulator.api_url(),
+        token_url: emulator.token_url(),
+        audience: emulator.issuer(),
+        client_id: admin.client_id.clone(),
+        kid: admin.kid.clone(),
+        private_key_pem: admin.private_key_pem.clone(),
+    };
+    let bootstrap_audit = emulator.audit().len();
+    emulator.set_faults(faults(seed));
+
+    // The first apply, with the emulator restarted under it.
+    let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let apply_task = {
+        let loaded = Arc::clone(&loaded);
+        let target = target.clone();
+        let env = env.clone();
+        let requests = Arc::clone(&requests);
+        let concurrency = options.concurrency;
+        tokio::spawn(async move {
+            apply_once(&loaded, &target, &env, concurrency, now, &requests).await
+        })
+    };
+    // Restart after a random share of the manifest's changes reached the state.
+    let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
+    let expected_writes = desired.scopes.len()
+        + desired.scopes.values().map(|s| s.grants.len()).sum::<usize>()
+        + 2 * desired.clients.len();
+    let restart_after = bootstrap_audit + rng.gen_range(1..expected_writes.max(2));
+    let graceful = rng.gen_bool(0.5);
+    let mut emulator = Some(emulator);
+    let mut spike = false;
+    let mut round = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        round += 1;
+        let Some(running) = emulator.as_ref() else {
+            break;
+        };
+        if apply_task.is_finished() {
+            outcome.restart = "none (the apply finished first)".into();
+            break;
+        }
+        if running.audit().len() >= restart_after {
+            let done = running.audit().len() - bootstrap_audit;
+            outcome.restart = format!(
+                "{} after {done} of about {expected_writes} changes",
+                if graceful { "graceful" } else { "abrupt" }
+            );
+            let stopping = emulator.take();
+            if let Some(stopping) = stopping {
+                if graceful {
+                    stopping.shutdown().await?;
+                } else {
+                    drop(stopping);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(50..400))).await;
+            let restarted = start(&state_file, addr).await?;
+            restarted.set_faults(faults(seed.wrapping_add(round)));
+            emulator = Some(restarted);
+            break;
+        }
+        // Latency spikes: every few rounds, 250 ms for a while.
+        if round % 5 == 0 {
+            spike = !spike;
+            let mut f = faults(seed.wrapping_add(round));
+            if spike {
+                f.latency = Duration::from_millis(250);
+            }
+            running.set_faults(f);
+        }
+    }
+    let emulator =
+        emulator.ok_or_else(|| miette::miette!("the emulator is not running after the restart"))?;
+    let first = tokio::time::timeout(APPLY_TIMEOUT, apply_task).await;
+    outcome.apply_runs = 1;
+    let mut succeeded = match first {
+        Err(_) => miette::bail!("the first apply did not finish within {APPLY_TIMEOUT:?}"),
+        Ok(Err(e)) => miette::bail!("the first apply task failed: {e}"),
+        Ok(Ok(Ok(()))) => {
+            outcome.first_apply = "succeeded".into();
+            true
+        }
+        Ok(Ok(Err(e))) => {
+            outcome.first_apply = format!("failed: {}", first_line(&format!("{e}")));
+            false
+        }
+    };
+    // Apply again (faults still on) until a run succeeds.
+    while !succeeded && outcome.apply_runs < 6 {
+        outcome.apply_runs += 1;
+        succeeded = tokio::time::timeout(
+            APPLY_TIMEOUT,
+            apply_once(&loaded, &target, &env, options.concurrency, now, &requests),
+        )
+        .await
+        .map_or(false, |r| r.is_ok());
+    }
+    if !succeeded {
+        miette::bail!("no apply succeeded in {} runs", outcome.apply_runs);
+    }
+
+    // Faults off: the plan must be empty and the state must equal the manifest.
+    emulator.set_faults(FaultConfig::default());
+    let client = pipeline::connect(
+        &loaded,
+        &target,
+        Access::Read,
+        options.concurrency,
+        RetryPolicy::default(),
+    )
+    .await?;
+    let (plan, live) = pipeline::plan(&loaded, &env, &client, now).await?;
+    requests.fetch_add(client.request_count(), std::sync::atomic::Ordering::Relaxed);
+    outcome.requests = requests.load(std::sync::atomic::Ordering::Relaxed);
+    // The minimum for applying the manifest to an empty state once.
+    let empty = LiveEnv {
+        contacts_api: live.contacts_api,
+        ..LiveEnv::default()
+    };
+    let settings = crate::commands::plan::settings_for(&loaded.manifest, &env, None);
+    let from_empty = crate::plan::diff::diff_for_org(
+        Some(&loaded.manifest.organization),
+        &desired,
+        &empty,
+        &settings,
+        now,
+    );
+    outcome.minimum_requests = fetch_minimum(&empty) + write_minimum(&from_empty);
+    let mut problems = Vec::new();
+    if !plan.changes.is_empty() {
+        let heads: Vec<String> = plan.changes.iter().take(5).map(|c| c.headline()).collect();
+        problems.push(format!(
+            "the plan after apply has {} changes: {}",
+            plan.changes.len(),
+            heads.join("; ")
+        ));
+    }
+    problems.extend(differences(&desired, &live, &admin.client_id));
+    if outcome.requests > options.max_request_factor * outcome.minimum_requests.max(1) {
+        problems.push(format!(
+            "{} requests, over {}× the minimum {}",
+            outcome.requests, options.max_request_factor, outcome.minimum_requests
+        ));
+    }
+    emulator.shutdown().await?;
+    if !problems.is_empty() {
+        outcome.failure = Some(problems.join("; "));
+    }
+    Ok(())
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().chars().take(200).collect()
+}
+
+/// Connects and applies once; the requests made are added to `requests`.
+async fn apply_once(
+    loaded: &LoadedManifest,
+    target: &Target,
+    env: &str,
+    concurrency: usize,
+    now: i64,
+    requests: &std::sync::atomic::AtomicU64,
+) -> miette::Result<()> {
+    let client = pipeline::connect(
+        loaded,
+        target,
+        Access::Write,
+        concurrency,
+        RetryPolicy::default(),
+    )
+    .await?;
+    let result = pipeline::apply(loaded, env, &client, concurrency, now).await;
+    requests.fetch_add(client.request_count(), std::sync::atomic::Ordering::Relaxed);
+    let (_, _, report) = result?;
+    match report.failed.first() {
+        None => Ok(()),
+        Some(f) => miette::bail!("{}: {}", f.change.headline(), f.error),
+    }
+}
+
+/// Runs the trials one after another, each in its own directory under `work`.
+pub async fn run(options: &Options, work: &Path, progress: &dyn Fn(&Trial)) -> Report {
+    let started = Instant::now();
+    let mut trials = Vec::new();
+    for i in 0..options.trials {
+        if started.elapsed() > options.max_duration {
+            break;
+        }
+        let seed = options.seed.wrapping_add(i as u64);
+        let dir: PathBuf = work.join(format!("trial-{seed}"));
+        let outcome = trial(options, seed, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        progress(&outcome);
+        trials.push(outcome);
+    }
+    Report {
+        date: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        scopes: options.spec.scopes,
+        grants: options.spec.grants,
+        clients: options.spec.clients,
+        concurrency: options.concurrency,
+        faults: describe_faults(),
+        trials_run: trials.len(),
+        trials_failed: trials.iter().filter(|t| !t.passed).count(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        trials,
+    }
+}
+
+/// The report as Markdown (the part of `docs/reliability.md` each run rewrites).
+pub fn markdown(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Run {}: **{} trials, {} failed**, in {:.0} s. Each: {} scopes, {} grants, {} clients, concurrency {}.\n\nFaults: {}.\n",
+        report.date,
+        report.trials_run,
+        report.trials_failed,
+        report.elapsed_s,
+        report.scopes,
+        report.grants,
+        report.clients,
+        report.concurrency,
+        report.faults
+    );
+    let restarted = report
+        .trials
+        .iter()
+        .filter(|t| !t.restart.starts_with("none"))
+        .count();
+    let first_ok = report
+        .trials
+        .iter()
+        .filter(|t| t.first_apply == "succeeded")
+        .count();
+    let requests: u64 = report.trials.iter().map(|t| t.requests).sum();
+    let minimum: u64 = report.trials.iter().map(|t| t.minimum_requests).sum();
+    let _ = writeln!(
+        s,
+        "Restarted mid-apply: {restarted} of {} trials. First apply succeeded despite the faults: {first_ok}; the others converged on a re-run. Requests in all: {requests} (the minimum for one clean apply of each trial's manifest: {minimum}).\n",
+        report.trials_run
+    );
+    s.push_str("| Seed | Result | Restart | First apply | Apply runs | Requests / minimum | Time |\n|---:|---|---|---|---:|---:|---:|\n");
+    for t in &report.trials {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} / {} | {:.1} s |",
+            t.seed,
+            if t.passed {
+                "pass".to_owned()
+            } else {
+                format!("**fail**: {}", t.failure.as_deref().unwrap_or("").replace('|', "\\|"))
+            },
+            t.restart,
+            t.first_apply.replace('|', "\\|"),
+            t.apply_runs,
+            t.requests,
+            t.minimum_requests,
+            t.elapsed_ms as f64 / 1000.0
+        );
+    }
+    s
+}
