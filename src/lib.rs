@@ -6,9 +6,14 @@
 //! (api, emulator, commands) does the rest.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod import;
+pub mod keys;
 pub mod manifest;
+pub mod plan;
 pub mod printer;
+pub mod render;
 pub mod schema;
 pub mod state;

@@ -77,14 +77,14 @@ pub fn check(document: &Value, part: bool) -> Vec<SchemaProblem> {
     let validator = if part { &v.part } else { &v.whole };
     let mut problems = Vec::new();
     for error in validator.iter_errors(document) {
-        problems.extend(explain(&v.schema, &error, document));
+        problems.extend(explain(&v.schema, &error));
     }
     problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     problems.dedup();
     problems
 }
 
-fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec<SchemaProblem> {
+fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance();
     let field = last_segment(&pointer);
@@ -137,11 +137,16 @@ fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec
         ValidationErrorKind::Enum { options } => {
             let allowed: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             vec![enum_problem(&pointer, instance, &allowed)]
         }
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
             vec![problem(
                 "mpctl::schema::range",
                 false,
@@ -149,7 +154,8 @@ fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec
                 format!("use a value of at least {limit}"),
             )]
         }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
             let help = if pointer == "/version" {
                 "this mpctl reads manifest version 1: set `version: 1`".to_owned()
             } else {
@@ -203,7 +209,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec
                     (usize::MAX - depth, errs.len())
                 });
             match best {
-                Some(errs) => errs.iter().flat_map(|e| explain(schema, e, document)).collect(),
+                Some(errs) => errs.iter().flat_map(|e| explain(schema, e)).collect(),
                 None => {
                     let expected = expected_of_leaves(&leaves);
                     vec![type_problem(&pointer, &expected, instance)]
@@ -219,7 +225,10 @@ fn explain(schema: &Value, error: &ValidationError<'_>, document: &Value) -> Vec
     }
 }
 
-fn collect_leaves<'a>(error: &'a ValidationError<'static>, out: &mut Vec<&'a ValidationError<'static>>) {
+fn collect_leaves<'a>(
+    error: &'a ValidationError<'static>,
+    out: &mut Vec<&'a ValidationError<'static>>,
+) {
     match error.kind() {
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             for e in context.iter().flatten() {
@@ -242,8 +251,9 @@ fn is_type_mismatch(error: &ValidationError<'static>) -> bool {
 fn error_depth(error: &ValidationError<'_>) -> usize {
     let depth = error.instance_path().as_str().matches('/').count();
     match error.kind() {
-        ValidationErrorKind::AdditionalProperties { .. }
-        | ValidationErrorKind::Required { .. } => depth + 1,
+        ValidationErrorKind::AdditionalProperties { .. } | ValidationErrorKind::Required { .. } => {
+            depth + 1
+        }
         _ => depth,
     }
 }
@@ -307,9 +317,8 @@ fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProble
             "yes" | "no" | "on" | "off" | "y" | "n"
         )
     {
-        help = format!(
-            "YAML 1.2 reads `{s}` as a string: the only booleans are `true` and `false`"
-        );
+        help =
+            format!("YAML 1.2 reads `{s}` as a string: the only booleans are `true` and `false`");
     } else if expected.contains("string") && (instance.is_number() || instance.is_boolean()) {
         help = format!("quote the value to make it a string: \"{instance}\"");
     } else if expected == "array" && !instance.is_array() {
@@ -337,7 +346,9 @@ fn article(kind: &str) -> String {
         "integer" => "an integer".into(),
         "number" => "a number".into(),
         "boolean" => "`true` or `false`".into(),
-        other => other.replace("object", "a mapping").replace("array", "a list"),
+        other => other
+            .replace("object", "a mapping")
+            .replace("array", "a list"),
     }
 }
 
@@ -447,10 +458,7 @@ fn known_properties(schema: &Value, evaluation_path: &str) -> Vec<String> {
             let Some(target) = node.get("$ref").and_then(Value::as_str) else {
                 return Vec::new();
             };
-            let Some(found) = target
-                .strip_prefix('#')
-                .and_then(|p| schema.pointer(p))
-            else {
+            let Some(found) = target.strip_prefix('#').and_then(|p| schema.pointer(p)) else {
                 return Vec::new();
             };
             node = found;
@@ -499,11 +507,14 @@ mod tests {
             "version": 1, "organization": "974760673",
             "scopes": [{"name": "a:b", "descripton": "x"}]
         }));
-        assert!(problems.contains(&(
-            "/scopes/0/descripton".into(),
-            "mpctl::schema::unknown_field",
-            "did you mean `description`?".into()
-        )), "{problems:?}");
+        assert!(
+            problems.contains(&(
+                "/scopes/0/descripton".into(),
+                "mpctl::schema::unknown_field",
+                "did you mean `description`?".into()
+            )),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -529,7 +540,9 @@ mod tests {
             "scopes": [{"name": "a:b", "description": "x", "grants": [{"org": "974760673", "env": ["test"]}]}]
         }));
         assert!(
-            problems.iter().any(|p| p.0 == "/scopes/0/grants/0/env" && p.1 == "mpctl::schema::unknown_field"),
+            problems
+                .iter()
+                .any(|p| p.0 == "/scopes/0/grants/0/env" && p.1 == "mpctl::schema::unknown_field"),
             "{problems:?}"
         );
     }

@@ -4,6 +4,19 @@
 
 use std::future::Future;
 
+pub mod auth;
+pub mod client;
+pub mod connect;
+pub mod credentials;
+mod diagnostic;
+pub mod endpoints;
+pub mod retry;
+mod transport;
+pub mod wire;
+
+pub use client::HttpClient;
+pub use connect::{Access, Connection, connect};
+
 use crate::manifest::model::Contacts;
 use crate::manifest::orgno::OrgNo;
 use crate::state::{ClientState, KeyState, LiveEnv, ScopeState};
@@ -36,6 +49,10 @@ pub enum ApiError {
     /// The environment has no API for this operation (e.g. contacts on Digdir's environments).
     #[error("{0}: the environment has no API for this; do it in Samarbeidsportalen")]
     Unsupported(String),
+    /// The request was not sent because it would not mean what was intended (e.g. an invalid
+    /// organisation number in a path).
+    #[error("{operation}: not sent: {message}")]
+    Refused { operation: String, message: String },
 }
 
 /// The operations of the self-service API that plan and apply use.

@@ -1,9 +1,248 @@
-//! `mpctl apply`.
+//! `mpctl apply`: plan, show, confirm (or `--yes`, or a saved plan), then carry out each
+//! environment's plan phase by phase.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use super::Exit;
-use crate::cli::ApplyArgs;
+use super::engine_io::{self, Access};
+use super::plan::{HasApi, plan_environments, render_plan, select_environments, settings_for};
+use crate::apply::{ApplyReport, BarProgress, LineProgress, Progress, execute};
+use crate::cli::{ApplyArgs, OutputFormat};
+use crate::manifest::LoadedManifest;
+use crate::plan::{Plan, guard, saved};
 use crate::printer::Printer;
+use crate::render::{self, Purpose};
 
-pub fn run(_args: &ApplyArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl apply` is not available in this build")
+pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
+    if let [path] = args.paths.as_slice()
+        && saved::is_plan_file(path)
+    {
+        return run_saved(path, args, printer);
+    }
+    let can_ask = printer.interactive && std::io::stdin().is_terminal();
+    if !args.yes && !can_ask {
+        miette::bail!(
+            help = "pass --yes to apply without confirmation, or apply a plan saved with `mpctl plan --out FILE`",
+            "apply needs confirmation, and this is not a terminal"
+        );
+    }
+    let loaded = engine_io::load(&args.paths)?;
+    let envs = select_environments(&loaded.manifest, &args.env.envs)?;
+    let now = super::plan::now_unix()?;
+    let concurrency = usize::from(args.env.concurrency);
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let (plan, connections) =
+            plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
+                let loaded = &loaded;
+                async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
+            })
+            .await?;
+        printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
+        check(&plan, &loaded, args.allow_mass_destroy)?;
+        if !plan.has_changes() {
+            printer.status("Nothing to apply.");
+            return Ok(Exit::Success);
+        }
+        if !args.yes && !confirm(&plan)? {
+            printer.status("Apply cancelled; nothing was changed.");
+            return Ok(Exit::Failure);
+        }
+        Ok(execute_all(&plan, &connections, concurrency, args.format, printer).await)
+    })
+}
+
+/// Applies a saved plan: only when the manifest and every environment's live state are as they
+/// were when it was saved.
+fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
+    let saved_plan = saved::read(path)?;
+    let paths: Vec<PathBuf> = saved_plan
+        .manifest_paths
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    let loaded = engine_io::load(&paths)?;
+    if loaded.digest != saved_plan.manifest_digest {
+        miette::bail!(
+            help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file",
+            "the manifest ({}) changed since the plan in {} was saved; the plan is stale",
+            saved_plan.manifest_paths.join(", "),
+            path.display()
+        );
+    }
+    let generated = time::OffsetDateTime::parse(
+        &saved_plan.generated,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| miette::miette!("the plan's `generated` time is invalid: {e}"))?
+    .unix_timestamp();
+    let envs: Vec<String> = saved_plan
+        .environments
+        .iter()
+        .map(|e| e.env.clone())
+        .collect();
+    let concurrency = usize::from(args.env.concurrency);
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        // Plan again at the saved time: with the same manifest and live state, the same plan.
+        let (fresh, connections) =
+            plan_environments(&loaded, &paths, &envs, None, generated, |env: String| {
+                let loaded = &loaded;
+                async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
+            })
+            .await?;
+        let mut stale = Vec::new();
+        for (old, new) in saved_plan.environments.iter().zip(&fresh.environments) {
+            if let Some(why) = saved::staleness(old, new) {
+                stale.push(why);
+            } else if serde_json::to_value(&old.changes).ok()
+                != serde_json::to_value(&new.changes).ok()
+            {
+                stale.push(format!(
+                    "the plan of `{}` computed now differs from the saved one",
+                    old.env
+                ));
+            }
+        }
+        if !stale.is_empty() {
+            miette::bail!(
+                help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file",
+                "the saved plan {} is stale; nothing was applied:\n{}",
+                path.display(),
+                stale.join("\n")
+            );
+        }
+        printer.out(&render_plan(&fresh, args.format, Purpose::Plan, printer));
+        check(&fresh, &loaded, args.allow_mass_destroy)?;
+        if !fresh.has_changes() {
+            printer.status("Nothing to apply.");
+            return Ok(Exit::Success);
+        }
+        Ok(execute_all(&fresh, &connections, concurrency, args.format, printer).await)
+    })
+}
+
+/// Refuses a plan with errors, or one over the mass-destroy threshold without the flag.
+fn check(plan: &Plan, loaded: &LoadedManifest, allow_mass_destroy: bool) -> miette::Result<()> {
+    if plan.has_errors() {
+        miette::bail!(
+            help = "fix the errors listed with the plan above, then apply again",
+            "the plan has errors; nothing was applied"
+        );
+    }
+    let mut refusals = Vec::new();
+    for env in &plan.environments {
+        let settings = settings_for(&loaded.manifest, &env.env, None);
+        if let Some(e) = guard::mass_destroy(env, settings.mass_destroy_percent, allow_mass_destroy)
+        {
+            refusals.push(e);
+        }
+    }
+    if let Some(first) = refusals.first() {
+        let messages: Vec<&str> = refusals.iter().map(|e| e.message.as_str()).collect();
+        miette::bail!(
+            help = first.help.clone(),
+            "{}; nothing was applied",
+            messages.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; only `yes` proceeds.
+fn confirm(plan: &Plan) -> miette::Result<bool> {
+    let envs: Vec<&str> = plan
+        .environments
+        .iter()
+        .filter(|e| e.has_changes())
+        .map(|e| e.env.as_str())
+        .collect();
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(
+        stderr,
+        "\nApply these changes to {}? Only `yes` is accepted: ",
+        envs.join(", ")
+    );
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Applies each environment in turn; stops at the first that fails.
+async fn execute_all<C: HasApi>(
+    plan: &Plan,
+    connections: &BTreeMap<String, C>,
+    concurrency: usize,
+    format: OutputFormat,
+    printer: &Printer,
+) -> Exit {
+    let mut reports: Vec<ApplyReport> = Vec::new();
+    let mut failed = false;
+    for env in &plan.environments {
+        if failed {
+            printer.status(&format!(
+                "{}: not applied (an earlier environment failed).",
+                env.env
+            ));
+            continue;
+        }
+        let Some(connection) = connections.get(&env.env) else {
+            continue;
+        };
+        if !env.has_changes() && env.manual_steps.is_empty() {
+            continue;
+        }
+        let progress: Box<dyn Progress> = if printer.interactive && format == OutputFormat::Human {
+            Box::new(BarProgress::new(env.changes.len()))
+        } else {
+            Box::new(LineProgress::new(printer))
+        };
+        let report = execute(env, connection.api(), concurrency, progress.as_ref()).await;
+        failed = !report.succeeded();
+        if format == OutputFormat::Human {
+            printer.out(&render::human::render_report(&report, printer.color));
+        } else if format == OutputFormat::Markdown {
+            printer.out(&format!(
+                "```\n{}```",
+                render::human::render_report(&report, false)
+            ));
+        }
+        reports.push(report);
+    }
+    if format == OutputFormat::Json {
+        let summary: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
+        printer.out(
+            &serde_json::to_string_pretty(&serde_json::json!({ "applied": summary }))
+                .unwrap_or_default(),
+        );
+    }
+    if failed { Exit::Failure } else { Exit::Success }
+}
+
+/// The outcome of one environment as JSON: headlines of what was done, failed and not done.
+fn report_json(report: &ApplyReport) -> serde_json::Value {
+    let lines = |changes: &[crate::plan::Change]| -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| format!("{} {}", c.kind.symbol(), c.headline()))
+            .collect()
+    };
+    serde_json::json!({
+        "env": report.env,
+        "succeeded": report.succeeded(),
+        "done": lines(&report.done),
+        "failed": report.failed.iter().map(|f| serde_json::json!({
+            "change": format!("{} {}", f.change.kind.symbol(), f.change.headline()),
+            "error": f.error,
+        })).collect::<Vec<_>>(),
+        "not_done": lines(&report.not_done),
+        "manual_steps": report.manual_steps,
+        "created_clients": report.created_clients,
+    })
 }

@@ -1,9 +1,81 @@
-//! `mpctl drift`.
+//! `mpctl drift`: the plan, read as a report of how live differs from the manifest, including
+//! unmanaged resources and keys expired or about to expire. Exit 0 clean, 2 drift, 1 error.
 
 use super::Exit;
+use super::engine_io::{self, Access};
+use super::plan::{plan_environments, render_plan, select_environments};
 use crate::cli::DriftArgs;
+use crate::plan::Plan;
 use crate::printer::Printer;
+use crate::render::Purpose;
 
-pub fn run(_args: &DriftArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl drift` is not available in this build")
+pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
+    let loaded = engine_io::load(&args.manifest.paths)?;
+    let envs = select_environments(&loaded.manifest, &args.env.envs)?;
+    let now = super::plan::now_unix()?;
+    let concurrency = usize::from(args.env.concurrency);
+    let runtime = super::runtime()?;
+    let (plan, _connections) = runtime.block_on(plan_environments(
+        &loaded,
+        &args.manifest.paths,
+        &envs,
+        args.warn_expiry_days,
+        now,
+        |env: String| {
+            let loaded = &loaded;
+            async move { engine_io::connect(loaded, &env, Access::Read, concurrency).await }
+        },
+    ))?;
+    printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));
+    Ok(drift_exit(&plan))
+}
+
+/// 1 when the plan has errors, 2 when any environment drifted (changes, unmanaged resources,
+/// managed keys expired or inside the warning window), else 0. Manual steps cannot be checked
+/// and are not drift.
+pub(crate) fn drift_exit(plan: &Plan) -> Exit {
+    if plan.has_errors() {
+        Exit::Failure
+    } else if plan.environments.iter().any(|e| e.has_drift()) {
+        Exit::Changes
+    } else {
+        Exit::Success
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{EnvPlan, ExpiryStatus, KeyExpiry};
+
+    #[test]
+    fn an_expiring_managed_key_alone_is_drift() {
+        let key = |managed| KeyExpiry {
+            client: "c".into(),
+            client_id: None,
+            kid: "k".into(),
+            jwk_exp: Some(1),
+            jwk_exp_days_left: Some(3),
+            cert_not_after: None,
+            cert_days_left: None,
+            status: ExpiryStatus::Expiring,
+            managed,
+        };
+        let mut plan = Plan {
+            version: 1,
+            generated: String::new(),
+            manifest_digest: String::new(),
+            manifest_paths: vec![],
+            environments: vec![EnvPlan::default()],
+        };
+        assert_eq!(drift_exit(&plan), Exit::Success);
+        plan.environments[0].key_expiries.push(key(false));
+        assert_eq!(
+            drift_exit(&plan),
+            Exit::Success,
+            "unmanaged keys are reported only"
+        );
+        plan.environments[0].key_expiries.push(key(true));
+        assert_eq!(drift_exit(&plan), Exit::Changes);
+    }
 }

@@ -1,9 +1,195 @@
-//! `mpctl import`.
+//! `mpctl import`: read the live configuration of one or more environments and write a
+//! manifest (and the clients' public key files) that plans to zero changes.
 
-use super::Exit;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use miette::{Context, IntoDiagnostic};
+
+use super::{Exit, runtime};
+use crate::api::connect::{Access, connect_env};
+use crate::api::{ApiError, SelfService};
 use crate::cli::ImportArgs;
+use crate::import::{self, ImportedEnv};
+use crate::manifest::model::{Environment, Manifest};
+use crate::manifest::orgno::OrgNo;
 use crate::printer::Printer;
 
-pub fn run(_args: &ImportArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl import` is not available in this build")
+/// Requests in flight per environment while reading.
+const CONCURRENCY: usize = 8;
+
+pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
+    let base = match &args.manifest {
+        Some(path) => Some(read_manifest(path)?),
+        None => None,
+    };
+    let environments: BTreeMap<String, Environment> = base
+        .as_ref()
+        .map(|m| m.environments.clone())
+        .unwrap_or_default();
+    let prefixes = base
+        .as_ref()
+        .map(|m| m.prefixes.clone())
+        .unwrap_or_default();
+    let organization = match &args.org {
+        Some(org) => Some(
+            OrgNo::parse(org.trim())
+                .into_diagnostic()
+                .wrap_err("--org is not a valid organisation number")?,
+        ),
+        None => base.as_ref().map(|m| m.organization.clone()),
+    };
+
+    let rt = runtime()?;
+    let results = rt.block_on(async {
+        let reads = args.envs.iter().map(|name| {
+            let environment = environments.get(name).cloned().unwrap_or_default();
+            let organization = organization.clone();
+            let prefixes = prefixes.clone();
+            async move {
+                let connection = connect_env(
+                    name,
+                    &environment,
+                    organization.as_ref(),
+                    &prefixes,
+                    Access::Read,
+                    CONCURRENCY,
+                )
+                .await?;
+                let token_org = connection
+                    .client
+                    .token()
+                    .await
+                    .map_err(miette::Report::new)?
+                    .organization;
+                let live = connection
+                    .client
+                    .fetch()
+                    .await
+                    .map_err(|e: ApiError| miette::Report::new(e))
+                    .wrap_err_with(|| format!("cannot read environment `{name}`"))?;
+                printer.detail(&format!(
+                    "{name}: read with {} requests",
+                    connection.client.request_count()
+                ));
+                Ok::<_, miette::Report>((
+                    token_org,
+                    ImportedEnv {
+                        name: name.clone(),
+                        environment,
+                        live,
+                    },
+                ))
+            }
+        });
+        futures_util::future::try_join_all(reads).await
+    })?;
+
+    let organization = match organization {
+        Some(org) => org,
+        None => single_organization(&results)?,
+    };
+    let envs: Vec<ImportedEnv> = results.into_iter().map(|(_, env)| env).collect();
+    let imported = import::build(&organization, &envs);
+    let yaml = import::to_yaml(&imported, &args.envs)
+        .into_diagnostic()
+        .wrap_err("cannot write the manifest as YAML")?;
+
+    let key_dir = match &args.out {
+        Some(out) => out.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => PathBuf::new(),
+    };
+    write_key_files(&key_dir, &imported.key_files)?;
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, &yaml)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot write {}", out.display()))?;
+            printer.status(&format!(
+                "wrote {} ({} scopes, {} clients, {} key files)",
+                out.display(),
+                imported.manifest.scopes.len(),
+                imported.manifest.clients.len(),
+                imported.key_files.len()
+            ));
+        }
+        None => printer.out(&yaml),
+    }
+    for note in &imported.notes {
+        printer.status(&format!("note: {note}"));
+    }
+    Ok(Exit::Success)
+}
+
+/// The organisation the tokens act for, when `--org` was not given; all must agree.
+fn single_organization(results: &[(Option<OrgNo>, ImportedEnv)]) -> miette::Result<OrgNo> {
+    let mut found: Option<&OrgNo> = None;
+    for (org, env) in results {
+        let Some(org) = org else {
+            miette::bail!(
+                help = "pass --org with the organisation number",
+                "environment `{}`: the access token does not name its organisation",
+                env.name
+            );
+        };
+        if let Some(first) = found
+            && first != org
+        {
+            miette::bail!(
+                help = "import one organisation at a time: pass --org, or use credentials of one organisation for every environment",
+                "the credentials act for different organisations ({first} and {org})"
+            );
+        }
+        found = Some(org);
+    }
+    found
+        .cloned()
+        .ok_or_else(|| miette::miette!("no environment given"))
+}
+
+/// Reads a manifest for its `environments` (endpoints), `organization` and `prefixes`.
+fn read_manifest(path: &Path) -> miette::Result<Manifest> {
+    let text = std::fs::read_to_string(path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    serde_yaml_ng::from_str(&text)
+        .into_diagnostic()
+        .wrap_err_with(|| {
+            format!(
+                "{} is not a valid manifest (check it with `mpctl validate`)",
+                path.display()
+            )
+        })
+}
+
+/// Writes the public key files under `dir`; an existing file with other content is never
+/// overwritten.
+fn write_key_files(
+    dir: &Path,
+    files: &BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+) -> miette::Result<()> {
+    for (relative, jwk) in files {
+        let path = dir.join(relative);
+        let mut text = serde_json::to_string_pretty(jwk).into_diagnostic()?;
+        text.push('\n');
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            if existing == text {
+                continue;
+            }
+            miette::bail!(
+                help = "move the existing file away, or write the manifest elsewhere with --out",
+                "{} exists with other content; not overwriting it",
+                path.display()
+            );
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -1,13 +1,180 @@
 //! `mpctl keys list` and `mpctl keys rotate`.
 
 use super::Exit;
-use crate::cli::{KeysListArgs, KeysRotateArgs};
+use crate::cli::{KeysListArgs, KeysRotateArgs, OutputFormat};
+use crate::keys::list::{EnvKeys, KeyOverview};
+use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
+use crate::manifest::LoadedManifest;
+use crate::manifest::resolve;
 use crate::printer::Printer;
+use crate::state::LiveEnv;
 
-pub fn list(_args: &KeysListArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl keys list` is not available in this build")
+/// Lists every key of every client in the chosen environments, nearest expiry first. Exits 0
+/// even when keys are flagged: `drift` is the command that fails on them.
+pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
+    let now = clock_now()?;
+    let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
+    let envs = chosen_environments(&loaded, &args.env.envs)?;
+    let warn_expiry_days = args
+        .warn_expiry_days
+        .unwrap_or(loaded.manifest.settings.warn_expiry_days);
+    let concurrency = usize::from(args.env.concurrency);
+    let runtime = super::runtime()?;
+    let lives = runtime.block_on(async {
+        let fetches = envs.iter().map(|env| fetch_live(&loaded, env, concurrency));
+        futures_util::future::try_join_all(fetches).await
+    })?;
+    let desired: Vec<_> = envs
+        .iter()
+        .map(|env| resolve::resolve(&loaded, env, now))
+        .collect();
+    let inputs: Vec<EnvKeys<'_>> = envs
+        .iter()
+        .zip(&desired)
+        .zip(&lives)
+        .map(|((env, desired), live)| EnvKeys { env, desired, live })
+        .collect();
+    let overview = KeyOverview::build(&inputs, now, warn_expiry_days);
+    let text = match args.format {
+        OutputFormat::Human => overview.render_human(printer.color),
+        OutputFormat::Markdown => overview.render_markdown(),
+        OutputFormat::Json => serde_json::to_string_pretty(&overview.render_json())
+            .map_err(|e| miette::miette!("cannot write JSON: {e}"))?,
+    };
+    printer.out(&text);
+    Ok(Exit::Success)
 }
 
-pub fn rotate(_args: &KeysRotateArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl keys rotate` is not available in this build")
+/// The environments asked for (all of the manifest's by default), refusing unknown ones.
+fn chosen_environments(loaded: &LoadedManifest, asked: &[String]) -> miette::Result<Vec<String>> {
+    let all = resolve::environments(&loaded.manifest);
+    if asked.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for env in asked {
+        if !all.contains(env) {
+            miette::bail!(
+                help = format!("the manifest's environments are: {}", all.join(", ")),
+                "the manifest has no environment `{env}`"
+            );
+        }
+        if !chosen.contains(env) {
+            chosen.push(env.clone());
+        }
+    }
+    Ok(chosen)
+}
+
+/// Reads one environment's live state (read-only access).
+async fn fetch_live(
+    loaded: &LoadedManifest,
+    env: &str,
+    concurrency: usize,
+) -> miette::Result<LiveEnv> {
+    let _ = (loaded, concurrency);
+    miette::bail!("environment `{env}`: reading live state is not available in this build")
+}
+
+/// Now, in Unix seconds: the system clock, or `MPCTL_EMULATOR_NOW` (RFC 3339) when set, so
+/// that days left agree with an emulator whose clock was moved.
+fn clock_now() -> miette::Result<i64> {
+    match std::env::var("MPCTL_EMULATOR_NOW") {
+        Ok(value) if !value.trim().is_empty() => time::OffsetDateTime::parse(
+            value.trim(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(time::OffsetDateTime::unix_timestamp)
+        .map_err(|e| {
+            miette::miette!(
+                help = "use an RFC 3339 time such as 2030-01-01T00:00:00Z, or unset it",
+                "MPCTL_EMULATOR_NOW=`{value}` is not an RFC 3339 time: {e}"
+            )
+        }),
+        _ => Ok(crate::manifest::load::now_unix()),
+    }
+}
+
+/// Generates a new key pair for a client, adds its public key to the manifest and shows the
+/// diff. The private key is written to its file and nowhere else.
+pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> {
+    let manifest = match &args.manifest {
+        Some(path) => path.clone(),
+        None => find_manifest(std::path::Path::new("."), &args.client)?,
+    };
+    let options = RotateOptions {
+        client: args.client.clone(),
+        env: args.env.clone(),
+        manifest,
+        private_key_out: args.private_key_out.clone(),
+        grace_days: args.grace,
+        dry_run: args.dry_run,
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let outcome = rotate_key(&options)?;
+    printer.out(&colour_diff(&outcome.diff, printer.color));
+    for warning in &outcome.warnings {
+        printer.status(&format!("warning: {warning}"));
+    }
+    let manifest = outcome.manifest.display();
+    let public = outcome.public_key_file.display();
+    let private = options.private_key_out.display();
+    if !outcome.written {
+        printer.status(&format!(
+            "Dry run: nothing was written. Without --dry-run this writes the private key to \
+             {private}, the public key (kid {}) to {public}, and the change above to {manifest}.",
+            outcome.kid
+        ));
+        return Ok(Exit::Success);
+    }
+    let scope = if outcome.from_override {
+        format!("in `{}` (the client's override for it)", options.env)
+    } else {
+        "in every environment of the client without its own `keys` override".to_owned()
+    };
+    printer.status(&format!(
+        "Generated a new RSA-2048 key for `{}` {scope}.\n  private key: {private} (mode 0600; \
+         shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
+        options.client, outcome.kid
+    ));
+    let retire = match &outcome.retired {
+        Some((path, date)) => format!(
+            "\n  4. Before {date}, switch the integration to the new private key: from then on \
+             plan removes {path}."
+        ),
+        None => String::new(),
+    };
+    printer.status(&format!(
+        "Next:\n  1. Store {private} where the integration reads its key (a secret store), then \
+         delete this copy.\n  2. Commit {manifest} and {public}; the pull request's plan shows \
+         \"add key {}\".\n  3. Merge: apply registers the new key next to the old one.{retire}",
+        outcome.kid
+    ));
+    Ok(Exit::Success)
+}
+
+/// Colours a unified diff's added and removed lines for a terminal.
+fn colour_diff(diff: &str, colour: bool) -> String {
+    if !colour {
+        return diff.to_owned();
+    }
+    let green = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Green.into()));
+    let red = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
+    diff.lines()
+        .map(|line| {
+            let style = if line.starts_with("+++") || line.starts_with("---") {
+                anstyle::Style::new().bold()
+            } else if line.starts_with('+') {
+                green
+            } else if line.starts_with('-') {
+                red
+            } else if line.starts_with("@@") {
+                cyan
+            } else {
+                return format!("{line}\n");
+            };
+            format!("{style}{line}{style:#}\n")
+        })
+        .collect()
 }

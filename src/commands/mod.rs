@@ -10,6 +10,7 @@ mod apply;
 mod completions;
 mod drift;
 mod emulator;
+mod engine_io;
 mod import;
 mod keys;
 mod plan;

@@ -60,7 +60,11 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         let col = self
             .text
             .get(start..offset)
@@ -546,8 +550,11 @@ mod tests {
     #[test]
     fn github_annotation_escapes_data_and_properties() {
         let f = SourceFile::new(Path::new("a,b.yaml"), "x: 1\n".into());
-        let d = Diagnostic::error("mpctl::x", "50% wrong\nreally")
-            .at(&f, SourceSpan::new(0.into(), 1), "");
+        let d = Diagnostic::error("mpctl::x", "50% wrong\nreally").at(
+            &f,
+            SourceSpan::new(0.into(), 1),
+            "",
+        );
         assert_eq!(
             d.github_annotation(),
             "::error file=a%2Cb.yaml,line=1,col=1,endLine=1,endColumn=2,title=mpctl%3A%3Ax::50%25 wrong%0Areally"
@@ -575,6 +582,9 @@ mod tests {
         assert!(!d.has_errors());
         d.push(Diagnostic::error("e", "e"));
         assert!(d.has_errors());
-        assert_eq!(count_phrase(d.error_count(), d.warning_count()), "1 error and 1 warning");
+        assert_eq!(
+            count_phrase(d.error_count(), d.warning_count()),
+            "1 error and 1 warning"
+        );
     }
 }

@@ -238,7 +238,10 @@ struct ReadFile {
 }
 
 fn whole_file(file: &Arc<SourceFile>) -> SourceSpan {
-    SourceSpan::new(0.into(), file.text().find('\n').unwrap_or(file.text().len()))
+    SourceSpan::new(
+        0.into(),
+        file.text().find('\n').unwrap_or(file.text().len()),
+    )
 }
 
 fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
@@ -253,7 +256,9 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
                 path.display()
             ),
         )
-        .with_help("split the manifest into several files in one directory; they merge into one manifest")
+        .with_help(
+            "split the manifest into several files in one directory; they merge into one manifest",
+        )
         .at(&file, SourceSpan::new(0.into(), 0), "")
         .into());
     }
@@ -296,7 +301,10 @@ pub fn check_source(path: &Path, text: String, now_unix: i64) -> Diagnostics {
 }
 
 fn parse_source(path: &Path, text: String) -> Result<ReadFile, Diagnostics> {
-    let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text);
     let source = SourceFile::new(path, text);
     match yaml::parse(source.text()) {
         Ok(parsed) => {
@@ -450,7 +458,10 @@ impl Locator {
         let rest = segs.next();
         let tail = |s: Option<&str>| s.map(|r| format!("/{r}")).unwrap_or_default();
         if let (Some(list), Some(idx)) = (self.lists.get(top), second) {
-            let (file, local) = idx.parse::<usize>().ok().and_then(|i| list.get(i).copied())?;
+            let (file, local) = idx
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| list.get(i).copied())?;
             return Some((
                 self.files.get(file)?,
                 format!("/{top}/{local}{}", tail(rest)),
@@ -563,7 +574,10 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     let loaded = LoadedManifest {
         manifest,
         keys,
-        files: files.iter().map(|f| f.source.path().to_path_buf()).collect(),
+        files: files
+            .iter()
+            .map(|f| f.source.path().to_path_buf())
+            .collect(),
         digest,
     };
     (Some(loaded), problems)
@@ -681,17 +695,32 @@ fn normalize_org(value: &Value) -> String {
     }
 }
 
-fn duplicate_across_files(what: &str, here: &ReadFile, first: &ReadFile, pointer: &str) -> Diagnostic {
+fn duplicate_across_files(
+    what: &str,
+    here: &ReadFile,
+    first: &ReadFile,
+    pointer: &str,
+) -> Diagnostic {
     let mut d = Diagnostic::error(
         "mpctl::merge::duplicate",
         format!("{what} is defined in more than one file of the manifest"),
     )
-    .with_help("keep one definition: the files of a manifest merge, and each entry may appear once");
+    .with_help(
+        "keep one definition: the files of a manifest merge, and each entry may appear once",
+    );
     if let Some(span) = here.parsed.spans.key_or_value(pointer) {
-        d = d.at(&here.source, first_line(&here.source, span), "defined again here");
+        d = d.at(
+            &here.source,
+            first_line(&here.source, span),
+            "defined again here",
+        );
     }
     if let Some(span) = first.parsed.spans.key_or_value(pointer) {
-        d = d.at(&first.source, first_line(&first.source, span), "first defined here");
+        d = d.at(
+            &first.source,
+            first_line(&first.source, span),
+            "first defined here",
+        );
     }
     d
 }
@@ -703,7 +732,11 @@ fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
         let Some(file) = locator.file(&format!("/clients/{ci}")) else {
             continue;
         };
-        let dir = file.path().parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = file
+            .path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let fix = |k: &mut KeyRef| {
             let joined = normalize(&dir.join(k.path()));
             let text = joined.to_string_lossy().into_owned();
@@ -730,7 +763,10 @@ pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
             KeyRef::Detailed(_) => "/path",
         };
         for (ki, k) in client.keys.iter().enumerate() {
-            refs.push((k.path().to_owned(), format!("/clients/{ci}/keys/{ki}{}", at(k))));
+            refs.push((
+                k.path().to_owned(),
+                format!("/clients/{ci}/keys/{ki}{}", at(k)),
+            ));
         }
         for (env, o) in &client.overrides {
             for (ki, k) in o.keys.iter().flatten().enumerate() {
@@ -785,7 +821,9 @@ fn read_keys(
             if let Some(help) = p.help {
                 d = d.with_help(help);
             } else {
-                d = d.with_help("a key file holds a public JWK, a JWKS, a PEM public key or a PEM certificate");
+                d = d.with_help(
+                    "a key file holds a public JWK, a JWKS, a PEM public key or a PEM certificate",
+                );
             }
             if let Some((file, span)) = locator.value(&pointer) {
                 d = d.at(&file, span, "key file");

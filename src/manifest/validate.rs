@@ -102,7 +102,14 @@ impl Rules<'_> {
     }
 
     /// Adds a diagnostic at `pointer` with a second location at `first`.
-    fn push_pair(&mut self, d: Diagnostic, pointer: &str, label: &str, first: &str, first_label: &str) {
+    fn push_pair(
+        &mut self,
+        d: Diagnostic,
+        pointer: &str,
+        label: &str,
+        first: &str,
+        first_label: &str,
+    ) {
         let mut d = d;
         if let Some((file, span)) = self.at.value(pointer) {
             d = d.at(&file, span, label);
@@ -181,16 +188,27 @@ impl Rules<'_> {
             }
             for (j, g) in s.grants.iter().enumerate() {
                 for (k, e) in g.environments().unwrap_or_default().iter().enumerate() {
-                    refs.push((e.clone(), format!("/scopes/{i}/grants/{j}/environments/{k}"), false));
+                    refs.push((
+                        e.clone(),
+                        format!("/scopes/{i}/grants/{j}/environments/{k}"),
+                        false,
+                    ));
                 }
             }
             for (env, o) in &s.overrides {
-                refs.push((env.clone(), format!("/scopes/{i}/overrides/{}", esc(env)), true));
+                refs.push((
+                    env.clone(),
+                    format!("/scopes/{i}/overrides/{}", esc(env)),
+                    true,
+                ));
                 for (j, g) in o.grants.iter().flatten().enumerate() {
                     for (k, e) in g.environments().unwrap_or_default().iter().enumerate() {
                         refs.push((
                             e.clone(),
-                            format!("/scopes/{i}/overrides/{}/grants/{j}/environments/{k}", esc(env)),
+                            format!(
+                                "/scopes/{i}/overrides/{}/grants/{j}/environments/{k}",
+                                esc(env)
+                            ),
                             false,
                         ));
                     }
@@ -202,10 +220,18 @@ impl Rules<'_> {
                 refs.push((e.clone(), format!("/clients/{i}/environments/{k}"), false));
             }
             for env in c.overrides.keys() {
-                refs.push((env.clone(), format!("/clients/{i}/overrides/{}", esc(env)), true));
+                refs.push((
+                    env.clone(),
+                    format!("/clients/{i}/overrides/{}", esc(env)),
+                    true,
+                ));
             }
             for env in c.client_ids.keys() {
-                refs.push((env.clone(), format!("/clients/{i}/client_ids/{}", esc(env)), true));
+                refs.push((
+                    env.clone(),
+                    format!("/clients/{i}/client_ids/{}", esc(env)),
+                    true,
+                ));
             }
         }
         for env in m.overrides.keys() {
@@ -218,7 +244,9 @@ impl Rules<'_> {
             let help = match did_you_mean(&env, &self.envs) {
                 Some(s) => format!("did you mean `{s}`? Or declare `{env}` under `environments:`"),
                 None if self.envs.is_empty() => {
-                    format!("declare it under `environments:`, e.g. `environments: {{ {env}: {{}} }}`")
+                    format!(
+                        "declare it under `environments:`, e.g. `environments: {{ {env}: {{}} }}`"
+                    )
                 }
                 None => format!(
                     "declare it under `environments:` (declared: {})",
@@ -302,7 +330,8 @@ impl Rules<'_> {
                     ),
                 };
                 self.push_value(
-                    Diagnostic::error(code, format!("invalid organisation number: {e}")).with_help(help),
+                    Diagnostic::error(code, format!("invalid organisation number: {e}"))
+                        .with_help(help),
                     &pointer,
                     "not a valid organisation number",
                 );
@@ -358,7 +387,9 @@ impl Rules<'_> {
             }
             if !m.prefixes.iter().any(|p| p == prefix) {
                 let help = if m.prefixes.is_empty() {
-                    format!("declare the organisation's prefixes, e.g. `prefixes: [{prefix}]`; Digdir registers prefixes (servicedesk@digdir.no) and without one no scope can be created")
+                    format!(
+                        "declare the organisation's prefixes, e.g. `prefixes: [{prefix}]`; Digdir registers prefixes (servicedesk@digdir.no) and without one no scope can be created"
+                    )
                 } else {
                     let hint = did_you_mean(prefix, &m.prefixes)
                         .map(|p| format!("did you mean `{p}`? "))
@@ -447,7 +478,10 @@ impl Rules<'_> {
                     continue;
                 }
                 if let Some(&first) = seen.get(c.name.as_str()) {
-                    client_pairs.entry((i, first)).or_default().push(env.clone());
+                    client_pairs
+                        .entry((i, first))
+                        .or_default()
+                        .push(env.clone());
                 } else {
                     seen.insert(&c.name, i);
                 }
@@ -471,7 +505,10 @@ impl Rules<'_> {
             self.push_pair(
                 Diagnostic::error(
                     "mpctl::grant::duplicate",
-                    format!("organisation {org} is granted this scope twice (in {})", envs.join(", ")),
+                    format!(
+                        "organisation {org} is granted this scope twice (in {})",
+                        envs.join(", ")
+                    ),
                 )
                 .with_help("list each consumer organisation once per scope"),
                 &second,
@@ -737,7 +774,11 @@ impl Rules<'_> {
                         self.push_pair(
                             Diagnostic::error(
                                 "mpctl::keys::duplicate",
-                                format!("client `{}` lists key file `{}` twice", c.name, key.path()),
+                                format!(
+                                    "client `{}` lists key file `{}` twice",
+                                    c.name,
+                                    key.path()
+                                ),
                             )
                             .with_help("list each key file once"),
                             &pointer,
@@ -749,7 +790,11 @@ impl Rules<'_> {
                         seen_paths.insert(key.path(), k);
                     }
                     if let Some(date) = key.retire_after()
-                        && time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).is_err()
+                        && time::Date::parse(
+                            date,
+                            time::macros::format_description!("[year]-[month]-[day]"),
+                        )
+                        .is_err()
                     {
                         self.push_value(
                             Diagnostic::error(
@@ -791,9 +836,7 @@ impl Rules<'_> {
                     }
                     Some(_) => {}
                     None => {
-                        let first_path = keys
-                            .get_key_value(&path)
-                            .map_or("", |(p, _)| p.as_str());
+                        let first_path = keys.get_key_value(&path).map_or("", |(p, _)| p.as_str());
                         kids.insert(&state.kid, (first_path, pointer.clone()));
                     }
                 }
@@ -862,7 +905,8 @@ mod tests {
 
     #[test]
     fn organisation_number_check_digit() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    grants: [\"974760674\"]\n");
+        let text =
+            with("scopes:\n  - name: acme:a\n    description: x\n    grants: [\"974760674\"]\n");
         assert_eq!(found(&text), vec![("mpctl::orgno::check_digit".into(), 8)]);
         let text = "version: 1\norganization: 910753283\nenvironments: { test: {} }\n";
         assert_eq!(found(text), vec![("mpctl::orgno::check_digit".into(), 2)]);
@@ -870,10 +914,15 @@ mod tests {
 
     #[test]
     fn scope_name_syntax() {
-        let text = with("scopes:\n  - name: acme:Orders\n    description: x\n  - name: orders\n    description: x\n");
+        let text = with(
+            "scopes:\n  - name: acme:Orders\n    description: x\n  - name: orders\n    description: x\n",
+        );
         assert_eq!(
             found(&text),
-            vec![("mpctl::scope::name".into(), 6), ("mpctl::scope::name".into(), 8)]
+            vec![
+                ("mpctl::scope::name".into(), 6),
+                ("mpctl::scope::name".into(), 8)
+            ]
         );
     }
 
@@ -881,8 +930,19 @@ mod tests {
     fn scope_prefix_must_be_declared() {
         let text = with("scopes:\n  - name: acmee:orders\n    description: x\n");
         let d = run(&text);
-        assert_eq!(d.iter().next().map(|d| d.code.as_str()), Some("mpctl::scope::prefix"));
-        assert!(d.iter().next().unwrap().help.as_ref().unwrap().contains("did you mean `acme`"));
+        assert_eq!(
+            d.iter().next().map(|d| d.code.as_str()),
+            Some("mpctl::scope::prefix")
+        );
+        assert!(
+            d.iter()
+                .next()
+                .unwrap()
+                .help
+                .as_ref()
+                .unwrap()
+                .contains("did you mean `acme`")
+        );
     }
 
     #[test]
@@ -893,16 +953,22 @@ mod tests {
 
     #[test]
     fn duplicate_scopes_per_environment() {
-        let dup = with("scopes:\n  - name: acme:a\n    description: x\n  - name: acme:a\n    description: y\n");
+        let dup = with(
+            "scopes:\n  - name: acme:a\n    description: x\n  - name: acme:a\n    description: y\n",
+        );
         assert_eq!(found(&dup), vec![("mpctl::scope::duplicate".into(), 8)]);
         // Limited to different environments: not a duplicate.
-        let split = with("scopes:\n  - name: acme:a\n    description: x\n    environments: [test]\n  - name: acme:a\n    description: y\n    environments: [prod]\n");
+        let split = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    environments: [test]\n  - name: acme:a\n    description: y\n    environments: [prod]\n",
+        );
         assert!(found(&split).is_empty());
     }
 
     #[test]
     fn duplicate_grants_after_overrides() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    overrides:\n      prod:\n        grants: [\"974760673\", \"974760673\"]\n");
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    overrides:\n      prod:\n        grants: [\"974760673\", \"974760673\"]\n",
+        );
         assert_eq!(found(&text), vec![("mpctl::grant::duplicate".into(), 10)]);
     }
 
@@ -914,7 +980,8 @@ mod tests {
 
     #[test]
     fn undeclared_environments() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    environments: [tset]\n");
+        let text =
+            with("scopes:\n  - name: acme:a\n    description: x\n    environments: [tset]\n");
         let d = run(&text);
         let first = d.iter().next().unwrap();
         assert_eq!(first.code, "mpctl::env::undeclared");
@@ -939,12 +1006,17 @@ mod tests {
     #[test]
     fn own_scope_must_be_declared() {
         let text = with("clients:\n  - name: c\n    scopes: [acme:missing]\n");
-        assert_eq!(found(&text), vec![("mpctl::client::scope_undeclared".into(), 7)]);
+        assert_eq!(
+            found(&text),
+            vec![("mpctl::client::scope_undeclared".into(), 7)]
+        );
     }
 
     #[test]
     fn own_scope_must_be_granted_to_the_organisation_itself() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    grants: [\"974760673\"]\nclients:\n  - name: c\n    scopes: [acme:a]\n");
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    grants: [\"974760673\"]\nclients:\n  - name: c\n    scopes: [acme:a]\n",
+        );
         let d = run(&text);
         let first = d.iter().next().unwrap();
         assert_eq!(first.code, "mpctl::client::scope_not_granted");
@@ -954,32 +1026,47 @@ mod tests {
 
     #[test]
     fn own_scope_granted_only_in_another_environment_says_so() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    grants:\n      - org: \"910753282\"\n        environments: [test]\nclients:\n  - name: c\n    scopes: [acme:a]\n");
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    grants:\n      - org: \"910753282\"\n        environments: [test]\nclients:\n  - name: c\n    scopes: [acme:a]\n",
+        );
         let d = run(&text);
         assert_eq!(d.len(), 1);
         let first = d.iter().next().unwrap();
         assert_eq!(first.code, "mpctl::client::scope_not_granted");
-        assert!(first.message.contains("only in test, not in prod"), "{}", first.message);
+        assert!(
+            first.message.contains("only in test, not in prod"),
+            "{}",
+            first.message
+        );
     }
 
     #[test]
     fn open_scopes_need_no_grant() {
-        let text = with("scopes:\n  - name: acme:a\n    description: x\n    accessible_for_all: true\nclients:\n  - name: c\n    scopes: [acme:a]\n");
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    accessible_for_all: true\nclients:\n  - name: c\n    scopes: [acme:a]\n",
+        );
         assert!(found(&text).is_empty());
     }
 
     #[test]
     fn contact_addresses_are_checked() {
-        let text = with("contacts:\n  notifications: [drift@acme.no, not-an-address]\n  invoice: { email: \"faktura@\" }\n");
+        let text = with(
+            "contacts:\n  notifications: [drift@acme.no, not-an-address]\n  invoice: { email: \"faktura@\" }\n",
+        );
         assert_eq!(
             found(&text),
-            vec![("mpctl::contacts::email".into(), 6), ("mpctl::contacts::email".into(), 7)]
+            vec![
+                ("mpctl::contacts::email".into(), 6),
+                ("mpctl::contacts::email".into(), 7)
+            ]
         );
     }
 
     #[test]
     fn at_most_five_keys_per_client_and_environment() {
-        let text = with("clients:\n  - name: c\n    keys: [a.json, b.json, c.json, d.json, e.json, f.json]\n");
+        let text = with(
+            "clients:\n  - name: c\n    keys: [a.json, b.json, c.json, d.json, e.json, f.json]\n",
+        );
         assert_eq!(found(&text), vec![("mpctl::keys::too_many".into(), 7)]);
         // A JWKS with several keys counts each key.
         let key = |kid: &str| KeyState {
@@ -990,10 +1077,16 @@ mod tests {
             source: None,
             retire_after: None,
         };
-        let keys = BTreeMap::from([("a.json".to_owned(), (0..6).map(|i| key(&format!("k{i}"))).collect())]);
+        let keys = BTreeMap::from([(
+            "a.json".to_owned(),
+            (0..6).map(|i| key(&format!("k{i}"))).collect(),
+        )]);
         let text = with("clients:\n  - name: c\n    keys: [a.json]\n");
         let d = run_with_keys(&text, &keys);
-        assert_eq!(d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["mpctl::keys::too_many"]);
+        assert_eq!(
+            d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
+            ["mpctl::keys::too_many"]
+        );
     }
 
     #[test]
@@ -1012,12 +1105,17 @@ mod tests {
         ]);
         let text = with("clients:\n  - name: c\n    keys: [a.json, b.json]\n");
         let d = run_with_keys(&text, &keys);
-        assert_eq!(d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["mpctl::keys::duplicate_kid"]);
+        assert_eq!(
+            d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
+            ["mpctl::keys::duplicate_kid"]
+        );
     }
 
     #[test]
     fn retire_after_must_be_a_real_date() {
-        let text = with("clients:\n  - name: c\n    keys:\n      - { path: a.json, retire_after: \"2026-02-30\" }\n");
+        let text = with(
+            "clients:\n  - name: c\n    keys:\n      - { path: a.json, retire_after: \"2026-02-30\" }\n",
+        );
         assert_eq!(found(&text), vec![("mpctl::keys::retire_after".into(), 8)]);
     }
 }

@@ -187,7 +187,10 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
             "tab",
         );
     }
-    let len = text[at.min(text.len())..].chars().next().map_or(0, char::len_utf8);
+    let len = text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map_or(0, char::len_utf8);
     YamlProblem::new(
         "mpctl::yaml::syntax",
         format!("invalid YAML: {info}"),
@@ -276,7 +279,10 @@ impl<'input> Builder<'_, 'input> {
                             "mpctl::yaml::multiple_documents",
                             "a manifest file holds one YAML document, this one has several".into(),
                             "split the documents into separate files (a directory of files merges into one manifest)",
-                            SourceSpan::new(span.offset().into(), 3.min(self.text.len() - span.offset())),
+                            SourceSpan::new(
+                                span.offset().into(),
+                                3.min(self.text.len() - span.offset()),
+                            ),
                             "second document starts here",
                         )]);
                     }
@@ -394,11 +400,8 @@ impl<'input> Builder<'_, 'input> {
     ) -> Result<Map<String, Value>, Fatal> {
         let mut map = Map::new();
         let mut key_spans: HashMap<String, SourceSpan> = HashMap::new();
-        loop {
-            let Some((event, key_span)) = self.next() else {
-                break;
-            };
-                let key = match event {
+        while let Some((event, key_span)) = self.next() {
+            let key = match event {
                 Event::MappingEnd => break,
                 Event::Scalar(text, ..) => text.into_owned(),
                 Event::Alias(id) => match self.anchors.get(&id) {
@@ -501,7 +504,10 @@ impl<'input> Builder<'_, 'input> {
 fn unsupported_tag(tag: &saphyr_parser::Tag, span: SourceSpan) -> YamlProblem {
     YamlProblem::new(
         "mpctl::yaml::tag",
-        format!("the YAML tag `{}{}` is not supported", tag.handle, tag.suffix),
+        format!(
+            "the YAML tag `{}{}` is not supported",
+            tag.handle, tag.suffix
+        ),
         "remove the tag: a manifest uses plain values (quote a value to make it a string)",
         span,
         "unsupported tag",
@@ -594,7 +600,9 @@ mod tests {
 
     #[test]
     fn resolves_scalars_by_the_yaml_1_2_core_schema() {
-        let p = ok("a: no\nb: off\nc: NO\nd: yes\ne: true\nf: FALSE\ng: 12\nh: -3\ni: 1.5\nj: 0x1f\nk: ~\nl:\nm: '12'\nn: \"true\"\no: 012345678\np: .inf\nq: 1e3\n");
+        let p = ok(
+            "a: no\nb: off\nc: NO\nd: yes\ne: true\nf: FALSE\ng: 12\nh: -3\ni: 1.5\nj: 0x1f\nk: ~\nl:\nm: '12'\nn: \"true\"\no: 012345678\np: .inf\nq: 1e3\n",
+        );
         assert_eq!(
             p.value,
             json!({"a": "no", "b": "off", "c": "NO", "d": "yes", "e": true, "f": false,
@@ -609,9 +617,15 @@ mod tests {
         let p = ok(text);
         let name = p.spans.get("/scopes/0/name").unwrap();
         assert_eq!(&text[name.value.offset()..end_of(name.value)], "acme:x");
-        assert_eq!(&text[name.key.unwrap().offset()..end_of(name.key.unwrap())], "name");
+        assert_eq!(
+            &text[name.key.unwrap().offset()..end_of(name.key.unwrap())],
+            "name"
+        );
         let grant = p.spans.get("/scopes/0/grants/0").unwrap();
-        assert_eq!(&text[grant.value.offset()..end_of(grant.value)], "\"974760673\"");
+        assert_eq!(
+            &text[grant.value.offset()..end_of(grant.value)],
+            "\"974760673\""
+        );
         // A pointer below a scalar falls back to the nearest node.
         assert_eq!(p.spans.nearest("/scopes/0/name/x"), Some(name));
     }

@@ -1,0 +1,337 @@
+//! Maskinporten authentication: the JWT-bearer grant (RFC 7523) signed with the admin client's
+//! key, exchanged at the token endpoint for an access token that is cached until 20 seconds
+//! before it expires and then renewed transparently.
+//!
+//! The grant: header `alg: RS256` with exactly one of `kid` or `x5c`; claims `aud` (the token
+//! service's issuer), `iss` (the client id), `iat`, `exp` = `iat` + 60 s (Maskinporten allows at
+//! most 120), a fresh `jti` (UUID v4; a grant is never reused) and `scope`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, Header};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::credentials::{Credentials, KeyIdentity};
+use super::endpoints::DigdirEnv;
+use super::retry::RetryPolicy;
+use super::transport::{self, Sent};
+use super::wire::{self, JWT_BEARER, TokenResponse};
+use crate::manifest::orgno::OrgNo;
+
+/// Lifetime of a grant, seconds.
+pub const GRANT_LIFETIME_SECS: i64 = 60;
+/// A cached token is renewed this long before it expires.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(20);
+
+/// The claims of a JWT-bearer grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+}
+
+/// Builds and signs a grant for `scope` (space-separated) at `now` (Unix seconds).
+pub fn build_grant(
+    credentials: &Credentials,
+    audience: &str,
+    scope: &str,
+    now: i64,
+) -> Result<String, ApiError> {
+    let mut header = Header::new(Algorithm::RS256);
+    match credentials.identity() {
+        KeyIdentity::Kid(kid) => header.kid = Some(kid.clone()),
+        KeyIdentity::X5c(chain) => header.x5c = Some(chain.clone()),
+    }
+    let claims = GrantClaims {
+        aud: audience.to_owned(),
+        iss: credentials.client_id.clone(),
+        iat: now,
+        exp: now + GRANT_LIFETIME_SECS,
+        jti: uuid::Uuid::new_v4().to_string(),
+        scope: scope.to_owned(),
+    };
+    jsonwebtoken::encode(&header, &claims, credentials.encoding_key())
+        .map_err(|e| ApiError::Auth(format!("cannot sign the grant: {}", e.kind_name())))
+}
+
+trait KindName {
+    fn kind_name(&self) -> String;
+}
+
+impl KindName for jsonwebtoken::errors::Error {
+    /// The error's kind without any payload (which could contain key bytes).
+    fn kind_name(&self) -> String {
+        let debug = format!("{:?}", self.kind());
+        debug
+            .split(['(', ' ', '{'])
+            .next()
+            .unwrap_or("error")
+            .to_owned()
+    }
+}
+
+/// An access token. `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct AccessToken {
+    value: String,
+    /// When it stops working (by our clock, from `expires_in`).
+    pub expires_at: Instant,
+    /// The organisation the token acts for (its `consumer` claim), when it is a JWT.
+    pub organization: Option<OrgNo>,
+    /// The scopes granted.
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"<redacted>")
+            .field("organization", &self.organization)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl AccessToken {
+    /// The `Authorization` header value.
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.value)
+    }
+
+    /// Whether it should be renewed before use at `now`.
+    pub fn needs_refresh(&self, now: Instant) -> bool {
+        now + REFRESH_MARGIN >= self.expires_at
+    }
+}
+
+/// The organisation number in an access token's `consumer.ID` (`0192:<orgno>`), read without
+/// verifying the signature (the API verifies it; we only compare). `None` for opaque tokens.
+pub fn token_organization(token: &str) -> Option<OrgNo> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let id = claims.get("consumer")?.get("ID")?.as_str()?;
+    let orgno = id.rsplit(':').next()?;
+    OrgNo::parse(orgno).ok()
+}
+
+/// A source of access tokens for one environment: builds grants, exchanges them, caches.
+pub struct TokenSource {
+    env: String,
+    http: reqwest::Client,
+    token_url: String,
+    audience: String,
+    credentials: Credentials,
+    scope: String,
+    digdir: Option<DigdirEnv>,
+    retry: RetryPolicy,
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    cache: tokio::sync::Mutex<Option<AccessToken>>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("env", &self.env)
+            .field("token_url", &self.token_url)
+            .field("audience", &self.audience)
+            .field("credentials", &self.credentials)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where and how to get tokens.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub env: String,
+    pub token_url: String,
+    pub audience: String,
+    /// Space-separated scopes to request.
+    pub scope: String,
+    pub digdir: Option<DigdirEnv>,
+    pub retry: RetryPolicy,
+}
+
+fn system_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl TokenSource {
+    pub fn new(http: reqwest::Client, config: TokenConfig, credentials: Credentials) -> Self {
+        Self {
+            env: config.env,
+            http,
+            token_url: config.token_url,
+            audience: config.audience,
+            credentials,
+            scope: config.scope,
+            digdir: config.digdir,
+            retry: config.retry,
+            clock: Arc::new(system_now),
+            cache: tokio::sync::Mutex::new(None),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Uses `clock` (Unix seconds) for the grant's `iat` instead of the system clock (for
+    /// emulators whose clock is set elsewhere).
+    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many token requests were sent.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A valid token: the cached one, or a new one when it is missing or about to expire.
+    pub async fn token(&self) -> Result<AccessToken, ApiError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(token) = cache.as_ref()
+            && !token.needs_refresh(Instant::now())
+        {
+            return Ok(token.clone());
+        }
+        let grant = build_grant(
+            &self.credentials,
+            &self.audience,
+            &self.scope,
+            (self.clock)(),
+        )?;
+        let token = self.exchange(&grant).await?;
+        *cache = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Forgets the cached token (after the API refused it with 401).
+    pub async fn invalidate(&self) {
+        *self.cache.lock().await = None;
+    }
+
+    /// Exchanges a grant for an access token at the token endpoint.
+    pub async fn exchange(&self, grant: &str) -> Result<AccessToken, ApiError> {
+        let form = [("grant_type", JWT_BEARER), ("assertion", grant)];
+        // The token's lifetime counts from before the request: never trust it longer.
+        let started = Instant::now();
+        let sent = transport::send(&self.retry, true, "POST", "/token", || {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.http.post(&self.token_url).form(&form)
+        })
+        .await;
+        match sent {
+            Sent::Ok { body, .. } => {
+                let response: TokenResponse = serde_json::from_str(&body).map_err(|_| {
+                    ApiError::Auth(format!(
+                        "{}: the token endpoint {} answered without an access token",
+                        self.env, self.token_url
+                    ))
+                })?;
+                if response.access_token.is_empty() {
+                    return Err(ApiError::Auth(format!(
+                        "{}: the token endpoint {} answered without an access token",
+                        self.env, self.token_url
+                    )));
+                }
+                let lifetime = response.expires_in.unwrap_or(120).max(0);
+                Ok(AccessToken {
+                    organization: token_organization(&response.access_token),
+                    expires_at: started + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0)),
+                    value: response.access_token,
+                    scope: response.scope,
+                })
+            }
+            Sent::Status { status, body, .. } => Err(ApiError::Auth(self.refusal(status, &body))),
+            Sent::Transport { message, .. } => Err(ApiError::Auth(format!(
+                "{}: no answer from the token endpoint {}: {message}",
+                self.env, self.token_url
+            ))),
+        }
+    }
+
+    /// The token endpoint's refusal, with what probably caused it.
+    fn refusal(&self, status: u16, body: &str) -> String {
+        let message = wire::error_message(body);
+        let lower = message.to_ascii_lowercase();
+        let hint = if lower.contains("aud") {
+            format!(
+                " — the grant's audience was `{}`; set `audience` of the environment to the token service's issuer",
+                self.audience
+            )
+        } else if lower.contains("expired") || lower.contains("iat") || lower.contains("exp") {
+            " — check that this machine's clock is right (grants are valid for 60 seconds)".into()
+        } else if lower.contains("client")
+            || lower.contains("kid")
+            || lower.contains("certificate")
+            || lower.contains("invalid_grant")
+        {
+            match self.digdir {
+                Some(env) => format!(
+                    " — check that the client id and key are the ones registered in Digdir's {} environment: test and production clients, keys and certificates are separate",
+                    env.as_str()
+                ),
+                None => " — check the client id and that its key is registered".into(),
+            }
+        } else if lower.contains("scope") {
+            format!(
+                " — the admin client needs the scopes `{}`; add them to it in Samarbeidsportalen",
+                self.scope
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{}: the token endpoint {} refused the grant ({status}): {message}{hint}",
+            self.env, self.token_url
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_organization_reads_the_consumer_claim() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"consumer":{"authority":"iso6523-actorid-upis","ID":"0192:910753282"}}"#);
+        let token = format!("e30.{payload}.sig");
+        assert_eq!(
+            token_organization(&token),
+            Some(OrgNo::new_unchecked("910753282"))
+        );
+        assert_eq!(token_organization("opaque-token"), None);
+        let bad = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"consumer":{"ID":"0192:123"}}"#);
+        assert_eq!(token_organization(&format!("e30.{bad}.s")), None);
+    }
+
+    #[test]
+    fn tokens_are_refreshed_twenty_seconds_early() {
+        let now = Instant::now();
+        let token = AccessToken {
+            value: "secret-token".into(),
+            expires_at: now + Duration::from_secs(30),
+            organization: None,
+            scope: None,
+        };
+        assert!(!token.needs_refresh(now));
+        assert!(token.needs_refresh(now + Duration::from_secs(11)));
+        assert!(!format!("{token:?}").contains("secret-token"));
+    }
+}

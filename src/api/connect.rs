@@ -1,0 +1,222 @@
+//! From a manifest and an environment name to an authenticated [`HttpClient`]: endpoints
+//! (presets and overrides), credentials (from the process environment), the scopes the
+//! command needs, and the check that the token acts for the manifest's organisation — done
+//! before any self-service call. `local` starts the embedded emulator instead.
+
+use std::sync::Arc;
+
+use miette::{Context, IntoDiagnostic};
+
+use super::auth::{TokenConfig, TokenSource};
+use super::client::{ClientConfig, HttpClient};
+use super::credentials::Credentials;
+use super::endpoints::{self, Endpoints, Target};
+use super::retry::RetryPolicy;
+use super::transport;
+use crate::manifest::LoadedManifest;
+use crate::manifest::model::Environment;
+use crate::manifest::orgno::OrgNo;
+
+/// What a command will do with the environment, deciding which scopes the token asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `plan`, `drift`, `import`: only `idporten:scopes.read idporten:dcr.read`.
+    Read,
+    /// `apply`: also `idporten:scopes.write idporten:dcr.write idporten:dcr.modify`.
+    Write,
+}
+
+impl Access {
+    /// The token scopes, space-separated.
+    pub fn scopes(self) -> &'static str {
+        match self {
+            Access::Read => "idporten:scopes.read idporten:dcr.read",
+            Access::Write => {
+                "idporten:scopes.read idporten:dcr.read idporten:scopes.write idporten:dcr.write idporten:dcr.modify"
+            }
+        }
+    }
+}
+
+/// A live, checked connection to one environment.
+pub struct Connection {
+    /// The environment's name.
+    pub env: String,
+    pub client: HttpClient,
+    /// Keeps the embedded emulator of `local` running as long as the connection lives.
+    #[allow(dead_code)]
+    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("env", &self.env)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything needed to connect to one environment, without the manifest.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub env: String,
+    pub endpoints: Endpoints,
+    pub access: Access,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// The organisation the token must act for.
+    pub organization: Option<OrgNo>,
+    /// The clock for grants' `iat` (default: the system clock).
+    pub clock: Option<GrantClock>,
+}
+
+/// A clock (Unix seconds) for the grant's `iat`, for emulators whose clock is set elsewhere.
+#[derive(Clone)]
+pub struct GrantClock(pub Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for GrantClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrantClock({})", (self.0)())
+    }
+}
+
+/// Connects to `env` of the manifest with the credentials from the process environment, and
+/// checks that they act for the manifest's organisation.
+pub async fn connect(
+    loaded: &LoadedManifest,
+    env: &str,
+    access: Access,
+    concurrency: usize,
+) -> miette::Result<Connection> {
+    let environment = loaded
+        .manifest
+        .environments
+        .get(env)
+        .cloned()
+        .unwrap_or_default();
+    connect_env(
+        env,
+        &environment,
+        Some(&loaded.manifest.organization),
+        &loaded.manifest.prefixes,
+        access,
+        concurrency,
+    )
+    .await
+}
+
+/// Connects to an environment described by `environment` (possibly not in any manifest, as
+/// for `import`). With `organization`, the token must act for it.
+pub async fn connect_env(
+    env: &str,
+    environment: &Environment,
+    organization: Option<&OrgNo>,
+    prefixes: &[String],
+    access: Access,
+    concurrency: usize,
+) -> miette::Result<Connection> {
+    let target = endpoints::resolve(env, environment).into_diagnostic()?;
+    match target {
+        Target::Remote(endpoints) => {
+            let credentials = Credentials::from_env(env)?;
+            credentials.check_environment(env, endpoints.digdir)?;
+            let options = ConnectOptions {
+                env: env.to_owned(),
+                endpoints,
+                access,
+                concurrency,
+                retry: RetryPolicy::default(),
+                organization: organization.cloned(),
+                clock: None,
+            };
+            connect_with(options, credentials, None).await
+        }
+        Target::Local => connect_local(env, organization, prefixes, access, concurrency).await,
+    }
+}
+
+/// Connects with explicit credentials (tests, embedded emulators). `keep_alive` is held by the
+/// connection.
+pub async fn connect_with(
+    options: ConnectOptions,
+    credentials: Credentials,
+    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+) -> miette::Result<Connection> {
+    let client = build_client(&options, credentials)?;
+    if let Some(org) = &options.organization {
+        client
+            .check_organization(org)
+            .await
+            .map_err(miette::Report::new)
+            .wrap_err_with(|| format!("cannot connect to environment `{}`", options.env))?;
+    }
+    Ok(Connection {
+        env: options.env,
+        client,
+        keep_alive,
+    })
+}
+
+/// The client for `options` without connecting (no request is made).
+pub fn build_client(
+    options: &ConnectOptions,
+    credentials: Credentials,
+) -> miette::Result<HttpClient> {
+    let http = transport::http_client(transport::CONNECT_TIMEOUT, transport::REQUEST_TIMEOUT)
+        .into_diagnostic()
+        .wrap_err("cannot set up the HTTP client")?;
+    let mut tokens = TokenSource::new(
+        http.clone(),
+        TokenConfig {
+            env: options.env.clone(),
+            token_url: options.endpoints.token_url.clone(),
+            audience: options.endpoints.audience.clone(),
+            scope: options.access.scopes().to_owned(),
+            digdir: options.endpoints.digdir,
+            retry: options.retry.clone(),
+        },
+        credentials,
+    );
+    if let Some(clock) = &options.clock {
+        tokens = tokens.with_clock(clock.0.clone());
+    }
+    Ok(HttpClient::new(
+        ClientConfig {
+            env: options.env.clone(),
+            api_url: options.endpoints.api_url.trim_end_matches('/').to_owned(),
+            concurrency: options.concurrency.max(1),
+            retry: options.retry.clone(),
+            probe_contacts: options.endpoints.digdir.is_none(),
+        },
+        http,
+        tokens,
+    ))
+}
+
+/// A clock for grants that follows the emulator's (`MPCTL_EMULATOR_NOW`), so grants are not
+/// refused as expired when the emulator's clock was set elsewhere.
+#[allow(dead_code)]
+fn emulator_clock() -> Option<GrantClock> {
+    let start = std::env::var("MPCTL_EMULATOR_NOW").ok()?;
+    let start = time::OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339)
+        .ok()?
+        .unix_timestamp();
+    let began = std::time::Instant::now();
+    Some(GrantClock(Arc::new(move || {
+        start + i64::try_from(began.elapsed().as_secs()).unwrap_or(0)
+    })))
+}
+
+async fn connect_local(
+    env: &str,
+    _organization: Option<&OrgNo>,
+    _prefixes: &[String],
+    _access: Access,
+    _concurrency: usize,
+) -> miette::Result<Connection> {
+    miette::bail!(
+        help = "give the environment `api_url`, `token_url` and `audience` of a running `mpctl emulator serve`",
+        "environment `{env}`: the embedded emulator is not available in this build"
+    )
+}

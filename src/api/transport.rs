@@ -1,0 +1,196 @@
+//! Sending one logical request: attempts with the retry policy, a tracing span per attempt
+//! (method, path, status, duration — shown with `-v`), and the answer read in full. Headers and
+//! bodies are never logged: they carry tokens and grants.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
+
+/// How a request ended.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// A 2xx answer.
+    Ok { body: String },
+    /// An error status, after any retries. `ambiguous`: a non-idempotent request may still have
+    /// taken effect.
+    Status {
+        status: u16,
+        body: String,
+        ambiguous: bool,
+        /// How many attempts were made (a 404 on the second `DELETE` means the first worked).
+        attempts: u32,
+    },
+    /// No answer, after any retries.
+    Transport { message: String, ambiguous: bool },
+}
+
+/// Sends the request `build` makes (once per attempt), retrying as `policy` says.
+/// `idempotent` tells whether repeating it is harmless; `method` and `path` are for the trace.
+pub(crate) async fn send(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    method: &str,
+    path: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Sent {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let span = tracing::info_span!("request", method, path, attempt);
+        let _enter = span.enter();
+        let started = Instant::now();
+        let (failure, retry_after, outcome) = match build().send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                match response.text().await {
+                    Ok(body) => {
+                        tracing::info!(
+                            method,
+                            path,
+                            status,
+                            duration_ms = elapsed_ms(started),
+                            "{method} {path} → {status}"
+                        );
+                        if (200..300).contains(&status) {
+                            return Sent::Ok { body };
+                        }
+                        (
+                            Failure::Status(status),
+                            retry_after,
+                            Sent::Status {
+                                status,
+                                body,
+                                ambiguous: false,
+                                attempts: attempt,
+                            },
+                        )
+                    }
+                    Err(e) => {
+                        tracing::info!(
+                            method,
+                            path,
+                            status,
+                            duration_ms = elapsed_ms(started),
+                            "{method} {path} → {status}, answer cut off"
+                        );
+                        (
+                            Failure::NoAnswer,
+                            None,
+                            Sent::Transport {
+                                message: format!(
+                                    "the answer ({status}) was cut off: {}",
+                                    describe(&e)
+                                ),
+                                ambiguous: false,
+                            },
+                        )
+                    }
+                }
+            }
+            Err(e) => {
+                let failure = if e.is_connect() {
+                    Failure::Connect
+                } else {
+                    Failure::NoAnswer
+                };
+                tracing::info!(
+                    method,
+                    path,
+                    duration_ms = elapsed_ms(started),
+                    "{method} {path} → no answer ({})",
+                    describe(&e)
+                );
+                (
+                    failure,
+                    None,
+                    Sent::Transport {
+                        message: describe(&e),
+                        ambiguous: false,
+                    },
+                )
+            }
+        };
+        match policy.decide(attempt, failure, idempotent, retry_after) {
+            Decision::RetryAfter(wait) => {
+                tracing::debug!(method, path, wait_ms = wait.as_millis() as u64, "retrying");
+                drop(_enter);
+                tokio::time::sleep(wait).await;
+            }
+            Decision::Ambiguous => return mark_ambiguous(outcome),
+            Decision::Stop => return outcome,
+        }
+    }
+}
+
+fn mark_ambiguous(outcome: Sent) -> Sent {
+    match outcome {
+        Sent::Status {
+            status,
+            body,
+            attempts,
+            ..
+        } => Sent::Status {
+            status,
+            body,
+            ambiguous: true,
+            attempts,
+        },
+        Sent::Transport { message, .. } => Sent::Transport {
+            message,
+            ambiguous: true,
+        },
+        ok => ok,
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A transport error in words, without the URL's query (scope names are fine, but keep the
+/// message short) and without any header.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the connection failed"
+    };
+    let mut source = std::error::Error::source(error);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// The default per-request timeouts: connecting, and the whole request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// See [`CONNECT_TIMEOUT`].
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An HTTP client with rustls, the timeouts above and mpctl's user agent.
+pub fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .user_agent(concat!("mpctl/", env!("CARGO_PKG_VERSION")))
+        .build()
+}

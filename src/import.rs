@@ -1,0 +1,741 @@
+//! `import`'s core: from the live state of one or more environments to a manifest that plans to
+//! zero changes.
+//!
+//! Rules:
+//! - Active scopes and active Maskinporten clients are imported; deactivated ones are left out
+//!   (they are history, and plan does not touch them) and listed in the notes.
+//! - A resource present in only some environments gets `environments`; a grant present in only
+//!   some of its scope's environments gets its own `environments`.
+//! - A field whose value differs between environments takes the most common value, with
+//!   `overrides` for the others. A field that some environments do not set at all is left
+//!   unset and given per environment as an override where set (an unset field is not managed,
+//!   so nothing shows a change).
+//! - Clients are pinned by `client_ids` so that nothing is recreated; their public keys are
+//!   written as files `keys/<client>-<kid>.jwk.json` (relative to the manifest).
+//! - Only fields the API set are written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::manifest::model::{
+    Client, ClientOverride, Contacts, Environment, Grant, KeyRef, LimitedGrant, Manifest,
+    ManifestOverride, Scope, ScopeOverride, Settings,
+};
+use crate::manifest::orgno::OrgNo;
+use crate::state::{ClientState, KeyState, LiveEnv, ScopeState};
+
+/// One environment's live state, as read for import.
+#[derive(Debug, Clone)]
+pub struct ImportedEnv {
+    /// The environment's name in the manifest.
+    pub name: String,
+    /// How it is reached (written to the manifest's `environments`).
+    pub environment: Environment,
+    pub live: LiveEnv,
+}
+
+/// A manifest built from live state, with the key files it refers to.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub manifest: Manifest,
+    /// Public JWKs by path relative to the manifest (`keys/<client>-<kid>.jwk.json`).
+    pub key_files: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// What was left out or needs a look, for the user.
+    pub notes: Vec<String>,
+}
+
+/// Builds the manifest for `organization` from the environments' live state (in the order
+/// given: ties between values go to the earlier environment).
+pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
+    let mut notes = Vec::new();
+    let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
+
+    // Scopes by name, per environment.
+    let mut scopes: BTreeMap<String, Vec<(&str, &ScopeState)>> = BTreeMap::new();
+    for env in envs {
+        for scope in env.live.state.scopes.values() {
+            if scope.active {
+                scopes
+                    .entry(scope.name.clone())
+                    .or_default()
+                    .push((&env.name, scope));
+            } else {
+                notes.push(format!(
+                    "{}: scope {} is deactivated and was not imported",
+                    env.name, scope.name
+                ));
+            }
+        }
+    }
+    let prefixes: BTreeSet<String> = scopes
+        .keys()
+        .filter_map(|n| n.split_once(':').map(|(p, _)| p.to_owned()))
+        .collect();
+    let manifest_scopes = scopes
+        .iter()
+        .map(|(name, present)| build_scope(name, present, &env_names))
+        .collect();
+
+    // Clients by name, per environment.
+    let mut clients: BTreeMap<String, Vec<(&str, &ClientState)>> = BTreeMap::new();
+    for env in envs {
+        let mut seen = BTreeSet::new();
+        for client in env.live.state.clients.values() {
+            let id = client.client_id.as_deref().unwrap_or("?");
+            if !client.active {
+                notes.push(format!(
+                    "{}: client {} ({id}) is deactivated and was not imported",
+                    env.name, client.name
+                ));
+                continue;
+            }
+            if client
+                .integration_type
+                .as_deref()
+                .is_some_and(|t| t != "maskinporten")
+            {
+                notes.push(format!(
+                    "{}: client {} ({id}) is not a Maskinporten client and was not imported",
+                    env.name, client.name
+                ));
+                continue;
+            }
+            if !seen.insert(client.name.clone()) {
+                notes.push(format!(
+                    "{}: another active client is also named {:?}; {id} was not imported (rename one in Samarbeidsportalen, then import again)",
+                    env.name, client.name
+                ));
+                continue;
+            }
+            clients
+                .entry(client.name.clone())
+                .or_default()
+                .push((&env.name, client));
+        }
+    }
+    let mut key_files = BTreeMap::new();
+    let manifest_clients = clients
+        .iter()
+        .map(|(name, present)| build_client(name, present, &env_names, &mut key_files))
+        .collect();
+
+    // The provider integration's contacts.
+    let contacts: Vec<(&str, Option<Contacts>)> = envs
+        .iter()
+        .map(|e| (e.name.as_str(), non_empty(e.live.state.contacts.clone())))
+        .collect();
+    let (base_contacts, contact_overrides) = split_option(&contacts);
+    let overrides = contact_overrides
+        .into_iter()
+        .map(|(env, contacts)| {
+            (
+                env,
+                ManifestOverride {
+                    contacts: Some(contacts),
+                },
+            )
+        })
+        .collect();
+
+    Imported {
+        manifest: Manifest {
+            version: 1,
+            organization: organization.clone(),
+            prefixes: prefixes.into_iter().collect(),
+            environments: envs
+                .iter()
+                .map(|e| (e.name.clone(), e.environment.clone()))
+                .collect(),
+            settings: Settings::default(),
+            contacts: base_contacts,
+            scopes: manifest_scopes,
+            clients: manifest_clients,
+            overrides,
+        },
+        key_files,
+        notes,
+    }
+}
+
+fn non_empty(contacts: Option<Contacts>) -> Option<Contacts> {
+    contacts.filter(|c| !c.notifications.is_empty() || c.invoice.is_some())
+}
+
+/// The environments list for a resource present in `present` of `all`: `None` when in all.
+fn environments_of(present: &[&str], all: &[String]) -> Option<Vec<String>> {
+    if all.iter().all(|e| present.contains(&e.as_str())) {
+        None
+    } else {
+        Some(present.iter().map(|e| (*e).to_owned()).collect())
+    }
+}
+
+/// The most common value (ties: the earliest), and the environments whose value differs.
+/// (Every imported resource exists in at least one environment, so `values` is never empty;
+/// if it were, the default is returned.)
+fn split_value<T: Clone + PartialEq + Default>(values: &[(&str, T)]) -> (T, Vec<(String, T)>) {
+    let mut best: Option<(&T, usize)> = None;
+    for (_, v) in values {
+        let count = values.iter().filter(|(_, w)| w == v).count();
+        if best.is_none_or(|(_, c)| count > c) {
+            best = Some((v, count));
+        }
+    }
+    let base = best.map(|(v, _)| v.clone()).unwrap_or_default();
+    let others = values
+        .iter()
+        .filter(|(_, v)| *v != base)
+        .map(|(e, v)| ((*e).to_owned(), v.clone()))
+        .collect();
+    (base, others)
+}
+
+/// Like [`split_value`] for an optional field: when some environments do not set it, it is
+/// unset in the base and given as an override where set.
+fn split_option<T: Clone + PartialEq>(
+    values: &[(&str, Option<T>)],
+) -> (Option<T>, Vec<(String, T)>) {
+    if values.iter().all(|(_, v)| v.is_some()) {
+        let (base, others) = split_value(values);
+        let others = others
+            .into_iter()
+            .filter_map(|(e, v)| v.map(|v| (e, v)))
+            .collect();
+        (base, others)
+    } else {
+        let others = values
+            .iter()
+            .filter_map(|(e, v)| v.clone().map(|v| ((*e).to_owned(), v)))
+            .collect();
+        (None, others)
+    }
+}
+
+fn build_scope(name: &str, present: &[(&str, &ScopeState)], all: &[String]) -> Scope {
+    let envs: Vec<&str> = present.iter().map(|(e, _)| *e).collect();
+    let mut overrides: BTreeMap<String, ScopeOverride> = BTreeMap::new();
+    macro_rules! optional {
+        ($field:ident) => {{
+            let values: Vec<(&str, _)> = present
+                .iter()
+                .map(|(e, s)| (*e, s.$field.clone()))
+                .collect();
+            let (base, others) = split_option(&values);
+            for (env, value) in others {
+                overrides.entry(env).or_default().$field = Some(value);
+            }
+            base
+        }};
+    }
+    let descriptions: Vec<(&str, String)> = present
+        .iter()
+        .map(|(e, s)| (*e, s.description.clone()))
+        .collect();
+    let (description, others) = split_value(&descriptions);
+    for (env, value) in others {
+        overrides.entry(env).or_default().description = Some(value);
+    }
+    let long_description = optional!(long_description);
+    let visibility = optional!(visibility);
+    let token_type = optional!(token_type);
+    let at_max_age = optional!(at_max_age);
+    let authorization_max_lifetime = optional!(authorization_max_lifetime);
+    let allowed_integration_types = optional!(allowed_integration_types);
+    let accessible_for_all = optional!(accessible_for_all);
+    let enforced_aud_for_access_token = optional!(enforced_aud_for_access_token);
+    let delegation_source = optional!(delegation_source);
+
+    // Grants: an organisation granted in every environment of the scope is a plain number.
+    let mut granted_in: BTreeMap<&OrgNo, Vec<&str>> = BTreeMap::new();
+    for (env, scope) in present {
+        for org in &scope.grants {
+            granted_in.entry(org).or_default().push(env);
+        }
+    }
+    let grants = granted_in
+        .into_iter()
+        .map(|(org, in_envs)| {
+            if in_envs.len() == envs.len() {
+                Grant::Org(org.clone())
+            } else {
+                Grant::Limited(LimitedGrant {
+                    org: org.clone(),
+                    environments: Some(in_envs.iter().map(|e| (*e).to_owned()).collect()),
+                })
+            }
+        })
+        .collect();
+
+    Scope {
+        name: name.to_owned(),
+        description,
+        long_description,
+        visibility,
+        token_type,
+        at_max_age,
+        authorization_max_lifetime,
+        allowed_integration_types,
+        accessible_for_all,
+        enforced_aud_for_access_token,
+        delegation_source,
+        grants,
+        environments: environments_of(&envs, all),
+        protected: false,
+        overrides,
+    }
+}
+
+/// A file-name-safe form of a client name or kid.
+fn file_part(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches('.').to_owned();
+    if trimmed.is_empty() {
+        "key".into()
+    } else {
+        trimmed
+    }
+}
+
+/// The manifest path of a key, registering its file (a different key under the same name gets
+/// the environment appended).
+fn key_path(
+    client: &str,
+    env: &str,
+    key: &KeyState,
+    files: &mut BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+) -> String {
+    let base = format!("keys/{}-{}", file_part(client), file_part(&key.kid));
+    for candidate in [
+        format!("{base}.jwk.json"),
+        format!("{base}-{}.jwk.json", file_part(env)),
+    ] {
+        match files.get(&candidate) {
+            Some(existing) if *existing == key.jwk => return candidate,
+            Some(_) => continue,
+            None => {
+                files.insert(candidate.clone(), key.jwk.clone());
+                return candidate;
+            }
+        }
+    }
+    let fallback = format!("{base}-{}-{}.jwk.json", file_part(env), files.len());
+    files.insert(fallback.clone(), key.jwk.clone());
+    fallback
+}
+
+fn build_client(
+    name: &str,
+    present: &[(&str, &ClientState)],
+    all: &[String],
+    key_files: &mut BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+) -> Client {
+    let envs: Vec<&str> = present.iter().map(|(e, _)| *e).collect();
+    let mut overrides: BTreeMap<String, ClientOverride> = BTreeMap::new();
+
+    // The description defaults to the name: write it only where it differs.
+    let descriptions: Vec<(&str, Option<String>)> = present
+        .iter()
+        .map(|(e, c)| (*e, Some(c.description.clone()).filter(|d| d != name)))
+        .collect();
+    let description = if descriptions.iter().all(|(_, d)| d.is_none()) {
+        None
+    } else {
+        let values: Vec<(&str, String)> = present
+            .iter()
+            .map(|(e, c)| (*e, c.description.clone()))
+            .collect();
+        let (base, others) = split_value(&values);
+        for (env, value) in others {
+            overrides.entry(env).or_default().description = Some(value);
+        }
+        Some(base)
+    };
+
+    let scope_lists: Vec<(&str, Vec<String>)> = present
+        .iter()
+        .map(|(e, c)| (*e, c.scopes.iter().cloned().collect()))
+        .collect();
+    let (scopes, others) = split_value(&scope_lists);
+    for (env, value) in others {
+        overrides.entry(env).or_default().scopes = Some(value);
+    }
+
+    let key_lists: Vec<(&str, Vec<KeyRef>)> = present
+        .iter()
+        .map(|(e, c)| {
+            let refs = c
+                .keys
+                .values()
+                .map(|k| KeyRef::Path(key_path(name, e, k, key_files)))
+                .collect();
+            (*e, refs)
+        })
+        .collect();
+    let (keys, others) = split_value(&key_lists);
+    for (env, value) in others {
+        overrides.entry(env).or_default().keys = Some(value);
+    }
+
+    let lifetimes: Vec<(&str, Option<u32>)> = present
+        .iter()
+        .map(|(e, c)| (*e, c.access_token_lifetime))
+        .collect();
+    let (access_token_lifetime, others) = split_option(&lifetimes);
+    for (env, value) in others {
+        overrides.entry(env).or_default().access_token_lifetime = Some(value);
+    }
+
+    let contacts: Vec<(&str, Option<Contacts>)> = present
+        .iter()
+        .map(|(e, c)| (*e, non_empty(c.contacts.clone())))
+        .collect();
+    let (contacts, others) = split_option(&contacts);
+    for (env, value) in others {
+        overrides.entry(env).or_default().contacts = Some(value);
+    }
+
+    Client {
+        name: name.to_owned(),
+        description,
+        scopes,
+        keys,
+        contacts,
+        access_token_lifetime,
+        environments: environments_of(&envs, all),
+        client_ids: present
+            .iter()
+            .filter_map(|(e, c)| c.client_id.clone().map(|id| ((*e).to_owned(), id)))
+            .collect(),
+        renamed_from: Vec::new(),
+        protected: false,
+        overrides,
+    }
+}
+
+/// The manifest as YAML, with a header saying where it came from.
+pub fn to_yaml(imported: &Imported, envs: &[String]) -> Result<String, serde_yaml_ng::Error> {
+    let body = serde_yaml_ng::to_string(&imported.manifest)?;
+    Ok(format!(
+        "# Imported by `mpctl import` from: {}. Planning it shows no changes.\n{body}",
+        envs.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::LoadedManifest;
+    use crate::manifest::model::{TokenType, Visibility};
+    use crate::manifest::resolve::resolve;
+
+    fn scope(name: &str, description: &str, grants: &[&str]) -> ScopeState {
+        ScopeState {
+            name: name.into(),
+            description: description.into(),
+            active: true,
+            grants: grants.iter().map(|g| OrgNo::new_unchecked(*g)).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn key(kid: &str, n: &str) -> KeyState {
+        let jwk: serde_json::Map<String, serde_json::Value> = serde_json::from_value(
+            serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"}),
+        )
+        .unwrap();
+        KeyState {
+            kid: kid.into(),
+            jwk,
+            exp: Some(1_900_000_000),
+            cert_not_after: None,
+            source: None,
+            retire_after: None,
+        }
+    }
+
+    fn client(id: &str, name: &str, scopes: &[&str], keys: &[KeyState]) -> ClientState {
+        ClientState {
+            client_id: Some(id.into()),
+            name: name.into(),
+            description: name.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            keys: keys.iter().map(|k| (k.kid.clone(), k.clone())).collect(),
+            active: true,
+            integration_type: Some("maskinporten".into()),
+            ..Default::default()
+        }
+    }
+
+    fn env(name: &str, scopes: Vec<ScopeState>, clients: Vec<ClientState>) -> ImportedEnv {
+        let mut live = LiveEnv::default();
+        for s in scopes {
+            live.state.scopes.insert(s.name.clone(), s);
+        }
+        for c in clients {
+            live.state
+                .clients
+                .insert(c.client_id.clone().unwrap_or_default(), c);
+        }
+        ImportedEnv {
+            name: name.into(),
+            environment: Environment::default(),
+            live,
+        }
+    }
+
+    fn two_envs() -> Vec<ImportedEnv> {
+        let mut read = scope(
+            "acme:orders.read",
+            "Read orders",
+            &["974760673", "991825827"],
+        );
+        read.visibility = Some(Visibility::Public);
+        read.token_type = Some(TokenType::SelfContained);
+        let mut read_prod = scope("acme:orders.read", "Read orders (prod)", &["974760673"]);
+        read_prod.visibility = Some(Visibility::Public);
+        read_prod.at_max_age = Some(300);
+        let mut old = scope("acme:old", "Old", &[]);
+        old.active = false;
+        let test = env(
+            "test",
+            vec![read, scope("acme:beta", "Beta", &[]), old],
+            vec![
+                client("t-1", "sync", &["acme:orders.read"], &[key("k1", "AQAB1")]),
+                {
+                    let mut c = client("t-2", "gone", &[], &[]);
+                    c.active = false;
+                    c
+                },
+            ],
+        );
+        let prod = env(
+            "prod",
+            vec![read_prod],
+            vec![{
+                let mut c = client(
+                    "p-1",
+                    "sync",
+                    &["acme:orders.read", "other:x"],
+                    &[key("k2", "AQAB2")],
+                );
+                c.description = "Nightly sync".into();
+                c.access_token_lifetime = Some(60);
+                c
+            }],
+        );
+        vec![test, prod]
+    }
+
+    fn loaded(imported: &Imported) -> LoadedManifest {
+        let keys = imported
+            .key_files
+            .iter()
+            .map(|(path, jwk)| {
+                let kid = jwk["kid"].as_str().unwrap().to_owned();
+                (
+                    path.clone(),
+                    vec![KeyState {
+                        kid,
+                        jwk: jwk.clone(),
+                        exp: None,
+                        cert_not_after: None,
+                        source: None,
+                        retire_after: None,
+                    }],
+                )
+            })
+            .collect();
+        LoadedManifest {
+            manifest: imported.manifest.clone(),
+            keys,
+            files: vec![],
+            digest: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_imported_manifest_resolves_to_the_live_state_of_every_environment() {
+        let envs = two_envs();
+        let imported = build(&OrgNo::new_unchecked("910753282"), &envs);
+        // Through YAML and back, as a user would get it.
+        let yaml = to_yaml(&imported, &["test".into(), "prod".into()]).unwrap();
+        let reparsed: Manifest = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert_eq!(reparsed, imported.manifest);
+        let loaded = loaded(&imported);
+        for env in &envs {
+            let desired = resolve(&loaded, &env.name, 0);
+            let live = &env.live.state;
+            let active: BTreeMap<_, _> = live.scopes.iter().filter(|(_, s)| s.active).collect();
+            assert_eq!(
+                desired.scopes.keys().collect::<Vec<_>>(),
+                active.keys().copied().collect::<Vec<_>>(),
+                "{}",
+                env.name
+            );
+            for (name, want) in &desired.scopes {
+                let have = &live.scopes[name];
+                assert_eq!(want.description, have.description, "{name} in {}", env.name);
+                assert_eq!(want.grants, have.grants, "{name} in {}", env.name);
+                // Every managed field equals the live one.
+                if want.visibility.is_some() {
+                    assert_eq!(want.visibility, have.visibility);
+                }
+                if want.token_type.is_some() {
+                    assert_eq!(want.token_type, have.token_type);
+                }
+                if want.at_max_age.is_some() {
+                    assert_eq!(want.at_max_age, have.at_max_age);
+                }
+            }
+            for (name, want) in &desired.clients {
+                let id = want.client_id.as_ref().expect("pinned");
+                let have = &live.clients[id];
+                assert_eq!(&have.name, name);
+                assert_eq!(want.description, have.description, "{name} in {}", env.name);
+                assert_eq!(want.scopes, have.scopes, "{name} in {}", env.name);
+                assert_eq!(
+                    want.keys.keys().collect::<Vec<_>>(),
+                    have.keys.keys().collect::<Vec<_>>()
+                );
+                for (kid, k) in &want.keys {
+                    assert_eq!(k.jwk, have.keys[kid].jwk);
+                }
+                if want.access_token_lifetime.is_some() {
+                    assert_eq!(want.access_token_lifetime, have.access_token_lifetime);
+                }
+            }
+            let active_clients = live.clients.values().filter(|c| c.active).count();
+            assert_eq!(desired.clients.len(), active_clients, "{}", env.name);
+        }
+    }
+
+    #[test]
+    fn differences_become_environments_and_overrides() {
+        let imported = build(&OrgNo::new_unchecked("910753282"), &two_envs());
+        let m = &imported.manifest;
+        assert_eq!(m.prefixes, ["acme"]);
+        let beta = m.scopes.iter().find(|s| s.name == "acme:beta").unwrap();
+        assert_eq!(beta.environments.as_deref(), Some(&["test".to_owned()][..]));
+        let read = m
+            .scopes
+            .iter()
+            .find(|s| s.name == "acme:orders.read")
+            .unwrap();
+        assert_eq!(read.environments, None);
+        assert_eq!(read.visibility, Some(Visibility::Public));
+        // Set in only one environment: an override, not a base value.
+        assert_eq!(read.token_type, None);
+        assert_eq!(
+            read.overrides["test"].token_type,
+            Some(TokenType::SelfContained)
+        );
+        assert_eq!(read.overrides["prod"].at_max_age, Some(300));
+        assert!(
+            read.grants
+                .contains(&Grant::Org(OrgNo::new_unchecked("974760673")))
+        );
+        assert!(read.grants.contains(&Grant::Limited(LimitedGrant {
+            org: OrgNo::new_unchecked("991825827"),
+            environments: Some(vec!["test".into()]),
+        })));
+        let sync = &m.clients[0];
+        assert_eq!(sync.client_ids["test"], "t-1");
+        assert_eq!(sync.client_ids["prod"], "p-1");
+        assert_eq!(m.clients.len(), 1, "the deactivated client is left out");
+        assert!(imported.key_files.contains_key("keys/sync-k1.jwk.json"));
+        assert!(imported.notes.iter().any(|n| n.contains("acme:old")));
+        assert!(imported.notes.iter().any(|n| n.contains("gone")));
+    }
+
+    #[test]
+    fn unset_fields_are_not_written() {
+        let imported = build(
+            &OrgNo::new_unchecked("910753282"),
+            &[env(
+                "test",
+                vec![scope("acme:a", "A", &[])],
+                vec![client("c", "c", &[], &[])],
+            )],
+        );
+        let yaml = to_yaml(&imported, &["test".into()]).unwrap();
+        for absent in [
+            "visibility",
+            "token_type",
+            "overrides",
+            "environments: [",
+            "description: c",
+            "null",
+        ] {
+            assert!(!yaml.contains(absent), "{absent} in\n{yaml}");
+        }
+    }
+
+    #[test]
+    fn a_second_active_client_with_the_same_name_is_reported_not_imported() {
+        let imported = build(
+            &OrgNo::new_unchecked("910753282"),
+            &[env(
+                "test",
+                vec![],
+                vec![client("a", "dup", &[], &[]), client("b", "dup", &[], &[])],
+            )],
+        );
+        assert_eq!(imported.manifest.clients.len(), 1);
+        assert!(imported.notes.iter().any(|n| n.contains("dup")));
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+
+    #[test]
+    fn the_imported_manifest_passes_validation() {
+        let mut live = LiveEnv::default();
+        let mut s = ScopeState {
+            name: "acme:orders.read".into(),
+            description: "Read".into(),
+            active: true,
+            ..Default::default()
+        };
+        s.grants.insert(OrgNo::new_unchecked("974760673"));
+        s.grants.insert(OrgNo::new_unchecked("910753282"));
+        live.state.scopes.insert(s.name.clone(), s);
+        live.state.clients.insert(
+            "id-1".into(),
+            ClientState {
+                client_id: Some("id-1".into()),
+                name: "sync".into(),
+                description: "Sync".into(),
+                scopes: ["acme:orders.read".to_owned()].into(),
+                active: true,
+                ..Default::default()
+            },
+        );
+        let envs = ["test", "prod"].map(|name| ImportedEnv {
+            name: name.into(),
+            environment: Environment::default(),
+            live: live.clone(),
+        });
+        let imported = build(&OrgNo::new_unchecked("910753282"), &envs);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mpctl.yaml");
+        std::fs::write(
+            &path,
+            to_yaml(&imported, &["test".into(), "prod".into()]).unwrap(),
+        )
+        .unwrap();
+        match crate::manifest::load(&[path]) {
+            Ok(loaded) => assert_eq!(loaded.manifest, imported.manifest),
+            Err(diagnostics) => panic!("{:?}", miette::Report::new(diagnostics)),
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! `mpctl keys rotate`: a new RSA-2048 key pair for a client, generated locally. The private key
+//! goes to a file of its own (mode 0600, never overwritten, never printed); the public JWK goes
+//! to `keys/` beside the manifest and into the client's `keys` by a minimal text edit, with
+//! `retire_after` on the key it replaces. Apply then registers both; after the grace period plan
+//! removes the old one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+
+use super::manifest_edit::{self, EditError, KeyEntry, KeysSite};
+use crate::manifest::keys::{MAX_KEYS_PER_CLIENT, load_key_file, public_jwk};
+
+/// What to rotate, and where to write.
+#[derive(Debug, Clone)]
+pub struct RotateOptions {
+    /// The client's name in the manifest.
+    pub client: String,
+    /// The environment the key is for.
+    pub env: String,
+    /// The manifest file that declares the client.
+    pub manifest: PathBuf,
+    /// Where the new private key goes (PEM, PKCS#8).
+    pub private_key_out: PathBuf,
+    /// Days until the replaced key retires.
+    pub grace_days: u32,
+    /// Compute and show the change only.
+    pub dry_run: bool,
+    /// Today (UTC): names the key file and dates `retire_after`.
+    pub today: time::Date,
+}
+
+/// What a rotation did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct RotateOutcome {
+    /// The manifest file edited.
+    pub manifest: PathBuf,
+    /// Unified diff of the manifest.
+    pub diff: String,
+    /// The public JWK file.
+    pub public_key_file: PathBuf,
+    /// The new entry in the client's `keys` (relative to the manifest).
+    pub entry: String,
+    /// The new key's `kid` (its RFC 7638 thumbprint).
+    pub kid: String,
+    /// The replaced key's path and its `retire_after` date.
+    pub retired: Option<(String, String)>,
+    /// Whether the edit went into `overrides.<env>.keys` (else the client's own `keys`, which
+    /// apply in every environment without an override).
+    pub from_override: bool,
+    /// Things the user should know (e.g. a private key written inside the repository).
+    pub warnings: Vec<String>,
+    /// False for a dry run.
+    pub written: bool,
+}
+
+/// Why a rotation was refused or failed. Nothing is written when this is returned, unless the
+/// message says otherwise.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RotateError {
+    /// The manifest file cannot be read.
+    #[error("cannot read the manifest {path}: {message}")]
+    #[diagnostic(help("pass the manifest file that declares the client with `--manifest FILE`"))]
+    ReadManifest { path: String, message: String },
+
+    /// The manifest cannot be edited (see [`EditError`]).
+    #[error("{path}: {source}")]
+    #[diagnostic(help(
+        "`keys rotate` edits the file that declares the client; check the client's name and \
+         that its `keys` is a list of paths or `{{path, retire_after}}` entries"
+    ))]
+    Edit { path: String, source: EditError },
+
+    /// No manifest file under the directory declares the client.
+    #[error("no manifest under {dir} declares a client named `{client}`")]
+    #[diagnostic(help("check the name, or pass the manifest file with `--manifest FILE`"))]
+    NoManifest { dir: String, client: String },
+
+    /// More than one manifest file declares the client.
+    #[error("several manifest files declare a client named `{client}`: {files}")]
+    #[diagnostic(help("pass the one to edit with `--manifest FILE`"))]
+    AmbiguousManifest { client: String, files: String },
+
+    /// The client does not exist in the environment.
+    #[error("client `{client}` is not in environment `{env}`")]
+    #[diagnostic(help("{help}"))]
+    WrongEnvironment {
+        client: String,
+        env: String,
+        help: String,
+    },
+
+    /// The client would exceed the API's five keys.
+    #[error(
+        "client `{client}` would have {count} keys in `{env}`; Maskinporten allows at most {max}"
+    )]
+    #[diagnostic(help(
+        "retire {to_retire} first: remove it from the client's `keys` (or wait until its \
+         `retire_after` has passed), apply, then rotate again"
+    ))]
+    TooManyKeys {
+        client: String,
+        env: String,
+        count: usize,
+        max: usize,
+        to_retire: String,
+    },
+
+    /// The private key file exists; it is never replaced.
+    #[error("the private key file {path} already exists; it is never overwritten")]
+    #[diagnostic(help(
+        "choose another `--private-key-out` path, or move the existing file away if it is no \
+         longer needed"
+    ))]
+    PrivateKeyExists { path: String },
+
+    /// Key generation failed.
+    #[error("cannot generate the key pair: {0}")]
+    #[diagnostic(help("this is a local error of the random number generator; try again"))]
+    Generate(String),
+
+    /// Writing a file failed.
+    #[error("cannot write {path}: {message}")]
+    #[diagnostic(help("{help}"))]
+    Write {
+        path: String,
+        message: String,
+        help: String,
+    },
+}
+
+/// Rotates the key of `options.client` in `options.env`.
+pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
+    let manifest_name = options.manifest.display().to_string();
+    let source =
+        std::fs::read_to_string(&options.manifest).map_err(|e| RotateError::ReadManifest {
+            path: manifest_name.clone(),
+            message: e.to_string(),
+        })?;
+    let edit_error = |source| RotateError::Edit {
+        path: manifest_name.clone(),
+        source,
+    };
+    let site = manifest_edit::locate(&source, &options.client, &options.env).map_err(edit_error)?;
+    check_environment(&source, &site, options)?;
+
+    let manifest_dir = options
+        .manifest
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let today_unix = options.today.midnight().assume_utc().unix_timestamp();
+    check_key_count(&site, &manifest_dir, today_unix, options)?;
+
+    if options.private_key_out.exists() {
+        return Err(RotateError::PrivateKeyExists {
+            path: options.private_key_out.display().to_string(),
+        });
+    }
+
+    let (entry, public_key_file) = new_key_path(&manifest_dir, &site, options);
+    let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| RotateError::Generate(e.to_string()))?;
+    let jwk = public_jwk(&private.to_public_key(), None);
+    let kid = jwk
+        .get("kid")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+
+    let retire_date = options.today + time::Duration::days(i64::from(options.grace_days));
+    let retire_date =
+        crate::manifest::keys::format_date(retire_date.midnight().assume_utc().unix_timestamp());
+    let retire = site
+        .replaced_index()
+        .map(|index| (index, retire_date.as_str()));
+    let edited = site
+        .edit(&source, &options.env, &entry, retire)
+        .map_err(edit_error)?;
+    let retired = retire.and_then(|(index, date)| {
+        site.entries
+            .get(index)
+            .map(|e| (e.path.clone(), date.to_owned()))
+    });
+
+    let diff = similar::TextDiff::from_lines(&source, &edited)
+        .unified_diff()
+        .context_radius(3)
+        .header(&manifest_name, &manifest_name)
+        .to_string();
+
+    let mut warnings = Vec::new();
+    if is_inside(&options.private_key_out, &manifest_dir) {
+        warnings.push(format!(
+            "the private key {} is inside the manifest's directory: never commit it (add it to \
+             .gitignore) and move it to where the integration reads its key",
+            options.private_key_out.display()
+        ));
+    }
+
+    if !options.dry_run {
+        let pem = private
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| RotateError::Generate(e.to_string()))?;
+        write_private_key(&options.private_key_out, pem.as_bytes())?;
+        let mut json =
+            serde_json::to_string_pretty(&serde_json::Value::Object(jwk)).unwrap_or_default();
+        json.push('\n');
+        write_new_file(&public_key_file, json.as_bytes()).map_err(|e| RotateError::Write {
+            path: public_key_file.display().to_string(),
+            message: e.to_string(),
+            help: format!(
+                "the private key was already written to {}; fix the problem and run again with \
+                 another `--private-key-out`, then delete that file",
+                options.private_key_out.display()
+            ),
+        })?;
+        write_atomically(&options.manifest, edited.as_bytes()).map_err(|e| RotateError::Write {
+            path: manifest_name.clone(),
+            message: e.to_string(),
+            help: format!(
+                "the key pair was written ({} and {}); add `{entry}` to the client's `keys` by \
+                 hand",
+                options.private_key_out.display(),
+                public_key_file.display()
+            ),
+        })?;
+    }
+
+    Ok(RotateOutcome {
+        manifest: options.manifest.clone(),
+        diff,
+        public_key_file,
+        entry,
+        kid,
+        retired,
+        from_override: site.from_override,
+        warnings,
+        written: !options.dry_run,
+    })
+}
+
+/// Refuses an environment the client (or the manifest file) does not include.
+fn check_environment(
+    source: &str,
+    site: &KeysSite,
+    options: &RotateOptions,
+) -> Result<(), RotateError> {
+    let wrong = |help: String| RotateError::WrongEnvironment {
+        client: options.client.clone(),
+        env: options.env.clone(),
+        help,
+    };
+    if site.env_excluded {
+        return Err(wrong(
+            "the client's `environments` does not list it; pick one of them with `--env`".into(),
+        ));
+    }
+    let declared: Option<Vec<String>> = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(source)
+        .ok()
+        .and_then(|root| {
+            root.get("environments")
+                .and_then(serde_yaml_ng::Value::as_mapping)
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.as_str().map(str::to_owned))
+                        .collect()
+                })
+        });
+    match declared {
+        Some(envs) if !envs.is_empty() && !envs.contains(&options.env) => Err(wrong(format!(
+            "the manifest's environments are: {}",
+            envs.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a rotation that would give the client more than five keys in the environment, and
+/// names the entries to retire (those already retiring first, then the oldest).
+fn check_key_count(
+    site: &KeysSite,
+    manifest_dir: &Path,
+    today_unix: i64,
+    options: &RotateOptions,
+) -> Result<(), RotateError> {
+    let today = crate::manifest::keys::format_date(today_unix);
+    // Keys past their `retire_after` day are no longer registered.
+    let live: Vec<&KeyEntry> = site
+        .entries
+        .iter()
+        .filter(|e| {
+            e.retire_after
+                .as_deref()
+                .is_none_or(|d| d >= today.as_str())
+        })
+        .collect();
+    let keys_in = |entry: &KeyEntry| {
+        let (keys, _) = load_key_file(&manifest_dir.join(&entry.path), today_unix, 0);
+        keys.len().max(1)
+    };
+    let count: usize = live.iter().map(|e| keys_in(e)).sum::<usize>() + 1;
+    if count <= MAX_KEYS_PER_CLIENT {
+        return Ok(());
+    }
+    let mut candidates: Vec<&KeyEntry> = live.clone();
+    // Stable: entries already retiring (earliest date first), then file order (oldest first).
+    candidates.sort_by(|a, b| match (&a.retire_after, &b.retire_after) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let mut excess = count - MAX_KEYS_PER_CLIENT;
+    let mut names = Vec::new();
+    for entry in candidates {
+        if excess == 0 {
+            break;
+        }
+        names.push(format!("`{}`", entry.path));
+        excess = excess.saturating_sub(keys_in(entry));
+    }
+    Err(RotateError::TooManyKeys {
+        client: options.client.clone(),
+        env: options.env.clone(),
+        count,
+        max: MAX_KEYS_PER_CLIENT,
+        to_retire: names.join(", "),
+    })
+}
+
+/// `keys/<client>-<yyyymmdd>.jwk.json` beside the manifest, with `-2`, `-3`… when taken.
+fn new_key_path(
+    manifest_dir: &Path,
+    site: &KeysSite,
+    options: &RotateOptions,
+) -> (String, PathBuf) {
+    let client: String = options
+        .client
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let date = format!(
+        "{:04}{:02}{:02}",
+        options.today.year(),
+        u8::from(options.today.month()),
+        options.today.day()
+    );
+    let mut suffix = 1;
+    loop {
+        let name = if suffix == 1 {
+            format!("keys/{client}-{date}.jwk.json")
+        } else {
+            format!("keys/{client}-{date}-{suffix}.jwk.json")
+        };
+        let file = manifest_dir.join(&name);
+        let taken = file.exists() || site.entries.iter().any(|e| e.path == name);
+        if !taken {
+            return (name, file);
+        }
+        suffix += 1;
+    }
+}
+
+/// Writes the private key: a new file (never replacing one), readable only by its owner.
+fn write_private_key(path: &Path, pem: &[u8]) -> Result<(), RotateError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = options.open(path).and_then(|mut file| {
+        file.write_all(pem)?;
+        file.sync_all()
+    });
+    result.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            RotateError::PrivateKeyExists {
+                path: path.display().to_string(),
+            }
+        } else {
+            RotateError::Write {
+                path: path.display().to_string(),
+                message: e.to_string(),
+                help: "nothing else was written; choose a writable `--private-key-out` path".into(),
+            }
+        }
+    })
+}
+
+/// Writes a new file, creating its directory; refuses to replace an existing file.
+fn write_new_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Replaces a file's contents through a temporary file and a rename, so that it is never
+/// half-written.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}.mpctl-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            std::fs::set_permissions(&temp, metadata.permissions())?;
+        }
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Whether the file `path` (which need not exist yet) would be inside `dir`.
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(parent), std::fs::canonicalize(dir)) {
+        (Ok(parent), Ok(dir)) => parent.starts_with(dir),
+        _ => false,
+    }
+}
+
+/// Finds the one manifest file under `dir` that declares `client` (`*.yaml`/`*.yml`,
+/// recursively, skipping hidden directories, `target` and `node_modules`).
+pub fn find_manifest(dir: &Path, client: &str) -> Result<PathBuf, RotateError> {
+    let mut found = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), 0)];
+    while let Some((current, depth)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth < 8 && !name.starts_with('.') && name != "target" && name != "node_modules"
+                {
+                    pending.push((path, depth + 1));
+                }
+            } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && entry.metadata().is_ok_and(|m| m.len() <= 4 * 1024 * 1024)
+                && declares_client(&path, client)
+            {
+                found.push(
+                    path.strip_prefix("./")
+                        .map_or(path.clone(), Path::to_path_buf),
+                );
+            }
+        }
+    }
+    found.sort();
+    match found.len() {
+        0 => Err(RotateError::NoManifest {
+            dir: dir.display().to_string(),
+            client: client.to_owned(),
+        }),
+        1 => Ok(found.remove(0)),
+        _ => Err(RotateError::AmbiguousManifest {
+            client: client.to_owned(),
+            files: found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn declares_client(path: &Path, client: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match super::yaml_tree::parse(&text) {
+        Ok(Some(root)) => root
+            .get("clients")
+            .and_then(super::yaml_tree::Node::items)
+            .is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|c| c.get("name").and_then(super::yaml_tree::Node::scalar) == Some(client))
+            }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const MANIFEST: &str = "\
+version: 1
+organization: \"910753282\"
+environments:
+  test: {}
+clients:
+  # the nightly sync
+  - name: sync
+    keys:
+      - keys/a.jwk.json
+";
+
+    fn options(dir: &Path, dry_run: bool) -> RotateOptions {
+        RotateOptions {
+            client: "sync".into(),
+            env: "test".into(),
+            manifest: dir.join("mpctl.yaml"),
+            private_key_out: dir.join("secret").join("sync.pem"),
+            grace_days: 14,
+            dry_run,
+            today: date!(2026 - 11 - 25),
+        }
+    }
+
+    fn setup(manifest: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mpctl.yaml"), manifest).unwrap();
+        std::fs::create_dir(dir.path().join("secret")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn rotation_writes_the_key_pair_and_edits_the_manifest() {
+        let dir = setup(MANIFEST);
+        let outcome = rotate(&options(dir.path(), false)).unwrap();
+        assert!(outcome.written);
+        assert_eq!(outcome.entry, "keys/sync-20261125.jwk.json");
+        assert_eq!(
+            outcome.retired,
+            Some(("keys/a.jwk.json".into(), "2026-12-09".into()))
+        );
+        let manifest = std::fs::read_to_string(dir.path().join("mpctl.yaml")).unwrap();
+        assert!(manifest.contains("  # the nightly sync\n"));
+        assert!(manifest.contains(
+            "      - path: keys/a.jwk.json\n        retire_after: 2026-12-09\n      - keys/sync-20261125.jwk.json\n"
+        ));
+        let (keys, problems) = load_key_file(&outcome.public_key_file, 0, 30);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(keys[0].kid, outcome.kid);
+        let pem = std::fs::read_to_string(dir.path().join("secret/sync.pem")).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(!outcome.diff.contains("PRIVATE"));
+        assert!(
+            outcome
+                .diff
+                .contains("+      - keys/sync-20261125.jwk.json")
+        );
+        assert_eq!(
+            outcome.warnings.len(),
+            1,
+            "the key is inside the manifest's directory"
+        );
+        assert!(outcome.warnings[0].contains("never commit"));
+    }
+
+    #[test]
+    fn dry_run_writes_nothing() {
+        let dir = setup(MANIFEST);
+        let outcome = rotate(&options(dir.path(), true)).unwrap();
+        assert!(!outcome.written);
+        assert!(
+            outcome
+                .diff
+                .contains("+      - keys/sync-20261125.jwk.json")
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("mpctl.yaml")).unwrap(),
+            MANIFEST
+        );
+        assert!(!dir.path().join("secret/sync.pem").exists());
+        assert!(!dir.path().join("keys").exists());
+    }
+
+    #[test]
+    fn existing_private_key_file_is_never_overwritten() {
+        let dir = setup(MANIFEST);
+        std::fs::write(dir.path().join("secret/sync.pem"), "keep me").unwrap();
+        let err = rotate(&options(dir.path(), false)).unwrap_err();
+        assert!(matches!(err, RotateError::PrivateKeyExists { .. }));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("secret/sync.pem")).unwrap(),
+            "keep me"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("mpctl.yaml")).unwrap(),
+            MANIFEST
+        );
+    }
+
+    #[test]
+    fn a_second_rotation_the_same_day_gets_its_own_file() {
+        let dir = setup(MANIFEST);
+        rotate(&options(dir.path(), false)).unwrap();
+        let mut second = options(dir.path(), false);
+        second.private_key_out = dir.path().join("secret/sync-2.pem");
+        let outcome = rotate(&second).unwrap();
+        assert_eq!(outcome.entry, "keys/sync-20261125-2.jwk.json");
+        assert_eq!(
+            outcome.retired.map(|r| r.0).as_deref(),
+            Some("keys/sync-20261125.jwk.json")
+        );
+    }
+
+    #[test]
+    fn sixth_key_is_refused_naming_the_keys_to_retire() {
+        let manifest = MANIFEST.replace(
+            "      - keys/a.jwk.json\n",
+            "      - keys/a.jwk.json\n      - keys/b.jwk.json\n      - {path: keys/c.jwk.json, retire_after: 2026-12-01}\n      - keys/d.jwk.json\n      - keys/e.jwk.json\n      - {path: keys/old.jwk.json, retire_after: 2026-11-01}\n",
+        );
+        let dir = setup(&manifest);
+        let err = rotate(&options(dir.path(), true)).unwrap_err();
+        match &err {
+            RotateError::TooManyKeys {
+                count, to_retire, ..
+            } => {
+                assert_eq!(*count, 6);
+                assert_eq!(to_retire, "`keys/c.jwk.json`");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("at most 5"));
+    }
+
+    #[test]
+    fn environment_outside_the_manifest_is_refused() {
+        let dir = setup(MANIFEST);
+        let mut opts = options(dir.path(), true);
+        opts.env = "prod".into();
+        let err = rotate(&opts).unwrap_err();
+        assert!(matches!(err, RotateError::WrongEnvironment { .. }));
+    }
+
+    #[test]
+    fn manifest_is_found_by_client_name() {
+        let dir = setup(MANIFEST);
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        std::fs::write(
+            dir.path().join("other/x.yml"),
+            "clients:\n  - name: another\n",
+        )
+        .unwrap();
+        assert_eq!(
+            find_manifest(dir.path(), "sync").unwrap(),
+            dir.path().join("mpctl.yaml")
+        );
+        assert!(matches!(
+            find_manifest(dir.path(), "nobody"),
+            Err(RotateError::NoManifest { .. })
+        ));
+        std::fs::write(dir.path().join("other/y.yaml"), MANIFEST).unwrap();
+        assert!(matches!(
+            find_manifest(dir.path(), "sync"),
+            Err(RotateError::AmbiguousManifest { .. })
+        ));
+    }
+}

@@ -1,0 +1,899 @@
+//! Desired × live → the plan of one environment. Pure: no I/O, no clock (the caller passes the
+//! time), deterministic for the same inputs.
+//!
+//! Only what the manifest manages is compared: an optional field the manifest leaves unset
+//! (`None` on the desired side) is never a change, so planning right after `import` or `apply`
+//! shows nothing. Lists the manifest owns (a scope's grants, a client's scopes and keys) are
+//! complete: live entries it does not list are removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::{
+    Action, Change, ChangeKind, ClientRef, EnvPlan, ExpiryStatus, FieldChange, KeyExpiry,
+    ManualStep, Phase, PlanError, Resource, Unmanaged, guard, order, saved,
+};
+use crate::manifest::model::{Contacts, Settings};
+use crate::manifest::orgno::OrgNo;
+use crate::state::{ClientState, EnvState, KeyState, LiveEnv, ScopeState};
+
+const DAY: i64 = 86_400;
+
+/// The integration type of the clients mpctl manages.
+pub const MASKINPORTEN: &str = "maskinporten";
+
+/// The portal path (Samarbeidsportalen, in Norwegian as the portal shows it) to the mercantile
+/// data of the API-provider integration.
+pub fn provider_contacts_portal_path() -> Vec<String> {
+    vec![
+        "Samarbeidsportalen".into(),
+        "Virksomhetens tjenester".into(),
+        "integrasjonen av type «API-tilbyder»".into(),
+        "Rediger integrasjon".into(),
+    ]
+}
+
+/// The portal path to a client's mercantile data.
+pub fn client_contacts_portal_path(client: &str) -> Vec<String> {
+    vec![
+        "Samarbeidsportalen".into(),
+        "Virksomhetens tjenester".into(),
+        format!("integrasjonen «{client}»"),
+        "Rediger integrasjon".into(),
+    ]
+}
+
+/// Computes the plan of one environment. `EnvPlan::env` is left empty for the caller to fill.
+///
+/// Without knowing the organisation, a client asking for one of the manifest's own scopes is
+/// accepted when that scope is open to all or has any grant; [`diff_for_org`] checks that the
+/// grant is to the organisation itself.
+pub fn diff(desired: &EnvState, live: &LiveEnv, settings: &Settings, now_unix: i64) -> EnvPlan {
+    diff_for_org(None, desired, live, settings, now_unix)
+}
+
+/// [`diff`], knowing which organisation the manifest acts for.
+pub fn diff_for_org(
+    organization: Option<&OrgNo>,
+    desired: &EnvState,
+    live: &LiveEnv,
+    settings: &Settings,
+    now_unix: i64,
+) -> EnvPlan {
+    let mut differ = Differ {
+        organization,
+        desired,
+        live,
+        settings,
+        now: now_unix,
+        plan: EnvPlan {
+            live_digest: saved::live_digest(live),
+            managed_resources: managed_resources(live),
+            ..EnvPlan::default()
+        },
+    };
+    differ.scopes();
+    differ.clients();
+    differ.provider_contacts();
+    let mut plan = differ.plan;
+    order::sort(&mut plan.changes);
+    let protected = guard::protected_violations(desired, &plan);
+    plan.errors.extend(protected);
+    plan
+}
+
+/// Whether a client of this integration type is one mpctl manages.
+pub fn is_maskinporten(client: &ClientState) -> bool {
+    client
+        .integration_type
+        .as_deref()
+        .is_none_or(|t| t == MASKINPORTEN)
+}
+
+/// Live resources the plan is authoritative for: active scopes, their grants, and active
+/// Maskinporten clients.
+fn managed_resources(live: &LiveEnv) -> usize {
+    let scopes = live.state.scopes.values().filter(|s| s.active);
+    let scope_count: usize = scopes.map(|s| 1 + s.grants.len()).sum();
+    let clients = live
+        .state
+        .clients
+        .values()
+        .filter(|c| c.active && is_maskinporten(c))
+        .count();
+    scope_count + clients
+}
+
+/// Whether a key with `retire_after` is past it at `now` (from that date on it is removed).
+pub fn is_retired(key: &KeyState, now_unix: i64) -> bool {
+    let Some(date) = key.retire_after.as_deref() else {
+        return false;
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(date, &format) {
+        Ok(d) => d.midnight().assume_utc().unix_timestamp() <= now_unix,
+        Err(_) => false,
+    }
+}
+
+fn value<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+fn field<T: Serialize>(name: &str, old: Option<&T>, new: Option<&T>) -> FieldChange {
+    FieldChange {
+        field: name.to_owned(),
+        old: old.and_then(value),
+        new: new.and_then(value),
+    }
+}
+
+/// Pushes a change of a managed optional field: only when the manifest sets it and it differs.
+fn managed<T: Serialize + PartialEq>(
+    fields: &mut Vec<FieldChange>,
+    name: &str,
+    desired: &Option<T>,
+    live: &Option<T>,
+) {
+    if let Some(d) = desired
+        && live.as_ref() != Some(d)
+    {
+        fields.push(field(name, live.as_ref(), Some(d)));
+    }
+}
+
+struct Differ<'a> {
+    organization: Option<&'a OrgNo>,
+    desired: &'a EnvState,
+    live: &'a LiveEnv,
+    settings: &'a Settings,
+    now: i64,
+    plan: EnvPlan,
+}
+
+impl Differ<'_> {
+    fn push(&mut self, change: Change) {
+        self.plan.changes.push(change);
+    }
+
+    // ---- scopes and grants -------------------------------------------------------------
+
+    fn scopes(&mut self) {
+        for (name, want) in &self.desired.scopes {
+            match self.live.state.scopes.get(name) {
+                None => self.create_scope(name, want),
+                Some(have) => self.update_scope(name, want, have),
+            }
+        }
+        for (name, have) in &self.live.state.scopes {
+            if self.desired.scopes.contains_key(name) || !have.active {
+                continue;
+            }
+            let prune = self.settings.prune;
+            self.plan.unmanaged.push(Unmanaged {
+                resource: Resource::scope(name),
+                pruned: prune,
+            });
+            if prune {
+                for consumer in &have.grants {
+                    self.revoke(name, consumer, "the scope is not in the manifest (prune)");
+                }
+                let mut c = Change::new(
+                    ChangeKind::Deactivate,
+                    Phase::ScopeDeactivations,
+                    Resource::scope(name),
+                    Action::DeactivateScope(name.clone()),
+                );
+                c.reason = Some("not in the manifest, and `prune` is on".into());
+                self.push(c);
+            }
+        }
+    }
+
+    fn scope_fields(want: &ScopeState, have: Option<&ScopeState>) -> Vec<FieldChange> {
+        let empty = ScopeState::default();
+        let have_or_empty = have.unwrap_or(&empty);
+        let mut fields = Vec::new();
+        if have.is_none_or(|h| h.description != want.description) {
+            fields.push(field(
+                "description",
+                have.map(|h| &h.description),
+                Some(&want.description),
+            ));
+        }
+        let h = have_or_empty;
+        managed(
+            &mut fields,
+            "long_description",
+            &want.long_description,
+            &h.long_description,
+        );
+        managed(&mut fields, "visibility", &want.visibility, &h.visibility);
+        managed(&mut fields, "token_type", &want.token_type, &h.token_type);
+        managed(&mut fields, "at_max_age", &want.at_max_age, &h.at_max_age);
+        managed(
+            &mut fields,
+            "authorization_max_lifetime",
+            &want.authorization_max_lifetime,
+            &h.authorization_max_lifetime,
+        );
+        managed(
+            &mut fields,
+            "allowed_integration_types",
+            &want.allowed_integration_types,
+            &h.allowed_integration_types,
+        );
+        managed(
+            &mut fields,
+            "accessible_for_all",
+            &want.accessible_for_all,
+            &h.accessible_for_all,
+        );
+        managed(
+            &mut fields,
+            "enforced_aud_for_access_token",
+            &want.enforced_aud_for_access_token,
+            &h.enforced_aud_for_access_token,
+        );
+        managed(
+            &mut fields,
+            "delegation_source",
+            &want.delegation_source,
+            &h.delegation_source,
+        );
+        fields
+    }
+
+    /// What to send for a scope: the live scope with the manifest's managed fields over it.
+    fn merged_scope(want: &ScopeState, have: Option<&ScopeState>) -> ScopeState {
+        let mut out = have.cloned().unwrap_or_default();
+        out.name = want.name.clone();
+        out.description = want.description.clone();
+        macro_rules! take {
+            ($($f:ident),*) => { $( if want.$f.is_some() { out.$f = want.$f.clone(); } )* };
+        }
+        take!(
+            long_description,
+            visibility,
+            token_type,
+            at_max_age,
+            authorization_max_lifetime,
+            allowed_integration_types,
+            accessible_for_all,
+            enforced_aud_for_access_token,
+            delegation_source
+        );
+        out.active = true;
+        out.grants = want.grants.clone();
+        out.protected = want.protected;
+        out
+    }
+
+    fn create_scope(&mut self, name: &str, want: &ScopeState) {
+        let mut c = Change::new(
+            ChangeKind::Create,
+            Phase::Scopes,
+            Resource::scope(name),
+            Action::CreateScope(Self::merged_scope(want, None)),
+        );
+        c.fields = Self::scope_fields(want, None);
+        self.push(c);
+        for consumer in &want.grants {
+            self.grant(name, consumer);
+        }
+    }
+
+    fn update_scope(&mut self, name: &str, want: &ScopeState, have: &ScopeState) {
+        let fields = Self::scope_fields(want, Some(have));
+        if !have.active || !fields.is_empty() {
+            let kind = if have.active {
+                ChangeKind::Update
+            } else {
+                ChangeKind::Reactivate
+            };
+            let mut c = Change::new(
+                kind,
+                Phase::Scopes,
+                Resource::scope(name),
+                Action::UpdateScope(Self::merged_scope(want, Some(have))),
+            );
+            c.fields = fields;
+            self.push(c);
+        }
+        for consumer in want.grants.difference(&have.grants) {
+            self.grant(name, consumer);
+        }
+        for consumer in have.grants.difference(&want.grants) {
+            self.revoke(name, consumer, "not in the scope's grants in the manifest");
+        }
+    }
+
+    fn grant(&mut self, scope: &str, consumer: &OrgNo) {
+        self.push(Change::new(
+            ChangeKind::Grant,
+            Phase::Grants,
+            Resource::grant(scope, consumer),
+            Action::Grant {
+                scope: scope.to_owned(),
+                consumer: consumer.clone(),
+            },
+        ));
+    }
+
+    fn revoke(&mut self, scope: &str, consumer: &OrgNo, reason: &str) {
+        let mut c = Change::new(
+            ChangeKind::Revoke,
+            Phase::Revocations,
+            Resource::grant(scope, consumer),
+            Action::Revoke {
+                scope: scope.to_owned(),
+                consumer: consumer.clone(),
+            },
+        );
+        c.reason = Some(reason.to_owned());
+        self.push(c);
+    }
+
+    // ---- clients -----------------------------------------------------------------------
+
+    /// Matches desired clients (by name) to live ones (by id): pinned `client_id` first, then
+    /// `client_name`, then an earlier name from `renamed_from`. Each live client matches once.
+    fn match_clients(&mut self) -> BTreeMap<String, Option<String>> {
+        let live = &self.live.state.clients;
+        let mut claimed: BTreeSet<String> = BTreeSet::new();
+        let mut matched: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for (name, want) in &self.desired.clients {
+            if let Some(id) = &want.client_id {
+                if live.contains_key(id) {
+                    claimed.insert(id.clone());
+                    matched.insert(name.clone(), Some(id.clone()));
+                } else {
+                    self.plan.errors.push(PlanError {
+                        resource: Some(Resource::client(name, Some(id))),
+                        message: format!(
+                            "client `{name}` is pinned to client_id {id}, which does not exist in this environment"
+                        ),
+                        help: "fix the id under the client's `client_ids`, or remove it to create a new client".into(),
+                    });
+                }
+            }
+        }
+        let find = |wanted: &str, claimed: &BTreeSet<String>| -> Option<String> {
+            let mut candidates: Vec<&ClientState> = live
+                .values()
+                .filter(|c| c.name == wanted)
+                .filter(|c| c.client_id.as_ref().is_some_and(|id| !claimed.contains(id)))
+                .collect();
+            // Prefer an active Maskinporten client; ties broken by id for determinism.
+            candidates.sort_by_key(|c| (!c.active, !is_maskinporten(c), c.client_id.clone()));
+            candidates.first().and_then(|c| c.client_id.clone())
+        };
+        for (name, want) in &self.desired.clients {
+            if want.client_id.is_some() {
+                continue;
+            }
+            if let Some(id) = find(name, &claimed) {
+                claimed.insert(id.clone());
+                matched.insert(name.clone(), Some(id));
+            }
+        }
+        for (name, want) in &self.desired.clients {
+            if want.client_id.is_some() || matched.contains_key(name) {
+                continue;
+            }
+            let found = want.renamed_from.iter().find_map(|old| find(old, &claimed));
+            if let Some(id) = found {
+                claimed.insert(id.clone());
+                matched.insert(name.clone(), Some(id));
+            } else {
+                matched.insert(name.clone(), None);
+            }
+        }
+        matched
+    }
+
+    fn clients(&mut self) {
+        let matched = self.match_clients();
+        let claimed: BTreeSet<&String> = matched.values().flatten().collect();
+        let unmanaged: Vec<ClientState> = self
+            .live
+            .state
+            .clients
+            .iter()
+            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c))
+            .map(|(_, c)| c.clone())
+            .collect();
+        for (name, want) in &self.desired.clients {
+            self.check_accessible(name, want);
+            let Some(slot) = matched.get(name) else {
+                // Pinned to an id that does not exist: reported as an error.
+                continue;
+            };
+            match slot.as_ref().and_then(|id| self.live.state.clients.get(id)) {
+                None => self.create_client(name, want, None),
+                Some(have) if !is_maskinporten(have) => {
+                    if want.client_id.is_some() {
+                        self.plan.errors.push(PlanError {
+                            resource: Some(Resource::client(name, have.client_id.as_deref())),
+                            message: format!(
+                                "client `{name}` is pinned to a client of integration type `{}`, which mpctl does not manage",
+                                have.integration_type.as_deref().unwrap_or("?")
+                            ),
+                            help: "pin a Maskinporten client's id, or remove the pin to create a new client".into(),
+                        });
+                    } else {
+                        self.create_client(name, want, Some(have));
+                    }
+                }
+                Some(have) => self.update_client(name, want, have),
+            }
+        }
+        for have in unmanaged {
+            let id = have.client_id.clone().unwrap_or_default();
+            let prune = self.settings.prune;
+            self.plan.unmanaged.push(Unmanaged {
+                resource: Resource::client(&have.name, Some(&id)),
+                pruned: prune,
+            });
+            for key in have.keys.values() {
+                let expiry = self.expiry(&have.name, Some(&id), key, None, false);
+                self.plan.key_expiries.push(expiry);
+            }
+            if prune {
+                let mut c = Change::new(
+                    ChangeKind::Deactivate,
+                    Phase::ClientRemovals,
+                    Resource::client(&have.name, Some(&id)),
+                    Action::DeactivateClient(id.clone()),
+                );
+                c.reason = Some("not in the manifest, and `prune` is on".into());
+                self.push(c);
+            }
+        }
+    }
+
+    /// Checks that every scope the client asks for is one its organisation may use here.
+    fn check_accessible(&mut self, name: &str, want: &ClientState) {
+        for scope in &want.scopes {
+            let own = self.desired.scopes.get(scope);
+            let pruned = own.is_none()
+                && self.settings.prune
+                && self.live.state.scopes.get(scope).is_some_and(|s| s.active);
+            // For the manifest's own scopes the manifest's grants decide (they are what the
+            // organisation will have after apply); otherwise what the environment says now.
+            let accessible = match own {
+                Some(own) => {
+                    own.accessible_for_all == Some(true)
+                        || match self.organization {
+                            Some(org) => own.grants.contains(org),
+                            None => {
+                                self.live.accessible_scopes.contains(scope)
+                                    || !own.grants.is_empty()
+                            }
+                        }
+                }
+                None if pruned => false,
+                None => self.live.accessible_scopes.contains(scope),
+            };
+            if accessible {
+                continue;
+            }
+            let prefix = scope.split(':').next().unwrap_or(scope);
+            let (message, help) = if pruned {
+                (
+                    format!(
+                        "client `{name}` asks for `{scope}`, your own scope, which is not in the manifest and is deactivated by `prune`"
+                    ),
+                    format!("add `{scope}` to the manifest's scopes, or remove it from the client"),
+                )
+            } else if own.is_some() || self.live.state.scopes.contains_key(scope) {
+                (
+                    format!(
+                        "client `{name}` asks for `{scope}`, your own scope, but your organisation is not granted it in this environment"
+                    ),
+                    match self.organization {
+                        Some(org) => format!(
+                            "add \"{org}\" to the grants of `{scope}` (for this environment), or set `accessible_for_all: true` on it"
+                        ),
+                        None => format!(
+                            "grant `{scope}` to your own organisation in the manifest, or set `accessible_for_all: true` on it"
+                        ),
+                    },
+                )
+            } else {
+                (
+                    format!(
+                        "client `{name}` asks for `{scope}`, which your organisation may not use in this environment: the provider has not granted it here (it may be granted only in another environment)"
+                    ),
+                    format!(
+                        "ask the organisation that owns the prefix `{prefix}:` to grant your organisation access to `{scope}` in this environment, or remove the scope from the client"
+                    ),
+                )
+            };
+            self.plan.errors.push(PlanError {
+                resource: Some(Resource::client(name, want.client_id.as_deref())),
+                message,
+                help,
+            });
+        }
+    }
+
+    fn client_fields(want: &ClientState, have: Option<&ClientState>) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if have.is_none_or(|h| h.name != want.name) {
+            fields.push(field(
+                "client_name",
+                have.map(|h| &h.name),
+                Some(&want.name),
+            ));
+        }
+        if have.is_none_or(|h| h.description != want.description) {
+            fields.push(field(
+                "description",
+                have.map(|h| &h.description),
+                Some(&want.description),
+            ));
+        }
+        let empty = ClientState::default();
+        managed(
+            &mut fields,
+            "access_token_lifetime",
+            &want.access_token_lifetime,
+            &have.unwrap_or(&empty).access_token_lifetime,
+        );
+        fields
+    }
+
+    /// What to send for a client: the live client with the manifest's fields over it.
+    fn merged_client(
+        want: &ClientState,
+        have: Option<&ClientState>,
+        scopes: BTreeSet<String>,
+    ) -> ClientState {
+        let mut out = have.cloned().unwrap_or_default();
+        out.name = want.name.clone();
+        out.description = want.description.clone();
+        out.scopes = scopes;
+        if want.access_token_lifetime.is_some() {
+            out.access_token_lifetime = want.access_token_lifetime;
+        }
+        out.active = true;
+        out.keys = BTreeMap::new();
+        out.renamed_from = Vec::new();
+        out.protected = want.protected;
+        if have.is_none() {
+            out.client_id = None;
+            out.integration_type = Some(MASKINPORTEN.into());
+            out.contacts = None;
+        }
+        out
+    }
+
+    /// The keys a client should have now: its manifest keys minus those past `retire_after`.
+    fn effective_keys(&self, want: &ClientState) -> Vec<KeyState> {
+        want.keys
+            .values()
+            .filter(|k| !is_retired(k, self.now))
+            .cloned()
+            .collect()
+    }
+
+    /// A new client, or the replacement of a live client of another integration type.
+    fn create_client(&mut self, name: &str, want: &ClientState, replaces: Option<&ClientState>) {
+        let desired = Self::merged_client(want, None, want.scopes.clone());
+        let mut fields = Self::client_fields(want, None);
+        if !want.scopes.is_empty() {
+            fields.push(field("scopes", None, Some(&want.scopes)));
+        }
+        let kind = if replaces.is_some() {
+            ChangeKind::Replace
+        } else {
+            ChangeKind::Create
+        };
+        let mut c = Change::new(
+            kind,
+            Phase::Clients,
+            Resource::client(name, replaces.and_then(|r| r.client_id.as_deref())),
+            Action::CreateClient(desired),
+        );
+        if let Some(old) = replaces {
+            let old_type = old.integration_type.as_deref().unwrap_or("?");
+            fields.insert(
+                0,
+                field(
+                    "integration_type",
+                    Some(&old_type.to_owned()),
+                    Some(&MASKINPORTEN.to_owned()),
+                ),
+            );
+            let old_id = old.client_id.as_deref().unwrap_or("?");
+            c.reason = Some(format!(
+                "integration_type cannot change on an existing client (live: `{old_type}`): a new client is created, so the client_id changes from {old_id}, and the old client is deactivated"
+            ));
+            let mut d = Change::new(
+                ChangeKind::Deactivate,
+                Phase::ClientRemovals,
+                Resource::client(&old.name, Some(old_id)),
+                Action::DeactivateClient(old_id.to_owned()),
+            );
+            d.reason = Some(format!("replaced by the new client `{name}`"));
+            self.push(d);
+        }
+        c.fields = fields;
+        self.push(c);
+        let keys = self.effective_keys(want);
+        for key in &keys {
+            self.push(Change::new(
+                ChangeKind::AddKey,
+                Phase::Clients,
+                Resource::key(name, None, &key.kid),
+                Action::PutKeys {
+                    client: ClientRef::Created(name.to_owned()),
+                    keys: keys.clone(),
+                },
+            ));
+            let expiry = self.expiry(name, None, key, None, true);
+            self.plan.key_expiries.push(expiry);
+        }
+        self.client_contacts(name, want, None, ClientRef::Created(name.to_owned()));
+    }
+
+    fn update_client(&mut self, name: &str, want: &ClientState, have: &ClientState) {
+        let id = have.client_id.clone().unwrap_or_default();
+        let fields = Self::client_fields(want, Some(have));
+        let added: BTreeSet<String> = want.scopes.difference(&have.scopes).cloned().collect();
+        let removed: BTreeSet<String> = have.scopes.difference(&want.scopes).cloned().collect();
+        if !have.active || !fields.is_empty() || !added.is_empty() {
+            let kind = if have.active {
+                ChangeKind::Update
+            } else {
+                ChangeKind::Reactivate
+            };
+            let scopes: BTreeSet<String> = have.scopes.union(&want.scopes).cloned().collect();
+            let mut c = Change::new(
+                kind,
+                Phase::Clients,
+                Resource::client(name, Some(&id)),
+                Action::UpdateClient {
+                    client: ClientRef::Existing(id.clone()),
+                    desired: Self::merged_client(want, Some(have), scopes),
+                },
+            );
+            c.fields = fields;
+            if !added.is_empty() {
+                c.fields.push(field("scopes (add)", None, Some(&added)));
+            }
+            self.push(c);
+        }
+        if !removed.is_empty() {
+            let mut c = Change::new(
+                ChangeKind::Update,
+                Phase::ClientRemovals,
+                Resource::client(name, Some(&id)),
+                Action::UpdateClient {
+                    client: ClientRef::Existing(id.clone()),
+                    desired: Self::merged_client(want, Some(have), want.scopes.clone()),
+                },
+            );
+            c.fields
+                .push(field("scopes (remove)", Some(&removed), None));
+            self.push(c);
+        }
+        self.client_keys(name, &id, want, have);
+        self.client_contacts(name, want, Some(have), ClientRef::Existing(id));
+    }
+
+    fn client_keys(&mut self, name: &str, id: &str, want: &ClientState, have: &ClientState) {
+        let keys = self.effective_keys(want);
+        let wanted: BTreeSet<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        let put = Action::PutKeys {
+            client: ClientRef::Existing(id.to_owned()),
+            keys: keys.clone(),
+        };
+        let refresh_window = i64::from(self.settings.key_refresh_days) * DAY;
+        for key in &keys {
+            let live_key = have.keys.get(&key.kid);
+            let expiry = self.expiry(name, Some(id), key, live_key, true);
+            self.plan.key_expiries.push(expiry);
+            match live_key {
+                None => self.push(Change::new(
+                    ChangeKind::AddKey,
+                    Phase::Clients,
+                    Resource::key(name, Some(id), &key.kid),
+                    put.clone(),
+                )),
+                Some(live_key) => {
+                    let cert = key.cert_not_after.or(live_key.cert_not_after);
+                    let cert_valid = cert.is_none_or(|t| t > self.now);
+                    if let Some(exp) = live_key.exp
+                        && exp - self.now <= refresh_window
+                        && cert_valid
+                    {
+                        let mut c = Change::new(
+                            ChangeKind::RefreshKey,
+                            Phase::Clients,
+                            Resource::key(name, Some(id), &key.kid),
+                            put.clone(),
+                        );
+                        c.reason = Some(format!(
+                            "its JWK exp ({}) is within the refresh window of {} days; registering it again moves the expiry forward",
+                            super::format_date(exp),
+                            self.settings.key_refresh_days
+                        ));
+                        self.push(c);
+                    }
+                }
+            }
+        }
+        for (kid, live_key) in &have.keys {
+            if wanted.contains(kid.as_str()) {
+                continue;
+            }
+            let mut c = Change::new(
+                ChangeKind::RemoveKey,
+                Phase::Clients,
+                Resource::key(name, Some(id), kid),
+                put.clone(),
+            );
+            let retired = want.keys.get(kid).filter(|k| is_retired(k, self.now));
+            c.reason = Some(match retired.and_then(|k| k.retire_after.as_deref()) {
+                Some(date) => format!("past its retire_after date ({date})"),
+                None => "not among the client's keys in the manifest".into(),
+            });
+            if let Some(exp) = live_key.exp {
+                c.fields
+                    .push(field("exp", Some(&super::format_date(exp)), None));
+            }
+            self.push(c);
+        }
+    }
+
+    fn client_contacts(
+        &mut self,
+        name: &str,
+        want: &ClientState,
+        have: Option<&ClientState>,
+        target: ClientRef,
+    ) {
+        let Some(contacts) = &want.contacts else {
+            return;
+        };
+        let id = have.and_then(|h| h.client_id.as_deref());
+        let resource = Resource::contacts(Some((name, id)));
+        self.contacts(
+            resource,
+            contacts,
+            have.and_then(|h| h.contacts.as_ref()),
+            Some(target),
+            client_contacts_portal_path(name),
+        );
+    }
+
+    fn provider_contacts(&mut self) {
+        if let Some(contacts) = &self.desired.contacts {
+            self.contacts(
+                Resource::contacts(None),
+                contacts,
+                self.live.state.contacts.as_ref(),
+                None,
+                provider_contacts_portal_path(),
+            );
+        }
+    }
+
+    fn contacts(
+        &mut self,
+        resource: Resource,
+        want: &Contacts,
+        have: Option<&Contacts>,
+        target: Option<ClientRef>,
+        portal_path: Vec<String>,
+    ) {
+        if !self.live.contacts_api {
+            self.plan.manual_steps.push(ManualStep {
+                description: format!("set {}: {}", resource.label(), describe_contacts(want)),
+                resource,
+                portal_path,
+            });
+            return;
+        }
+        if have == Some(want) {
+            return;
+        }
+        let empty = Contacts::default();
+        let old = have.unwrap_or(&empty);
+        let mut c = Change::new(
+            ChangeKind::SetContacts,
+            Phase::Clients,
+            resource,
+            Action::PutContacts {
+                client: target,
+                contacts: want.clone(),
+            },
+        );
+        if have.is_none() || old.notifications != want.notifications {
+            c.fields.push(field(
+                "notifications",
+                have.map(|_| &old.notifications),
+                Some(&want.notifications),
+            ));
+        }
+        if old.invoice != want.invoice {
+            c.fields.push(field(
+                "invoice",
+                old.invoice.as_ref(),
+                want.invoice.as_ref(),
+            ));
+        }
+        self.push(c);
+    }
+
+    // ---- keys --------------------------------------------------------------------------
+
+    fn expiry(
+        &self,
+        client: &str,
+        client_id: Option<&str>,
+        key: &KeyState,
+        live_key: Option<&KeyState>,
+        managed: bool,
+    ) -> KeyExpiry {
+        let jwk_exp = live_key.and_then(|k| k.exp).or(key.exp);
+        let cert = key
+            .cert_not_after
+            .or(live_key.and_then(|k| k.cert_not_after));
+        let days = |t: i64| (t - self.now).div_euclid(DAY);
+        let warn = i64::from(self.settings.warn_expiry_days) * DAY;
+        let status = [jwk_exp, cert]
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                if t <= self.now {
+                    ExpiryStatus::Expired
+                } else if t - self.now <= warn {
+                    ExpiryStatus::Expiring
+                } else {
+                    ExpiryStatus::Ok
+                }
+            })
+            .max()
+            .unwrap_or(ExpiryStatus::Ok);
+        KeyExpiry {
+            client: client.to_owned(),
+            client_id: client_id.map(str::to_owned),
+            kid: key.kid.clone(),
+            jwk_exp,
+            jwk_exp_days_left: jwk_exp.map(days),
+            cert_not_after: cert,
+            cert_days_left: cert.map(days),
+            status,
+            managed,
+        }
+    }
+}
+
+/// Contacts in one line, e.g. `notifications a@b.no, c@d.no; invoice to f@g.no (ref PO-1)`.
+pub fn describe_contacts(contacts: &Contacts) -> String {
+    let mut parts = Vec::new();
+    if !contacts.notifications.is_empty() {
+        parts.push(format!(
+            "notifications {}",
+            contacts.notifications.join(", ")
+        ));
+    }
+    if let Some(invoice) = &contacts.invoice {
+        match &invoice.reference {
+            Some(r) => parts.push(format!("invoice to {} (reference {r})", invoice.email)),
+            None => parts.push(format!("invoice to {}", invoice.email)),
+        }
+    }
+    if parts.is_empty() {
+        "no notification points or invoice data".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Every example manifest plans and applies cleanly in every one of its environments (on the
+//! in-memory API, with and without a contacts API), and planning again afterwards shows no
+//! changes.
+
+use std::path::{Path, PathBuf};
+
+use mpctl::apply::fake::FakeService;
+use mpctl::apply::{NoProgress, execute};
+use mpctl::manifest::resolve::{environments, resolve};
+use mpctl::plan::diff::diff_for_org;
+use mpctl::state::{ClientState, LiveEnv};
+
+const NOW: i64 = 1_795_564_800;
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_example_plans_applies_and_converges() {
+    let examples = examples();
+    assert!(examples.len() >= 3, "{examples:?}");
+    for path in examples {
+        let loaded = match mpctl::manifest::load(std::slice::from_ref(&path)) {
+            Ok(loaded) => loaded,
+            // A build without key-file support cannot load examples with keys.
+            Err(e) if format!("{e:?}").contains("key files are not supported in this build") => {
+                eprintln!("skipping {}: key files unsupported", path.display());
+                continue;
+            }
+            Err(e) => panic!("{}: {e:?}", path.display()),
+        };
+        let manifest = &loaded.manifest;
+        for env in environments(manifest) {
+            for contacts_api in [false, true] {
+                let desired = resolve(&loaded, &env, NOW);
+                // Scopes of other providers that the example's clients use are granted to it.
+                let own = |s: &str| {
+                    manifest
+                        .prefixes
+                        .iter()
+                        .any(|p| s.starts_with(&format!("{p}:")))
+                };
+                let live = LiveEnv {
+                    accessible_scopes: desired
+                        .clients
+                        .values()
+                        .flat_map(|c| c.scopes.iter())
+                        .filter(|s| !own(s))
+                        .cloned()
+                        .collect(),
+                    contacts_api,
+                    ..LiveEnv::default()
+                };
+                // Clients pinned to a live id are adopted: they exist, bare, before the first apply.
+                let mut live = live;
+                for c in desired.clients.values() {
+                    if let Some(id) = &c.client_id {
+                        live.state.clients.insert(
+                            id.clone(),
+                            ClientState {
+                                client_id: Some(id.clone()),
+                                name: c.name.clone(),
+                                active: true,
+                                integration_type: Some("maskinporten".into()),
+                                ..ClientState::default()
+                            },
+                        );
+                    }
+                }
+                let api = FakeService::new(manifest.organization.clone(), live, NOW);
+                let settings = manifest.settings.clone();
+                let plan = diff_for_org(
+                    Some(&manifest.organization),
+                    &desired,
+                    &api.snapshot(),
+                    &settings,
+                    NOW,
+                );
+                let what = format!("{} in {env} (contacts API: {contacts_api})", path.display());
+                assert!(plan.errors.is_empty(), "{what}: {:#?}", plan.errors);
+                assert!(plan.has_changes(), "{what}: an empty start needs changes");
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let report = runtime.block_on(execute(&plan, &api, 4, &NoProgress));
+                assert!(report.succeeded(), "{what}: {report:#?}");
+                assert!(
+                    api.violations().is_empty(),
+                    "{what}: {:?}",
+                    api.violations()
+                );
+                let again = diff_for_org(
+                    Some(&manifest.organization),
+                    &desired,
+                    &api.snapshot(),
+                    &settings,
+                    NOW,
+                );
+                assert!(again.changes.is_empty(), "{what}: {:#?}", again.changes);
+                assert_eq!(
+                    again.manual_steps.is_empty(),
+                    contacts_api
+                        || desired.contacts.is_none()
+                            && desired.clients.values().all(|c| c.contacts.is_none()),
+                    "{what}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `mpctl validate` end to end: exit codes, the summary line, JSON output, GitHub annotations,
+//! and the loading API (`mpctl::manifest::load`) on multi-file manifests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn mpctl(args: &[&str], github: bool) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpctl"));
+    cmd.args(["--color", "never"]).args(args);
+    if github {
+        cmd.env("GITHUB_ACTIONS", "true");
+    } else {
+        cmd.env_remove("GITHUB_ACTIONS");
+    }
+    let out = cmd.output().expect("run mpctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+const CHECK_DIGIT: &str = "tests/fixtures/invalid/orgno-check-digit.yaml";
+
+#[test]
+fn a_valid_manifest_exits_0_with_a_summary() {
+    let (code, out) = mpctl(&["validate", "examples/quickstart.yaml"], false);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "examples/quickstart.yaml: 1 file valid\n");
+}
+
+#[test]
+fn an_invalid_manifest_exits_1_with_diagnostics_and_a_count() {
+    let (code, out) = mpctl(&["validate", CHECK_DIGIT], false);
+    assert_eq!(code, 1);
+    assert!(out.contains("orgno-check-digit.yaml:11:27"), "{out}");
+    assert!(out.contains("help: check the number for a typo"), "{out}");
+    assert!(out.ends_with("1 error in 1 file\n"), "{out}");
+}
+
+#[test]
+fn json_output_is_one_array_of_located_diagnostics() {
+    let (code, out) = mpctl(&["validate", "--format", "json", CHECK_DIGIT], true);
+    assert_eq!(code, 1);
+    let value: serde_json::Value = serde_json::from_str(&out).expect("only JSON on stdout");
+    assert_eq!(
+        value,
+        serde_json::json!([{
+            "severity": "error",
+            "code": "mpctl::orgno::check_digit",
+            "message": "invalid organisation number: `974760674` fails the mod-11 check: its last digit should be 3",
+            "help": "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
+            "file": CHECK_DIGIT,
+            "line": 11,
+            "column": 27,
+            "end_line": 11,
+            "end_column": 38
+        }])
+    );
+}
+
+#[test]
+fn json_output_of_a_valid_manifest_is_an_empty_array() {
+    let (code, out) = mpctl(
+        &["validate", "--format", "json", "examples/quickstart.yaml"],
+        false,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "[]");
+}
+
+#[test]
+fn github_actions_get_annotation_lines() {
+    let (code, out) = mpctl(&["validate", CHECK_DIGIT], true);
+    assert_eq!(code, 1);
+    let annotation = out
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no annotation in {out}"));
+    assert!(
+        annotation.starts_with(&format!(
+            "::error file={CHECK_DIGIT},line=11,col=27,endLine=11,endColumn=38,title=mpctl%3A%3Aorgno%3A%3Acheck_digit::invalid organisation number"
+        )),
+        "{annotation}"
+    );
+    let (_, plain) = mpctl(&["validate", CHECK_DIGIT], false);
+    assert!(!plain.contains("::error"), "{plain}");
+}
+
+#[test]
+fn several_paths_and_missing_paths() {
+    let (code, out) = mpctl(
+        &[
+            "validate",
+            "examples/quickstart.yaml",
+            "does/not/exist.yaml",
+        ],
+        false,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("does/not/exist.yaml does not exist"), "{out}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn parts_in_subdirectories_merge_into_their_manifest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "mpctl.yaml",
+        "version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments: { test: {} }\nscopes:\n  - name: acme:a\n    description: A\n    grants: [\"910753282\"]\n",
+    );
+    write(
+        dir.path(),
+        "clients/sync.yaml",
+        "clients:\n  - name: sync\n    scopes: [acme:a]\n",
+    );
+    let loaded = mpctl::manifest::load(&[dir.path().to_path_buf()])
+        .unwrap_or_else(|d| panic!("{}", d.render(false, 100)));
+    assert_eq!(loaded.manifest.clients[0].name, "sync");
+    assert_eq!(loaded.files.len(), 2);
+    assert!(loaded.files[0].ends_with("mpctl.yaml"), "root first");
+    // The digest is stable across loads and changes with the manifest.
+    let again = mpctl::manifest::load(&[dir.path().to_path_buf()]).expect("loads again");
+    assert_eq!(loaded.digest, again.digest);
+    write(
+        dir.path(),
+        "clients/sync.yaml",
+        "clients:\n  - name: sync2\n    scopes: [acme:a]\n",
+    );
+    let changed = mpctl::manifest::load(&[dir.path().to_path_buf()]).expect("loads");
+    assert_ne!(loaded.digest, changed.digest);
+}
+
+#[test]
+fn key_paths_resolve_against_the_declaring_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "mpctl.yaml",
+        "version: 1\norganization: \"910753282\"\nenvironments: { test: {} }\n",
+    );
+    write(
+        dir.path(),
+        "clients/sync.yaml",
+        "clients:\n  - name: sync\n    keys: [keys/sync.jwk.json]\n",
+    );
+    let problems = mpctl::manifest::load(&[dir.path().to_path_buf()]).expect_err("no key file");
+    let expected = dir.path().join("clients/keys/sync.jwk.json");
+    let d = problems
+        .iter()
+        .find(|d| d.code == "mpctl::keys::not_found")
+        .expect("a not-found diagnostic");
+    assert!(
+        d.message.contains(&expected.display().to_string()),
+        "{}",
+        d.message
+    );
+    let pos = d.position().expect("located");
+    assert!(pos.file.ends_with("clients/sync.yaml"));
+    assert_eq!(pos.line, 3);
+}
+
+#[test]
+fn load_refuses_several_manifests_at_once() {
+    let problems =
+        mpctl::manifest::load(&[PathBuf::from("examples")]).expect_err("several manifests");
+    let codes: Vec<&str> = problems.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["mpctl::load::several_manifests"]);
+    assert!(problems.has_errors());
+}
+
+#[test]
+fn diagnostics_render_through_miette() {
+    let problems = mpctl::manifest::load(&[PathBuf::from(CHECK_DIGIT)]).expect_err("invalid");
+    let report = miette::Report::new(problems);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let mut out = String::new();
+    handler
+        .render_report(&mut out, report.as_ref())
+        .expect("renders");
+    assert!(out.contains("the manifest is invalid: 1 error"), "{out}");
+    assert!(out.contains("orgno-check-digit.yaml:11:27"), "{out}");
+}
