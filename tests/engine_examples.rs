@@ -18,6 +18,8 @@ fn examples() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml"))
+        // examples/github holds GitHub workflows to copy, not a manifest.
+        .filter(|p| !p.ends_with("github"))
         .collect();
     out.sort();
     out
