@@ -9,6 +9,7 @@ pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod emulator;
 pub mod import;
 pub mod keys;
 pub mod manifest;

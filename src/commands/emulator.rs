@@ -1,13 +1,199 @@
 //! `mpctl emulator serve` and `mpctl emulator init`.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use miette::{IntoDiagnostic, WrapErr};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
 use super::Exit;
 use crate::cli::{EmulatorInitArgs, EmulatorServeArgs};
+use crate::emulator::{AdminIdentity, Emulator, EmulatorConfig, FaultConfig, parse_bootstrap};
+use crate::manifest::orgno::OrgNo;
 use crate::printer::Printer;
 
-pub fn serve(_args: &EmulatorServeArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl emulator serve` is not available in this build")
+/// Writes a private key file with mode 0600, replacing it only if its content differs.
+fn write_private_file(path: &Path, content: &str) -> miette::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|existing| existing == content) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An existing file keeps its mode on open; make sure it is private.
+        if path.exists() {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    let mut file = options
+        .open(path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, content.as_bytes())
+        .and_then(|()| file.sync_all())
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", path.display()))
 }
 
-pub fn init(_args: &EmulatorInitArgs, _printer: &Printer) -> miette::Result<Exit> {
-    miette::bail!("`mpctl emulator init` is not available in this build")
+fn key_file(dir: &Path, org: &OrgNo) -> PathBuf {
+    dir.join(format!("admin-{org}.pem"))
+}
+
+fn state_dir(state: &Path) -> PathBuf {
+    state
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Parses every `--bootstrap` value.
+fn bootstraps(specs: &[String]) -> miette::Result<Vec<(OrgNo, Vec<String>)>> {
+    specs
+        .iter()
+        .map(|spec| parse_bootstrap(spec).map_err(miette::Report::new))
+        .collect()
+}
+
+/// Bootstraps each organisation, writes its admin key file, and describes the credentials.
+async fn register(
+    emulator: &Emulator,
+    orgs: &[(OrgNo, Vec<String>)],
+    key_dir: &Path,
+) -> miette::Result<String> {
+    let mut text = String::new();
+    for (org, prefixes) in orgs {
+        let admin: AdminIdentity = emulator.bootstrap_org(org, prefixes).await?;
+        let path = key_file(key_dir, org);
+        write_private_file(&path, &admin.private_key_pem)?;
+        let prefixes = emulator.prefixes(org).unwrap_or_default();
+        text.push_str(&format!(
+            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n",
+            if prefixes.is_empty() { "none".to_owned() } else { prefixes.join(", ") },
+            admin.client_id,
+            admin.kid,
+            path.display(),
+        ));
+    }
+    Ok(text)
+}
+
+pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        miette::miette!(
+            help = "use HOST:PORT with an IP address, e.g. 127.0.0.1:8480",
+            "--listen `{}` is not an address",
+            args.listen
+        )
+    })?;
+    let clock_start = args
+        .clock
+        .as_deref()
+        .map(|c| {
+            OffsetDateTime::parse(c, &Rfc3339).map_err(|e| {
+                miette::miette!(
+                    help = "use RFC 3339, e.g. 2030-01-01T00:00:00Z",
+                    "--clock `{c}` is not a time: {e}"
+                )
+            })
+        })
+        .transpose()?;
+    let faults: FaultConfig = match &args.faults {
+        Some(spec) => spec.parse().map_err(|e| {
+            miette::miette!(
+                help = "e.g. latency=20ms,error_rate=0.05,rate_limit=100/s,drop_rate=0.01,drop_after_rate=0.01,propagation=2s,seed=7",
+                "{e}"
+            )
+        })?,
+        None => FaultConfig::default(),
+    };
+    let orgs = bootstraps(&args.bootstrap)?;
+    let config = EmulatorConfig {
+        listen,
+        state_file: Some(args.state.clone()),
+        contacts_extension: args.contacts_extension,
+        clock_start,
+        faults,
+    };
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let emulator = Emulator::start(config).await?;
+        let credentials = register(&emulator, &orgs, &state_dir(&args.state)).await?;
+        printer.out(&format!(
+            "mpctl emulator listening on {issuer}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}",
+            issuer = emulator.issuer(),
+            api = emulator.api_url(),
+            token = emulator.token_url(),
+            state = args.state.display(),
+            ext = if args.contacts_extension { "on" } else { "off" },
+        ));
+        printer.status("Press Ctrl-C to stop.");
+        wait_for_signal().await;
+        printer.status("Stopping; writing the state snapshot.");
+        emulator.shutdown().await?;
+        Ok::<_, miette::Report>(())
+    })?;
+    Ok(Exit::Success)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> {
+    let orgs = bootstraps(&args.bootstrap)?;
+    if orgs.is_empty() {
+        miette::bail!(
+            help = "e.g. `mpctl emulator init --bootstrap 910753282:acme` (your organisation number and scope prefixes)",
+            "`mpctl emulator init` needs at least one --bootstrap organisation"
+        );
+    }
+    let dir = args.dir.join("emulator");
+    let state = dir.join("state.json");
+    let config = EmulatorConfig {
+        state_file: Some(state.clone()),
+        contacts_extension: true,
+        ..EmulatorConfig::default()
+    };
+    let runtime = super::runtime()?;
+    let credentials = runtime.block_on(async {
+        let emulator = Emulator::start(config).await?;
+        let credentials = register(&emulator, &orgs, &dir).await?;
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, emulator.ca_cert_pem())
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write {}", ca.display()))?;
+        emulator.shutdown().await?;
+        Ok::<_, miette::Report>(credentials)
+    })?;
+    printer.out(&format!(
+        "Wrote a local emulator setup in {dir}:\n  state:   {state}\n  test CA: {ca}{credentials}\n\
+         Use it:\n  - in a manifest, `environments: {{ local: {{}} }}` runs this emulator in-process (state in .mpctl/emulator);\n  \
+         - or serve it: mpctl emulator serve --state {state} --contacts-extension\n    \
+         and point an environment's api_url/token_url/audience at the printed URLs, with\n    \
+         MPCTL_<ENV>_CLIENT_ID, MPCTL_<ENV>_KEY_ID and MPCTL_<ENV>_KEY_FILE set to the admin values above.",
+        dir = dir.display(),
+        state = state.display(),
+        ca = dir.join("ca.pem").display(),
+    ));
+    Ok(Exit::Success)
 }
