@@ -155,15 +155,47 @@ fn authorize(shared: &Shared, headers: &HeaderMap, any_of: &[&str]) -> Result<Ca
                 "missing bearer token: send `Authorization: Bearer <access token>`",
             )
         })?;
-    let caller = shared
-        .signer
-        .verify(token.trim(), shared.clock.now_unix())
-        .map_err(|e| ApiFailure::new(StatusCode::UNAUTHORIZED, e))?;
+    let caller = verified_caller(shared, token.trim())?;
     if !any_of.iter().any(|s| caller.scopes.contains(*s)) {
         return Err(ApiFailure::forbidden(format!(
             "the access token lacks the scope this operation needs: {}",
             any_of.join(" or ")
         )));
+    }
+    Ok(caller)
+}
+
+/// Verifies a bearer token, remembering verified tokens so that a client reusing its token
+/// does not pay for an RSA verification on every request.
+fn verified_caller(shared: &Shared, token: &str) -> Result<Caller, ApiFailure> {
+    const REMEMBERED: usize = 10_000;
+    let now = shared.clock.now_unix();
+    let cached = shared
+        .verified
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(token).cloned());
+    let caller = match cached {
+        Some(caller) => caller,
+        None => {
+            let caller = shared
+                .signer
+                .verify(token, now)
+                .map_err(|e| ApiFailure::new(StatusCode::UNAUTHORIZED, e))?;
+            if let Ok(mut cache) = shared.verified.lock() {
+                if cache.len() >= REMEMBERED {
+                    cache.clear();
+                }
+                cache.insert(token.to_owned(), caller.clone());
+            }
+            caller
+        }
+    };
+    if caller.exp <= now {
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "the access token has expired",
+        ));
     }
     Ok(caller)
 }

@@ -110,6 +110,7 @@ impl Signer {
             .and_then(|id| id.strip_prefix("0192:"))
             .ok_or("the access token has no consumer organisation")?;
         Ok(Caller {
+            exp,
             org: org.to_owned(),
             client_id: claims
                 .get("client_id")
@@ -130,6 +131,8 @@ impl Signer {
 /// Who is calling the self-service API, from the bearer token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// When the token expires (Unix seconds).
+    pub exp: i64,
     pub org: String,
     pub client_id: String,
     pub scopes: BTreeSet<String>,
