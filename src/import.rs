@@ -614,6 +614,16 @@ mod tests {
             }
             let active_clients = live.clients.values().filter(|c| c.active).count();
             assert_eq!(desired.clients.len(), active_clients, "{}", env.name);
+            // And the engine agrees: nothing to change.
+            let plan = crate::plan::diff::diff_for_org(
+                Some(&OrgNo::new_unchecked("910753282")),
+                &desired,
+                &env.live,
+                &Settings::default(),
+                1_800_000_000,
+            );
+            let changes: Vec<String> = plan.changes.iter().map(|c| c.headline()).collect();
+            assert!(changes.is_empty(), "{}: {changes:?}", env.name);
         }
     }
 

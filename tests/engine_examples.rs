@@ -12,21 +12,40 @@ use mpctl::state::{ClientState, LiveEnv};
 
 const NOW: i64 = 1_795_564_800;
 
+/// The example manifests: top-level `*.yaml` files, and every directory holding an
+/// `mpctl.yaml` (a manifest of several files).
 fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    out.sort();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>, top: bool) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                if p.join("mpctl.yaml").is_file() {
+                    out.push(p);
+                } else {
+                    walk(&p, out, false);
+                }
+            } else if top && p.extension().is_some_and(|e| e == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &mut out,
+        true,
+    );
     out
 }
 
 #[test]
 fn every_example_plans_applies_and_converges() {
     let examples = examples();
-    assert!(examples.len() >= 3, "{examples:?}");
+    assert!(examples.len() >= 5, "{examples:?}");
     for path in examples {
         let loaded = match mpctl::manifest::load(std::slice::from_ref(&path)) {
             Ok(loaded) => loaded,

@@ -189,3 +189,98 @@ fn diagnostics_render_through_miette() {
     assert!(out.contains("the manifest is invalid: 1 error"), "{out}");
     assert!(out.contains("orgno-check-digit.yaml:11:27"), "{out}");
 }
+
+#[test]
+fn warnings_alone_do_not_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "mpctl.yaml",
+        "version: 1\norganization: \"910753282\"\nenvironments: { test: {}, prod: {} }\nclients:\n  - name: sync\n    environments: [test]\n    client_ids: { prod: abc }\n",
+    );
+    let path = dir.path().join("mpctl.yaml").display().to_string();
+    let (code, out) = mpctl(&["validate", &path], false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mpctl::env::unused"), "{out}");
+    assert!(
+        out.trim_end().ends_with("1 file valid (1 warning)"),
+        "{out}"
+    );
+    let (loaded, warnings) =
+        mpctl::manifest::load_with_warnings(&[dir.path().to_path_buf()]).expect("valid");
+    assert_eq!(loaded.manifest.clients.len(), 1);
+    assert_eq!(warnings.warning_count(), 1);
+    assert!(!warnings.has_errors());
+}
+
+const MANIFEST_WITH_TWO_KEYS: &str = "version: 1\norganization: \"910753282\"\nenvironments: { test: {} }\nclients:\n  - name: sync\n    keys:\n      - keys/a.jwk.json\n      - keys/b.jwk.json\n";
+
+#[test]
+fn a_private_key_is_an_error_naming_the_file_without_quoting_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "mpctl.yaml", MANIFEST_WITH_TWO_KEYS);
+    let public = std::fs::read_to_string("examples/multi-env/keys/order-sync-2026.jwk.json")
+        .expect("example key");
+    write(dir.path(), "keys/a.jwk.json", &public);
+    // A JWK with a private member: not real key material, but exactly what must be refused.
+    let mut private: serde_json::Value = serde_json::from_str(&public).expect("JWK");
+    private["kid"] = "other".into();
+    private["d"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQ".into();
+    write(dir.path(), "keys/b.jwk.json", &private.to_string());
+    let path = dir.path().join("mpctl.yaml").display().to_string();
+    let (code, out) = mpctl(&["validate", "--format", "json", &path], false);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("c2VjcmV0LXNlY3JldC1zZWNyZXQ"), "{out}");
+    let diagnostics: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let d = diagnostics
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["code"] == "mpctl::keys::file" && d["severity"] == "error")
+        .unwrap_or_else(|| panic!("no key-file error in {out}"));
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("b.jwk.json"),
+        "{d}"
+    );
+    assert_eq!(d["file"], path.as_str());
+    assert_eq!(d["line"], 8);
+}
+
+#[test]
+fn two_key_files_with_the_same_kid_are_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "mpctl.yaml", MANIFEST_WITH_TWO_KEYS);
+    let public = std::fs::read_to_string("examples/multi-env/keys/order-sync-2026.jwk.json")
+        .expect("example key");
+    write(dir.path(), "keys/a.jwk.json", &public);
+    write(dir.path(), "keys/b.jwk.json", &public);
+    let problems = mpctl::manifest::load(&[dir.path().to_path_buf()]).expect_err("same kid");
+    let d = problems
+        .iter()
+        .find(|d| d.code == "mpctl::keys::duplicate_kid")
+        .unwrap_or_else(|| panic!("{}", problems.render(false, 100)));
+    assert_eq!(d.position().map(|p| p.line), Some(8));
+    assert_eq!(d.labels.len(), 2, "points at both references");
+}
+
+#[test]
+fn loaded_keys_are_keyed_by_resolved_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "mpctl.yaml", MANIFEST_WITH_TWO_KEYS);
+    for (name, source) in [
+        ("a", "examples/multi-env/keys/order-sync-2026.jwk.json"),
+        ("b", "examples/multi-env/keys/order-sync-2027.jwk.json"),
+    ] {
+        let text = std::fs::read_to_string(source).expect("example key");
+        write(dir.path(), &format!("keys/{name}.jwk.json"), &text);
+    }
+    let loaded = mpctl::manifest::load(&[dir.path().join("mpctl.yaml")])
+        .unwrap_or_else(|d| panic!("{}", d.render(false, 100)));
+    let a = dir.path().join("keys/a.jwk.json").display().to_string();
+    let keys = loaded.keys.get(&a).expect("keys of a");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, "acme-order-sync-2026");
+}

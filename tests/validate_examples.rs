@@ -14,7 +14,7 @@ fn validate_examples_directory_exits_0() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.trim_end().ends_with("examples/: 5 files valid"),
+        stdout.trim_end().ends_with("examples/: 6 files valid"),
         "{stdout}"
     );
 }

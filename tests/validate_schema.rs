@@ -53,4 +53,19 @@ fn schema_command_writes_into_a_directory() {
     );
     let written = std::fs::read_to_string(dir.path().join("mpctl.schema.json")).expect("written");
     assert_eq!(written, mpctl::schema::manifest_schema_text());
+    // Both schemas are written, so that the committed directory can be regenerated at once.
+    let plan = std::fs::read_to_string(dir.path().join("plan.schema.json")).expect("written");
+    let committed = std::fs::read_to_string("schema/plan.schema.json").expect("committed");
+    assert_eq!(plan, committed);
+}
+
+#[test]
+fn schema_command_prints_the_plan_schema_with_plan() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        .args(["schema", "--plan"])
+        .output()
+        .expect("run mpctl");
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed, mpctl::plan::json_schema());
 }

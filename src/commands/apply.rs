@@ -40,7 +40,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
                 async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
             })
             .await?;
-        printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
+        show_plan(&plan, args.format, printer);
         check(&plan, &loaded, args.allow_mass_destroy)?;
         if !plan.has_changes() {
             printer.status("Nothing to apply.");
@@ -114,7 +114,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
                 stale.join("\n")
             );
         }
-        printer.out(&render_plan(&fresh, args.format, Purpose::Plan, printer));
+        show_plan(&fresh, args.format, printer);
         check(&fresh, &loaded, args.allow_mass_destroy)?;
         if !fresh.has_changes() {
             printer.status("Nothing to apply.");
@@ -122,6 +122,15 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         }
         Ok(execute_all(&fresh, &connections, concurrency, args.format, printer).await)
     })
+}
+
+/// Shows the plan before applying. With `--format json` the plan goes out with the outcome, as
+/// one document, unless there is nothing to apply.
+fn show_plan(plan: &Plan, format: OutputFormat, printer: &Printer) {
+    let nothing_to_do = !plan.has_changes() || plan.has_errors();
+    if format != OutputFormat::Json || nothing_to_do {
+        printer.out(&render_plan(plan, format, Purpose::Plan, printer));
+    }
 }
 
 /// Refuses a plan with errors, or one over the mass-destroy threshold without the flag.
@@ -218,7 +227,7 @@ async fn execute_all<C: HasApi>(
     if format == OutputFormat::Json {
         let summary: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
         printer.out(
-            &serde_json::to_string_pretty(&serde_json::json!({ "applied": summary }))
+            &serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "applied": summary }))
                 .unwrap_or_default(),
         );
     }

@@ -4,23 +4,15 @@
 use std::path::PathBuf;
 
 use super::plan::HasApi;
-use crate::apply::fake::FakeService;
+use crate::api::{Connection, HttpClient};
 use crate::manifest::LoadedManifest;
 
-/// Read-only or read-write access to an environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    Read,
-    Write,
-}
+pub(crate) use crate::api::Access;
 
-/// A connection to one environment.
-pub(crate) struct Connected(FakeService);
-
-impl HasApi for Connected {
-    type Api = FakeService;
-    fn api(&self) -> &FakeService {
-        &self.0
+impl HasApi for Connection {
+    type Api = HttpClient;
+    fn api(&self) -> &HttpClient {
+        &self.client
     }
 }
 
@@ -29,12 +21,13 @@ pub(crate) fn load(paths: &[PathBuf]) -> miette::Result<LoadedManifest> {
     crate::manifest::load(paths).map_err(miette::Report::new)
 }
 
-/// Connects to an environment of the manifest.
+/// Connects to an environment of the manifest (for `local`, starting the embedded emulator,
+/// which lives as long as the connection).
 pub(crate) async fn connect(
-    _loaded: &LoadedManifest,
-    _env: &str,
-    _access: Access,
-    _concurrency: usize,
-) -> miette::Result<Connected> {
-    miette::bail!("connecting to an environment is not available in this build")
+    loaded: &LoadedManifest,
+    env: &str,
+    access: Access,
+    concurrency: usize,
+) -> miette::Result<Connection> {
+    crate::api::connect(loaded, env, access, concurrency).await
 }

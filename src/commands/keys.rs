@@ -1,6 +1,7 @@
 //! `mpctl keys list` and `mpctl keys rotate`.
 
 use super::Exit;
+use crate::api::{Access, SelfService};
 use crate::cli::{KeysListArgs, KeysRotateArgs, OutputFormat};
 use crate::keys::list::{EnvKeys, KeyOverview};
 use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
@@ -12,9 +13,9 @@ use crate::state::LiveEnv;
 /// Lists every key of every client in the chosen environments, nearest expiry first. Exits 0
 /// even when keys are flagged: `drift` is the command that fails on them.
 pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
-    let now = clock_now()?;
+    let now = super::plan::now_unix()?;
     let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
-    let envs = chosen_environments(&loaded, &args.env.envs)?;
+    let envs = super::plan::select_environments(&loaded.manifest, &args.env.envs)?;
     let warn_expiry_days = args
         .warn_expiry_days
         .unwrap_or(loaded.manifest.settings.warn_expiry_days);
@@ -45,54 +46,20 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// The environments asked for (all of the manifest's by default), refusing unknown ones.
-fn chosen_environments(loaded: &LoadedManifest, asked: &[String]) -> miette::Result<Vec<String>> {
-    let all = resolve::environments(&loaded.manifest);
-    if asked.is_empty() {
-        return Ok(all);
-    }
-    let mut chosen = Vec::new();
-    for env in asked {
-        if !all.contains(env) {
-            miette::bail!(
-                help = format!("the manifest's environments are: {}", all.join(", ")),
-                "the manifest has no environment `{env}`"
-            );
-        }
-        if !chosen.contains(env) {
-            chosen.push(env.clone());
-        }
-    }
-    Ok(chosen)
-}
-
-/// Reads one environment's live state (read-only access).
+/// Reads one environment's live state with read-only access.
 async fn fetch_live(
     loaded: &LoadedManifest,
     env: &str,
     concurrency: usize,
 ) -> miette::Result<LiveEnv> {
-    let _ = (loaded, concurrency);
-    miette::bail!("environment `{env}`: reading live state is not available in this build")
-}
-
-/// Now, in Unix seconds: the system clock, or `MPCTL_EMULATOR_NOW` (RFC 3339) when set, so
-/// that days left agree with an emulator whose clock was moved.
-fn clock_now() -> miette::Result<i64> {
-    match std::env::var("MPCTL_EMULATOR_NOW") {
-        Ok(value) if !value.trim().is_empty() => time::OffsetDateTime::parse(
-            value.trim(),
-            &time::format_description::well_known::Rfc3339,
+    let connection = crate::api::connect(loaded, env, Access::Read, concurrency).await?;
+    connection.client.fetch().await.map_err(|e| {
+        miette::miette!(
+            help =
+                "check the environment's endpoints and credentials (`mpctl -v` shows each request)",
+            "cannot read the live state of `{env}`: {e}"
         )
-        .map(time::OffsetDateTime::unix_timestamp)
-        .map_err(|e| {
-            miette::miette!(
-                help = "use an RFC 3339 time such as 2030-01-01T00:00:00Z, or unset it",
-                "MPCTL_EMULATOR_NOW=`{value}` is not an RFC 3339 time: {e}"
-            )
-        }),
-        _ => Ok(crate::manifest::load::now_unix()),
-    }
+    })
 }
 
 /// Generates a new key pair for a client, adds its public key to the manifest and shows the

@@ -36,6 +36,19 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
         },
     ))?;
     printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
+    for env in &plan.environments {
+        let settings = settings_for(&loaded.manifest, &env.env, None);
+        if let Some(e) = crate::plan::guard::mass_destroy(env, settings.mass_destroy_percent, false)
+        {
+            printer.status(&format!(
+                "warning: {}: apply will refuse it without `--allow-mass-destroy`",
+                e.message
+            ));
+        }
+    }
+    if plan.has_errors() {
+        printer.status("error: the plan has errors (listed above); apply would refuse it.");
+    }
     if let Some(out) = &args.out {
         crate::plan::saved::write(&plan, out)?;
         printer.status(&format!(
@@ -192,7 +205,40 @@ pub(crate) async fn plan_environment<S: SelfService>(
         now,
     );
     plan.env = env.to_owned();
+    explain_retired_keys(loaded, env, &mut plan, now);
     Ok(plan)
+}
+
+/// Says why a key is removed when the manifest retired it (`retire_after` passed): resolution
+/// already dropped it from the desired state, so the diff alone cannot tell.
+fn explain_retired_keys(loaded: &LoadedManifest, env: &str, plan: &mut EnvPlan, now: i64) {
+    use crate::manifest::resolve::is_retired;
+    let mut retired: BTreeMap<(String, String), String> = BTreeMap::new();
+    for client in &loaded.manifest.clients {
+        let refs = client
+            .overrides
+            .get(env)
+            .and_then(|o| o.keys.as_deref())
+            .unwrap_or(&client.keys);
+        for key_ref in refs.iter().filter(|r| is_retired(r, now)) {
+            for key in loaded.keys.get(key_ref.path()).into_iter().flatten() {
+                if let Some(date) = key_ref.retire_after() {
+                    retired.insert((client.name.clone(), key.kid.clone()), date.to_owned());
+                }
+            }
+        }
+    }
+    for change in &mut plan.changes {
+        if change.kind != crate::plan::ChangeKind::RemoveKey {
+            continue;
+        }
+        let Some(kid) = &change.resource.kid else {
+            continue;
+        };
+        if let Some(date) = retired.get(&(change.resource.name.clone(), kid.clone())) {
+            change.reason = Some(format!("past its retire_after date ({date})"));
+        }
+    }
 }
 
 /// Connects to and plans every environment, returning the plan and the open connections (which
@@ -365,5 +411,82 @@ scopes:
             ]
         );
         assert!(connections.contains_key("local"));
+    }
+
+    #[test]
+    fn a_key_removed_for_its_retire_after_date_says_so() {
+        use crate::state::{ClientState, KeyState, LiveEnv};
+        let yaml = r#"
+version: 1
+organization: "910753282"
+environments: { local: {} }
+clients:
+  - name: sync
+    keys:
+      - keys/new.json
+      - { path: keys/old.json, retire_after: "2026-11-01" }
+"#;
+        let key = |kid: &str| KeyState {
+            kid: kid.into(),
+            jwk: serde_json::Map::new(),
+            exp: Some(1_795_564_800 + 300 * 86_400),
+            cert_not_after: None,
+            source: None,
+            retire_after: None,
+        };
+        let loaded = LoadedManifest {
+            manifest: serde_yaml_ng::from_str(yaml).unwrap(),
+            keys: [
+                ("keys/new.json".to_owned(), vec![key("k-new")]),
+                ("keys/old.json".to_owned(), vec![key("k-old")]),
+            ]
+            .into_iter()
+            .collect(),
+            files: vec![],
+            digest: String::new(),
+        };
+        let mut live = LiveEnv::default();
+        live.state.clients.insert(
+            "id-1".into(),
+            ClientState {
+                client_id: Some("id-1".into()),
+                name: "sync".into(),
+                description: "sync".into(),
+                active: true,
+                integration_type: Some("maskinporten".into()),
+                keys: [
+                    ("k-new".to_owned(), key("k-new")),
+                    ("k-old".to_owned(), key("k-old")),
+                ]
+                .into_iter()
+                .collect(),
+                ..ClientState::default()
+            },
+        );
+        let api = FakeService::new(OrgNo::new_unchecked("910753282"), live, 1_795_564_800);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let plan = runtime
+            .block_on(plan_environment(
+                &loaded,
+                "local",
+                &api,
+                &Settings::default(),
+                1_795_564_800,
+            ))
+            .unwrap();
+        let reasons: Vec<(String, Option<String>)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.headline(), c.reason.clone()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [(
+                "remove key k-old of client sync".to_owned(),
+                Some("past its retire_after date (2026-11-01)".to_owned())
+            )]
+        );
     }
 }

@@ -1,4 +1,7 @@
-//! `mpctl schema`: print or write the JSON Schemas (the manifest's, and the JSON plan output's).
+//! `mpctl schema`: print or write the JSON Schemas — the manifest's (for editors and
+//! validation) and the JSON plan output's (for programs reading `plan --format json`).
+
+use std::path::Path;
 
 use super::Exit;
 use crate::cli::SchemaArgs;
@@ -7,17 +10,20 @@ use crate::printer::Printer;
 /// File name of the manifest schema in the `--write` directory.
 pub const MANIFEST_SCHEMA_FILE: &str = "mpctl.schema.json";
 
+/// File name of the plan schema in the `--write` directory.
+pub const PLAN_SCHEMA_FILE: &str = "plan.schema.json";
+
+/// The plan output's schema as committed: pretty-printed, newline-terminated.
+fn plan_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&crate::plan::json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
-    if args.plan {
-        miette::bail!(miette::miette!(
-            code = "mpctl::schema::plan_unavailable",
-            help = "use `mpctl schema` for the manifest's schema",
-            "the plan output's schema is not available in this build"
-        ));
-    }
-    let text = crate::schema::manifest_schema_text();
     match &args.write {
-        None => printer.out(&text),
+        None if args.plan => printer.out(&plan_schema_text()),
+        None => printer.out(&crate::schema::manifest_schema_text()),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
                 miette::miette!(
@@ -26,16 +32,28 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
                     dir.display()
                 )
             })?;
-            let path = dir.join(MANIFEST_SCHEMA_FILE);
-            std::fs::write(&path, text).map_err(|e| {
-                miette::miette!(
-                    help = "check that the directory is writable",
-                    "cannot write {}: {e}",
-                    path.display()
-                )
-            })?;
-            printer.status(&format!("wrote {}", path.display()));
+            // `--write` writes both schemas, so that one command keeps `schema/` in sync.
+            write(
+                dir,
+                MANIFEST_SCHEMA_FILE,
+                &crate::schema::manifest_schema_text(),
+                printer,
+            )?;
+            write(dir, PLAN_SCHEMA_FILE, &plan_schema_text(), printer)?;
         }
     }
     Ok(Exit::Success)
+}
+
+fn write(dir: &Path, name: &str, text: &str, printer: &Printer) -> miette::Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| {
+        miette::miette!(
+            help = "check that the directory is writable",
+            "cannot write {}: {e}",
+            path.display()
+        )
+    })?;
+    printer.status(&format!("wrote {}", path.display()));
+    Ok(())
 }

@@ -365,7 +365,7 @@ fn group(files: Vec<ReadFile>, problems: &mut Diagnostics) -> Vec<Vec<ReadFile>>
             })
             .find(|found| !found.is_empty())
             .unwrap_or_default();
-        let span = whole_file(&part.source);
+        let span = first_key(&part);
         match owners.as_slice() {
             [owner] => groups[*owner].push(part),
             [] => problems.push(
@@ -396,6 +396,21 @@ fn group(files: Vec<ReadFile>, problems: &mut Diagnostics) -> Vec<Vec<ReadFile>>
         }
     }
     groups
+}
+
+/// The span of a file's first top-level key (else its first line).
+fn first_key(file: &ReadFile) -> SourceSpan {
+    file.parsed
+        .value
+        .as_object()
+        .and_then(|m| m.keys().next())
+        .and_then(|k| {
+            file.parsed
+                .spans
+                .get(&format!("/{}", yaml::escape_pointer_segment(k)))
+        })
+        .and_then(|s| s.key)
+        .unwrap_or_else(|| whole_file(&file.source))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -547,10 +562,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     if problems.has_errors() || files.is_empty() {
         return (None, problems);
     }
-    let (merged, locator) = merge(&files, &mut problems);
+    let (merged, mut locator) = merge(&files, &mut problems);
     if problems.has_errors() {
         return (None, problems);
     }
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| f.source.path().to_path_buf())
+        .collect();
+    locator.files = files
+        .into_iter()
+        .map(|f| FileSpans {
+            source: f.source,
+            spans: f.parsed.spans,
+        })
+        .collect();
     let mut manifest: Manifest = match serde_json::from_value(merged) {
         Ok(m) => m,
         Err(e) => {
@@ -574,26 +600,15 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     let loaded = LoadedManifest {
         manifest,
         keys,
-        files: files
-            .iter()
-            .map(|f| f.source.path().to_path_buf())
-            .collect(),
+        files: paths,
         digest,
     };
     (Some(loaded), problems)
 }
 
 fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
-    let mut locator = Locator {
-        files: files
-            .iter()
-            .map(|f| FileSpans {
-                source: Arc::clone(&f.source),
-                spans: f.parsed.spans.clone(),
-            })
-            .collect(),
-        ..Locator::default()
-    };
+    // The files' spans are moved in by the caller once merging is done.
+    let mut locator = Locator::default();
     let mut merged = Map::new();
     for (fi, f) in files.iter().enumerate() {
         let Some(obj) = f.parsed.value.as_object() else {
@@ -846,4 +861,58 @@ fn digest(manifest: &Manifest, keys: &BTreeMap<String, Vec<crate::state::KeyStat
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_drops_dots_and_folds_parents() {
+        assert_eq!(normalize(Path::new("./a/./b/../c")), PathBuf::from("a/c"));
+        assert_eq!(normalize(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(normalize(Path::new("/a/b/..")), PathBuf::from("/a"));
+    }
+
+    #[test]
+    fn first_line_clamps_multi_line_spans() {
+        let file = SourceFile::new(Path::new("m.yaml"), "a:\n  b: 1   \n  c: 2\n".into());
+        let clamped = first_line(&file, SourceSpan::new(3.into(), 15));
+        assert_eq!(clamped, SourceSpan::new(3.into(), 6));
+        let single = SourceSpan::new(5.into(), 1);
+        assert_eq!(first_line(&file, single), single);
+    }
+
+    #[test]
+    fn merged_list_entries_point_into_their_own_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "version: 1\norganization: \"910753282\"\nenvironments: { test: {} }\nclients:\n  - name: one\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            "# part\nclients:\n  - name: two\n  - name: three\n",
+        )
+        .expect("write");
+        let files = discover(&[dir.path().to_path_buf()]).expect("files");
+        let read: Vec<ReadFile> = files.iter().filter_map(|f| read_file(f).ok()).collect();
+        let mut problems = Diagnostics::new();
+        let (merged, mut locator) = merge(&read, &mut problems);
+        assert!(problems.is_empty());
+        assert_eq!(merged["clients"][2]["name"], "three");
+        locator.files = read
+            .into_iter()
+            .map(|f| FileSpans {
+                source: f.source,
+                spans: f.parsed.spans,
+            })
+            .collect();
+        let (file, span) = locator.value("/clients/2/name").expect("located");
+        assert!(file.name().ends_with("b.yaml"));
+        assert_eq!(file.line_col(span.offset()), (4, 11));
+        let (file, _) = locator.value("/organization").expect("located");
+        assert!(file.name().ends_with("a.yaml"));
+    }
 }

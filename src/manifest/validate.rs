@@ -20,20 +20,24 @@ pub const MAX_KEYS_PER_CLIENT: usize = 5;
 /// Environment names whose endpoints are built in.
 pub const PRESET_NAMES: [&str; 3] = ["test", "prod", "local"];
 
-/// Whether `prefix` is a valid scope prefix: lowercase letters and digits (`^[a-z0-9]+$`).
+/// The longest prefix accepted.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// The longest full scope name (`prefix:subscope`) accepted.
+pub const MAX_SCOPE_NAME_LEN: usize = 255;
+
+/// Whether `prefix` is a valid scope prefix: `^[a-z0-9]+([_-][a-z0-9]+)*$`, at most 64
+/// characters. Digdir assigns prefixes by hand and documents no syntax; this is the rule the
+/// emulator enforces, and every prefix in use fits it.
 pub fn is_valid_prefix(prefix: &str) -> bool {
-    !prefix.is_empty()
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    prefix.len() <= MAX_PREFIX_LEN && separated_words(prefix, b"_-")
 }
 
-/// Whether `subscope` is valid: `^[a-z0-9]+([._/-][a-z0-9]+)*$` — lowercase letters and
-/// digits, separated by single `.`, `_`, `/` or `-`, with no separator first or last.
-pub fn is_valid_subscope(subscope: &str) -> bool {
+/// Lowercase ASCII letters and digits in words joined by single separators from `separators`.
+fn separated_words(text: &str, separators: &[u8]) -> bool {
     let mut previous_separator = true;
-    for b in subscope.bytes() {
-        let separator = matches!(b, b'.' | b'_' | b'/' | b'-');
+    for b in text.bytes() {
+        let separator = separators.contains(&b);
         if separator {
             if previous_separator {
                 return false;
@@ -43,7 +47,13 @@ pub fn is_valid_subscope(subscope: &str) -> bool {
         }
         previous_separator = separator;
     }
-    !subscope.is_empty() && !previous_separator
+    !text.is_empty() && !previous_separator
+}
+
+/// Whether `subscope` is valid: `^[a-z0-9]+([./_-][a-z0-9]+)*$` — lowercase letters and
+/// digits, separated by single `.`, `_`, `/` or `-`, with no separator first or last.
+pub fn is_valid_subscope(subscope: &str) -> bool {
+    separated_words(subscope, b"./_-")
 }
 
 /// Checks every semantic rule. `keys` holds the public keys read from each key file.
@@ -62,6 +72,7 @@ pub fn check(
     rules.organisation_numbers();
     rules.prefixes_and_scope_names();
     rules.environment_references();
+    rules.unused_overrides();
     rules.duplicates();
     rules.own_scopes_granted();
     rules.contacts();
@@ -266,6 +277,69 @@ impl Rules<'_> {
         }
     }
 
+    /// Overrides and grants for environments their resource is not in have no effect: warn.
+    fn unused_overrides(&mut self) {
+        let m = self.m;
+        let mut unused: Vec<(String, String, &str, &str)> = Vec::new();
+        for (i, s) in m.scopes.iter().enumerate() {
+            for env in s.overrides.keys() {
+                if m.environments.contains_key(env) && !Self::is_in(s.environments.as_ref(), env) {
+                    unused.push((
+                        env.clone(),
+                        format!("/scopes/{i}/overrides/{}", esc(env)),
+                        "scope",
+                        &s.name,
+                    ));
+                }
+            }
+            for (j, g) in s.grants.iter().enumerate() {
+                for (k, env) in g.environments().unwrap_or_default().iter().enumerate() {
+                    if m.environments.contains_key(env)
+                        && !Self::is_in(s.environments.as_ref(), env)
+                    {
+                        unused.push((
+                            env.clone(),
+                            format!("/scopes/{i}/grants/{j}/environments/{k}"),
+                            "scope",
+                            &s.name,
+                        ));
+                    }
+                }
+            }
+        }
+        for (i, c) in m.clients.iter().enumerate() {
+            for env in c.overrides.keys().chain(c.client_ids.keys()) {
+                if m.environments.contains_key(env) && !Self::is_in(c.environments.as_ref(), env) {
+                    let pointer = if c.overrides.contains_key(env) {
+                        format!("/clients/{i}/overrides/{}", esc(env))
+                    } else {
+                        format!("/clients/{i}/client_ids/{}", esc(env))
+                    };
+                    unused.push((env.clone(), pointer, "client", &c.name));
+                }
+            }
+        }
+        for (env, pointer, kind, name) in unused {
+            let d = Diagnostic::warning(
+                "mpctl::env::unused",
+                format!("this has no effect: {kind} `{name}` is not in environment `{env}`"),
+            )
+            .with_help(format!(
+                "add `{env}` to the {kind}'s `environments`, or remove this entry"
+            ));
+            if pointer.contains("/environments/") {
+                self.push_value(d, &pointer, "not an environment of the resource");
+            } else {
+                self.push_key(d, &pointer, "not an environment of the resource");
+            }
+        }
+    }
+
+    /// Whether a resource limited to `only` is present in `env`.
+    fn is_in(only: Option<&Vec<String>>, env: &str) -> bool {
+        only.is_none_or(|list| list.iter().any(|e| e == env))
+    }
+
     /// The declared environments a resource limited to `only` is present in.
     fn present_in(&self, only: Option<&Vec<String>>) -> Vec<String> {
         match only {
@@ -350,7 +424,7 @@ impl Rules<'_> {
                         "mpctl::prefix::syntax",
                         format!("`{p}` is not a valid scope prefix"),
                     )
-                    .with_help("a prefix is lowercase letters and digits (`^[a-z0-9]+$`), exactly as Digdir registered it"),
+                    .with_help("a prefix is lowercase letters and digits, optionally joined by single `-` or `_` (at most 64 characters), exactly as Digdir registered it"),
                     &format!("/prefixes/{k}"),
                     "invalid prefix",
                 );
@@ -373,13 +447,16 @@ impl Rules<'_> {
                 );
                 continue;
             };
-            if !is_valid_prefix(prefix) || !is_valid_subscope(subscope) {
+            if !is_valid_prefix(prefix)
+                || !is_valid_subscope(subscope)
+                || s.name.len() > MAX_SCOPE_NAME_LEN
+            {
                 self.push_value(
                     Diagnostic::error(
                         "mpctl::scope::name",
                         format!("`{}` is not a valid scope name", s.name),
                     )
-                    .with_help("a scope is `prefix:subscope`: the prefix lowercase letters and digits, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
+                    .with_help("a scope is `prefix:subscope` (at most 255 characters): the prefix lowercase letters and digits joined by single `-` or `_`, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
                     &pointer,
                     "invalid scope name",
                 );
@@ -451,7 +528,7 @@ impl Rules<'_> {
         for env in &self.envs {
             let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, s) in m.scopes.iter().enumerate() {
-                if !self.present_in(s.environments.as_ref()).contains(env) {
+                if !Self::is_in(s.environments.as_ref(), env) {
                     continue;
                 }
                 if let Some(&first) = seen.get(s.name.as_str()) {
@@ -474,7 +551,7 @@ impl Rules<'_> {
             }
             let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in m.clients.iter().enumerate() {
-                if !self.present_in(c.environments.as_ref()).contains(env) {
+                if !Self::is_in(c.environments.as_ref(), env) {
                     continue;
                 }
                 if let Some(&first) = seen.get(c.name.as_str()) {
@@ -568,6 +645,10 @@ impl Rules<'_> {
         // (pointer, problem) → environments
         let mut problems: BTreeMap<(String, String, u8), Vec<String>> = BTreeMap::new();
         let mut other_envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, s) in m.scopes.iter().enumerate() {
+            by_name.entry(s.name.as_str()).or_default().push(i);
+        }
         for (ci, c) in m.clients.iter().enumerate() {
             for env in self.present_in(c.environments.as_ref()) {
                 let (list, base) = match c.overrides.get(&env).and_then(|o| o.scopes.as_ref()) {
@@ -582,15 +663,15 @@ impl Rules<'_> {
                         continue;
                     }
                     let pointer = format!("{base}/{k}");
-                    let declared: Vec<(usize, &Scope)> = m
-                        .scopes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| &s.name == name)
+                    let declared: Vec<(usize, &Scope)> = by_name
+                        .get(name.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|&i| (i, &m.scopes[i]))
                         .collect();
                     let here = declared
                         .iter()
-                        .find(|(_, s)| self.present_in(s.environments.as_ref()).contains(&env));
+                        .find(|(_, s)| Self::is_in(s.environments.as_ref(), &env));
                     let Some((si, scope)) = here else {
                         let kind = if declared.is_empty() { 0 } else { 1 };
                         problems
@@ -900,7 +981,10 @@ mod tests {
         assert!(!is_valid_subscope(""));
         assert!(is_valid_prefix("acme2"));
         assert!(!is_valid_prefix("Acme"));
-        assert!(!is_valid_prefix("ac-me"));
+        assert!(is_valid_prefix("ac-me_2"));
+        assert!(!is_valid_prefix("ac--me"));
+        assert!(!is_valid_prefix("acme."));
+        assert!(!is_valid_prefix(&"a".repeat(65)));
     }
 
     #[test]
@@ -989,6 +1073,19 @@ mod tests {
         assert!(first.help.as_ref().unwrap().contains("did you mean `test`"));
         let text = with("clients:\n  - name: c\n    client_ids: { staging: abc }\n");
         assert_eq!(found(&text), vec![("mpctl::env::undeclared".into(), 7)]);
+    }
+
+    #[test]
+    fn overrides_for_environments_the_resource_is_not_in_are_warned_about() {
+        let text = with(
+            "scopes:\n  - name: acme:a\n    description: x\n    environments: [test]\n    overrides:\n      prod: { description: y }\n",
+        );
+        let d = run(&text);
+        assert!(!d.has_errors());
+        assert_eq!(d.warning_count(), 1);
+        let w = d.iter().next().unwrap();
+        assert_eq!(w.code, "mpctl::env::unused");
+        assert_eq!(w.position().unwrap().line, 10);
     }
 
     #[test]

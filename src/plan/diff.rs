@@ -91,6 +91,17 @@ pub fn is_maskinporten(client: &ClientState) -> bool {
         .is_none_or(|t| t == MASKINPORTEN)
 }
 
+/// Whether a client is a self-service admin client: one holding the API's own scopes
+/// (`idporten:dcr.*`, `idporten:scopes.*`), such as the one mpctl authenticates with. Such a
+/// client is never reported as unmanaged nor pruned, so mpctl cannot lock itself out; its keys'
+/// expiry is still reported.
+pub fn is_admin_client(client: &ClientState) -> bool {
+    client
+        .scopes
+        .iter()
+        .any(|s| s.starts_with("idporten:dcr.") || s.starts_with("idporten:scopes."))
+}
+
 /// Live resources the plan is authoritative for: active scopes, their grants, and active
 /// Maskinporten clients.
 fn managed_resources(live: &LiveEnv) -> usize {
@@ -100,20 +111,23 @@ fn managed_resources(live: &LiveEnv) -> usize {
         .state
         .clients
         .values()
-        .filter(|c| c.active && is_maskinporten(c))
+        .filter(|c| c.active && is_maskinporten(c) && !is_admin_client(c))
         .count();
     scope_count + clients
 }
 
-/// Whether a key with `retire_after` is past it at `now` (from that date on it is removed).
+/// Whether a key with `retire_after` is past it at `now`: once its day has ended (UTC), as
+/// [`crate::manifest::resolve::is_retired`] decides for key files.
 pub fn is_retired(key: &KeyState, now_unix: i64) -> bool {
-    let Some(date) = key.retire_after.as_deref() else {
-        return false;
-    };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(date, &format) {
-        Ok(d) => d.midnight().assume_utc().unix_timestamp() <= now_unix,
-        Err(_) => false,
+    match &key.retire_after {
+        Some(date) => crate::manifest::resolve::is_retired(
+            &crate::manifest::model::KeyRef::Detailed(crate::manifest::model::KeyFile {
+                path: String::new(),
+                retire_after: Some(date.clone()),
+            }),
+            now_unix,
+        ),
+        None => false,
     }
 }
 
@@ -396,14 +410,21 @@ impl Differ<'_> {
     fn clients(&mut self) {
         let matched = self.match_clients();
         let claimed: BTreeSet<&String> = matched.values().flatten().collect();
-        let unmanaged: Vec<ClientState> = self
+        let unclaimed = self
             .live
             .state
             .clients
             .iter()
-            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c))
-            .map(|(_, c)| c.clone())
-            .collect();
+            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c));
+        let (admins, unmanaged): (Vec<_>, Vec<_>) =
+            unclaimed.partition(|(_, c)| is_admin_client(c));
+        for (id, admin) in admins {
+            for key in admin.keys.values() {
+                let expiry = self.expiry(&admin.name, Some(id), key, None, false);
+                self.plan.key_expiries.push(expiry);
+            }
+        }
+        let unmanaged: Vec<ClientState> = unmanaged.into_iter().map(|(_, c)| c.clone()).collect();
         for (name, want) in &self.desired.clients {
             self.check_accessible(name, want);
             let Some(slot) = matched.get(name) else {

@@ -474,7 +474,7 @@ fn a_key_near_its_jwk_exp_with_a_valid_certificate_is_refreshed() {
 #[test]
 fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
     let mut old = key("k-old");
-    old.retire_after = Some("2026-11-20".into());
+    old.retire_after = Some("2026-11-24".into());
     let c = client("sync", &[], &[key("k-new"), old]);
     let mut have = live_client(&c, "id-1", NOW + 300 * DAY);
     have.keys.insert("k-stray".into(), key("k-stray"));
@@ -497,7 +497,7 @@ fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
     assert_eq!(
         removed,
         vec![
-            ("k-old", "past its retire_after date (2026-11-20)"),
+            ("k-old", "past its retire_after date (2026-11-24)"),
             ("k-stray", "not among the client's keys in the manifest"),
         ]
     );
@@ -509,6 +509,13 @@ fn keys_past_retire_after_are_removed_and_unlisted_keys_too() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(!is_retired(&key("x"), NOW));
+    let mut today = key("t");
+    today.retire_after = Some("2026-11-25".into());
+    assert!(
+        !is_retired(&today, NOW),
+        "kept through its retire_after day"
+    );
+    assert!(is_retired(&today, NOW + DAY));
 }
 
 #[test]
@@ -528,4 +535,34 @@ fn the_same_inputs_give_the_same_plan() {
     let b = diff(&want, &have, &settings(), NOW);
     assert_eq!(a, b);
     assert_eq!(a.live_digest, crate::plan::saved::live_digest(&have));
+}
+
+#[test]
+fn the_self_service_admin_client_is_never_unmanaged_nor_pruned() {
+    let mut admin = live_client(
+        &client("mpctl-admin", &[], &[key("admin-key")]),
+        "id-admin",
+        NOW + 20 * DAY,
+    );
+    admin.scopes = ["idporten:dcr.write", "idporten:scopes.write"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let pruning = Settings {
+        prune: true,
+        ..settings()
+    };
+    let plan = diff(
+        &desired(vec![], vec![]),
+        &live(vec![], vec![admin], &[]),
+        &pruning,
+        NOW,
+    );
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.unmanaged.is_empty());
+    assert!(!plan.has_drift(), "its key is reported but is not drift");
+    assert_eq!(plan.key_expiries.len(), 1);
+    assert_eq!(plan.key_expiries[0].status, ExpiryStatus::Expiring);
+    assert!(!plan.key_expiries[0].managed);
+    assert_eq!(plan.managed_resources, 0);
 }
