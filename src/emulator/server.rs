@@ -1064,7 +1064,7 @@ async fn put_jwks(
             }
             let old = state.jwks.get(&id);
             let now_s = now.div_euclid(1000);
-            let max_exp = now_s + KEY_MAX_LIFETIME_SECS;
+            let max_exp = now_s.saturating_add(KEY_MAX_LIFETIME_SECS);
             let mut stored = Vec::with_capacity(keys.len());
             for (mut jwk, check) in keys.into_iter().zip(checked) {
                 if let Some(owner) = state.client_of_kid(&check.kid)
@@ -1317,11 +1317,15 @@ async fn set_clock(AxumState(s): Shr, body: Bytes) -> ApiResult {
         let at = time::OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339)
             .map_err(|e| ApiFailure::bad_request(format!("`now` must be RFC 3339: {e}")))?;
         s.clock.set(at);
-    } else if let Some(secs) = body.get("advance_seconds").and_then(Value::as_u64) {
+    } else if let Some(secs) = body
+        .get("advance_seconds")
+        .and_then(Value::as_u64)
+        .filter(|s| *s <= 100 * 366 * 86_400)
+    {
         s.clock.advance(std::time::Duration::from_secs(secs));
     } else {
         return Err(ApiFailure::bad_request(
-            "send {\"now\": \"2030-01-01T00:00:00Z\"} or {\"advance_seconds\": 3600}",
+            "send {\"now\": \"2030-01-01T00:00:00Z\"} or {\"advance_seconds\": 3600} (at most 100 years)",
         ));
     }
     Ok(get_clock(AxumState(s)).await)
