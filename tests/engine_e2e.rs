@@ -100,6 +100,11 @@ impl Harness {
     }
 
     fn mpctl(&self, args: &[&str]) -> Output {
+        self.mpctl_with(args, &[])
+    }
+
+    /// Runs the binary with extra environment variables.
+    fn mpctl_with(&self, args: &[&str], vars: &[(&str, String)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mpctl"));
         command
             .current_dir(self.path())
@@ -115,6 +120,9 @@ impl Harness {
             .env("MPCTL_EMU_CLIENT_ID", &self.client_id)
             .env("MPCTL_EMU_KEY_FILE", self.path().join("admin.pem"))
             .env("MPCTL_EMU_KEY_ID", &self.kid);
+        for (key, value) in vars {
+            command.env(key, value);
+        }
         command.output().expect("run mpctl")
     }
 }
@@ -439,4 +447,103 @@ fn apply_survives_random_faults_without_duplicates_and_converges() {
         .filter(|e| e.operation == "create_client")
         .count();
     assert_eq!(creates, 1, "the client was created once");
+}
+
+/// A public JWK of a fresh RSA-2048 key, as a client key file holds it.
+fn public_jwk(kid: &str) -> String {
+    use base64::Engine as _;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    serde_json::json!({
+        "kty": "RSA",
+        "kid": kid,
+        "use": "sig",
+        "alg": "RS256",
+        "n": b64(key.n().to_bytes_be()),
+        "e": b64(key.e().to_bytes_be()),
+    })
+    .to_string()
+}
+
+#[test]
+fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
+    let h = Harness::start();
+    std::fs::create_dir_all(h.path().join("keys")).unwrap();
+    std::fs::write(
+        h.path().join("keys/sync.jwk.json"),
+        public_jwk("sync-key-1"),
+    )
+    .unwrap();
+    h.write(&format!(
+        "{MANIFEST}  - name: sync\n    description: Sync\n    keys: [keys/sync.jwk.json]\n"
+    ));
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let now = |h: &Harness| {
+        h.emulator
+            .clock()
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
+    assert_eq!(code(&drift), 0, "{}", text(&drift));
+    assert!(
+        text(&drift).contains("sync / sync-key-1: JWK exp"),
+        "{}",
+        text(&drift)
+    );
+
+    // 340 days on, the key (registered for a year) has under 30 days left.
+    h.emulator
+        .clock()
+        .advance(Duration::from_secs(340 * 86_400));
+    let at = [("MPCTL_NOW", now(&h))];
+    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &at);
+    assert_eq!(code(&drift), 2, "{}", text(&drift));
+    assert!(text(&drift).contains("EXPIRING"), "{}", text(&drift));
+    assert!(
+        text(&drift).contains("refresh expiry of key sync-key-1"),
+        "{}",
+        text(&drift)
+    );
+
+    let json = |extra: &[&str]| {
+        let mut args = vec!["plan", "mpctl.yaml", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = h.mpctl_with(&args, &at);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value["environments"][0]["key_expiries"][0].clone()
+    };
+    let key = json(&[]);
+    assert_eq!(key["status"], "expiring", "{key}");
+    assert!(
+        matches!(key["jwk_exp_days_left"].as_i64(), Some(24 | 25)),
+        "{key}"
+    );
+    assert_eq!(json(&["--warn-expiry-days", "10"])["status"], "ok");
+
+    let markdown = h.mpctl_with(&["drift", "mpctl.yaml", "--format", "markdown"], &at);
+    assert_eq!(code(&markdown), 2, "{}", text(&markdown));
+    assert!(
+        text(&markdown).contains("⚠️ EXPIRING"),
+        "{}",
+        text(&markdown)
+    );
+
+    // Apply registers the key again, which moves its expiry a year ahead: no drift left.
+    let apply = h.mpctl_with(&["apply", "mpctl.yaml", "--yes"], &at);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &at);
+    assert_eq!(code(&drift), 0, "{}", text(&drift));
+
+    // Past its expiry without a refresh, the key is expired.
+    h.emulator
+        .clock()
+        .advance(Duration::from_secs(366 * 86_400));
+    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
+    assert_eq!(code(&drift), 2, "{}", text(&drift));
+    assert!(text(&drift).contains("EXPIRED"), "{}", text(&drift));
 }
