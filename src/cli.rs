@@ -90,6 +90,113 @@ pub enum Command {
 
     /// Print shell completions.
     Completions(CompletionsArgs),
+
+    /// Benchmarks and fault-injection runs of mpctl itself (for its developers; see
+    /// docs/performance.md and docs/reliability.md).
+    #[command(subcommand, hide = true)]
+    Bench(BenchCommand),
+}
+
+/// `mpctl bench …`: proof at scale and under faults.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Plan and apply a generated manifest against emulators with injected latency; report
+    /// requests, wall time, CPU time and peak memory against the targets.
+    Run(BenchRunArgs),
+    /// Apply generated manifests while the emulator injects faults and restarts; check that a
+    /// re-run converges to exactly the manifest.
+    Soak(BenchSoakArgs),
+    /// Write a generated manifest and its key files into a directory.
+    Generate(BenchGenerateArgs),
+    /// Serve emulators for `bench run` (internal: started by it as a child process).
+    #[command(hide = true)]
+    Emulators(BenchEmulatorsArgs),
+}
+
+/// The size of a generated manifest.
+#[derive(Debug, Args)]
+pub struct BenchSizeArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub scopes: usize,
+    /// Grants in all, spread evenly over the scopes.
+    #[arg(long, default_value_t = 10_000)]
+    pub grants: usize,
+    #[arg(long, default_value_t = 500)]
+    pub clients: usize,
+    #[arg(long = "environments", default_value_t = 2)]
+    pub environments: usize,
+    /// Seed of the generator: the same seed gives the same manifest.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRunArgs {
+    #[command(flatten)]
+    pub size: BenchSizeArgs,
+    /// Latency the emulators add to every request.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    pub latency_ms: u64,
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// The sequential run (concurrency 1) uses the size divided by this, and is extrapolated.
+    #[arg(long, default_value_t = 10)]
+    pub sequential_divisor: usize,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Rewrite the results tables of this Markdown page (between `<!-- bench:begin -->` and
+    /// `<!-- bench:end -->`).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSoakArgs {
+    /// Trials to run (each its own seed: `--seed`, `--seed`+1, …).
+    #[arg(long, default_value_t = 20)]
+    pub trials: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 150)]
+    pub scopes: usize,
+    #[arg(long, default_value_t = 600)]
+    pub grants: usize,
+    #[arg(long, default_value_t = 40)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Start no trial after this many minutes.
+    #[arg(long, default_value_t = 30)]
+    pub max_minutes: u64,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Rewrite the results of this Markdown page (between `<!-- bench:begin -->` and
+    /// `<!-- bench:end -->`).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchGenerateArgs {
+    #[command(flatten)]
+    pub size: BenchSizeArgs,
+    /// Directory to write `mpctl.yaml` and `keys/` into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEmulatorsArgs {
+    /// One emulator per environment name.
+    #[arg(long = "env", value_name = "ENV", required = true)]
+    pub envs: Vec<String>,
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Serve the contacts extension.
+    #[arg(long)]
+    pub contacts: bool,
 }
 
 /// Where the manifests are.

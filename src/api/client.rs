@@ -389,6 +389,18 @@ impl HttpClient {
             .copied()
     }
 
+    /// Reads the provider integration's contacts, in the same request finding out whether the
+    /// environment has the contacts extension at all (remembered for later writes): `None`
+    /// without it.
+    async fn probe_provider_contacts(&self) -> Result<Option<Contacts>, ApiError> {
+        if !self.config.probe_contacts {
+            return Ok(None);
+        }
+        let contacts = self.read_contacts("/extensions/contacts").await?;
+        let _ = self.contacts_api.set(contacts.is_some());
+        Ok(contacts)
+    }
+
     async fn read_contacts(&self, path: &str) -> Result<Option<Contacts>, ApiError> {
         let call = Call {
             method: Method::GET,
@@ -572,17 +584,13 @@ impl HttpClient {
     }
 
     async fn fetch_live(&self) -> Result<LiveEnv, ApiError> {
-        let (scopes, clients, accessible, contacts_api) = futures_util::try_join!(
+        let (scopes, clients, accessible, provider_contacts) = futures_util::try_join!(
             self.list_scopes(),
             self.list_clients(),
             self.accessible(),
-            self.contacts_api(),
+            self.probe_provider_contacts(),
         )?;
-        let provider_contacts = if contacts_api {
-            self.read_contacts("/extensions/contacts").await?
-        } else {
-            None
-        };
+        let contacts_api = provider_contacts.is_some();
 
         let mut jobs = Vec::new();
         for scope in &scopes {

@@ -134,7 +134,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = generated.write_to(dir.path()).unwrap();
         let now = 1_795_564_800;
-        let (loaded, _) = crate::manifest::load::load_at(&[path.clone()], now).unwrap();
+        let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now).unwrap();
         let mut live = BTreeMap::new();
         for env in crate::manifest::resolve::environments(&loaded.manifest) {
             let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
@@ -158,5 +158,49 @@ mod tests {
             "{}",
             from_nothing.changes
         );
+    }
+
+    /// The full target size, for profiling by hand:
+    /// `cargo test --lib bench::cpu::tests::full_scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "seconds of CPU in a debug build; run by hand to profile"]
+    fn full_scale() {
+        let generated = generate(&Spec::TARGET);
+        let dir = tempfile::tempdir().unwrap();
+        let path = generated.write_to(dir.path()).unwrap();
+        let now = 1_795_564_800;
+        let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now).unwrap();
+        let mut live = BTreeMap::new();
+        for env in crate::manifest::resolve::environments(&loaded.manifest) {
+            let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
+            live.insert(env, live_matching(&desired, Vec::new()));
+        }
+        let (_, cpu) = measure(&path, &live, now, 3).unwrap();
+        eprintln!("{cpu:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (parsed, yaml) = cpu_of(|| crate::manifest::yaml::parse(&text).unwrap());
+        let (_, schema) = cpu_of(|| crate::schema::check(&parsed.value, false));
+        let (_, keys) = cpu_of(|| {
+            for (file, _) in &generated.key_files {
+                let _ = crate::manifest::keys::load_key_file(&dir.path().join(file), now, 30);
+            }
+        });
+        eprintln!("yaml {yaml:?}, schema {schema:?}, key files {keys:?}");
+        for (env, l) in &live {
+            let (_, digest) = cpu_of(|| crate::plan::saved::live_digest(l));
+            let (desired, resolve) =
+                cpu_of(|| crate::manifest::resolve::resolve(&loaded, env, now));
+            let settings = crate::commands::plan::settings_for(&loaded.manifest, env, None);
+            let (_, diff) = cpu_of(|| {
+                diff_for_org(
+                    Some(&loaded.manifest.organization),
+                    &desired,
+                    l,
+                    &settings,
+                    now,
+                )
+            });
+            eprintln!("{env}: live_digest {digest:?}, resolve {resolve:?}, diff {diff:?}");
+        }
     }
 }

@@ -117,7 +117,9 @@ impl EmulatorHost {
         for env in envs {
             let line = lines
                 .next()
-                .ok_or_else(|| miette::miette!("the emulator process ended before serving `{env}`"))?
+                .ok_or_else(|| {
+                    miette::miette!("the emulator process ended before serving `{env}`")
+                })?
                 .into_diagnostic()?;
             let target: Target = serde_json::from_str(&line)
                 .into_diagnostic()

@@ -6,6 +6,11 @@
 
 pub mod cpu;
 pub mod generate;
+pub mod host;
 pub mod measure;
+pub mod pipeline;
+pub mod run;
+pub mod scratch;
+pub mod soak;
 
 pub use generate::{Generated, Spec, generate};

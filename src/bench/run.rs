@@ -130,10 +130,16 @@ async fn scenario(
     spec: &Spec,
     concurrency: usize,
     now: i64,
-) -> miette::Result<(Measured, Measured, BTreeMap<String, LiveEnv>, PathBuf, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().into_diagnostic()?;
+) -> miette::Result<(
+    Measured,
+    Measured,
+    BTreeMap<String, LiveEnv>,
+    PathBuf,
+    crate::bench::scratch::ScratchDir,
+)> {
+    let dir = crate::bench::scratch::ScratchDir::new("bench").into_diagnostic()?;
     let path = generate(spec).write_to(dir.path()).into_diagnostic()?;
-    let (loaded, _) = crate::manifest::load::load_at(&[path.clone()], now)
+    let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
     let envs = crate::manifest::resolve::environments(&loaded.manifest);
     let host = EmulatorHost::spawn(&options.exe, &envs, options.latency, spec.contacts)?;
@@ -169,7 +175,11 @@ async fn scenario(
         let (plan, live, report) = pipeline::apply(&loaded, env, &client, concurrency, now).await?;
         let wall = started.elapsed();
         if !report.succeeded() {
-            let first = report.failed.first().map(|f| f.error.clone()).unwrap_or_default();
+            let first = report
+                .failed
+                .first()
+                .map(|f| f.error.clone())
+                .unwrap_or_default();
             miette::bail!("apply of `{env}` failed: {first}");
         }
         let minimum = fetch_minimum(&live) + write_minimum(&plan);
@@ -245,7 +255,8 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
         "sequential sample (1/{}): concurrency 1",
         options.sequential_divisor
     ));
-    let (seq_apply, seq_plan, _, _, _dir2) = runtime.block_on(scenario(options, &sample, 1, now))?;
+    let (seq_apply, seq_plan, _, _, _dir2) =
+        runtime.block_on(scenario(options, &sample, 1, now))?;
     progress(&format!(
         "  apply {:.0} ms ({} requests), plan {:.0} ms ({} requests)",
         seq_apply.wall_ms, seq_apply.requests, seq_plan.wall_ms, seq_plan.requests
@@ -313,7 +324,12 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
         .unwrap_or_default();
     Ok(Report {
         date,
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.into(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .into(),
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         load_before,
         load_after: load_average(),

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use miette::IntoDiagnostic as _;
@@ -179,12 +178,18 @@ pub fn differences(desired: &EnvState, live: &LiveEnv, admin_client_id: &str) ->
     let mut by_name: BTreeMap<&str, Vec<&crate::state::ClientState>> = BTreeMap::new();
     for (id, client) in &live.state.clients {
         if id != admin_client_id {
-            by_name.entry(client.name.as_str()).or_default().push(client);
+            by_name
+                .entry(client.name.as_str())
+                .or_default()
+                .push(client);
         }
     }
     for (name, clients) in &by_name {
         if clients.len() > 1 {
-            out.push(format!("client {name} exists {} times (a duplicated create)", clients.len()));
+            out.push(format!(
+                "client {name} exists {} times (a duplicated create)",
+                clients.len()
+            ));
         }
         if !desired.clients.contains_key(*name) {
             out.push(format!("client {name} exists but is not in the manifest"));
@@ -207,7 +212,9 @@ pub fn differences(desired: &EnvState, live: &LiveEnv, admin_client_id: &str) ->
         let have_kids: BTreeSet<&String> = have.keys.keys().collect();
         let want_kids: BTreeSet<&String> = want.keys.keys().collect();
         if have_kids != want_kids {
-            out.push(format!("client {name} has keys {have_kids:?}, the manifest {want_kids:?}"));
+            out.push(format!(
+                "client {name} has keys {have_kids:?}, the manifest {want_kids:?}"
+            ));
         }
         if want.contacts.is_some() && have.contacts != want.contacts {
             out.push(format!("client {name} has other contacts"));
@@ -258,9 +265,7 @@ async fn run_trial(
         ..options.spec
     };
     let manifest_dir = dir.join("manifest");
-    let path = generate(&spec)
-        .write_to(&manifest_dir)
-        .into_diagnostic()?;
+    let path = generate(&spec).write_to(&manifest_dir).into_diagnostic()?;
     let now = crate::manifest::load::now_unix();
     let (loaded, _) = crate::manifest::load::load_at(&[path], now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
@@ -268,7 +273,6 @@ async fn run_trial(
         .into_iter()
         .next()
         .ok_or_else(|| miette::miette!("the generated manifest has no environment"))?;
-    let loaded = Arc::new(loaded);
 
     let state_file = dir.join("state.json");
     let emulator = start(&state_file, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -287,80 +291,81 @@ async fn run_trial(
     let bootstrap_audit = emulator.audit().len();
     emulator.set_faults(faults(seed));
 
-    // The first apply, with the emulator restarted under it.
-    let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let apply_task = {
-        let loaded = Arc::clone(&loaded);
-        let target = target.clone();
-        let env = env.clone();
-        let requests = Arc::clone(&requests);
-        let concurrency = options.concurrency;
-        tokio::spawn(async move {
-            apply_once(&loaded, &target, &env, concurrency, now, &requests).await
-        })
-    };
-    // Restart after a random share of the manifest's changes reached the state.
+    // The first apply, with the emulator restarted under it by a controller running beside it.
+    let requests = std::sync::atomic::AtomicU64::new(0);
+    let apply_done = std::sync::atomic::AtomicBool::new(false);
     let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
     let expected_writes = desired.scopes.len()
-        + desired.scopes.values().map(|s| s.grants.len()).sum::<usize>()
+        + desired
+            .scopes
+            .values()
+            .map(|s| s.grants.len())
+            .sum::<usize>()
         + 2 * desired.clients.len();
+    // Restart after a random share of the manifest's changes reached the state.
     let restart_after = bootstrap_audit + rng.gen_range(1..expected_writes.max(2));
     let graceful = rng.gen_bool(0.5);
-    let mut emulator = Some(emulator);
-    let mut spike = false;
-    let mut round = 0u64;
-    loop {
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        round += 1;
-        let Some(running) = emulator.as_ref() else {
-            break;
-        };
-        if apply_task.is_finished() {
-            outcome.restart = "none (the apply finished first)".into();
-            break;
-        }
-        if running.audit().len() >= restart_after {
-            let done = running.audit().len() - bootstrap_audit;
-            outcome.restart = format!(
-                "{} after {done} of about {expected_writes} changes",
-                if graceful { "graceful" } else { "abrupt" }
-            );
-            let stopping = emulator.take();
-            if let Some(stopping) = stopping {
+    let downtime = Duration::from_millis(rng.gen_range(50..400));
+    let first_apply = async {
+        let result = tokio::time::timeout(
+            APPLY_TIMEOUT,
+            apply_once(&loaded, &target, &env, options.concurrency, now, &requests),
+        )
+        .await;
+        apply_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        result
+    };
+    let controller = async {
+        let mut emulator = emulator;
+        let mut spike = false;
+        let mut round = 0u64;
+        let mut restart = "none (the apply finished first)".to_owned();
+        loop {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            round += 1;
+            if apply_done.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let audited = emulator.audit().len();
+            if audited >= restart_after {
+                restart = format!(
+                    "{} after {} of about {expected_writes} changes",
+                    if graceful { "graceful" } else { "abrupt" },
+                    audited - bootstrap_audit
+                );
                 if graceful {
-                    stopping.shutdown().await?;
+                    emulator.shutdown().await?;
                 } else {
-                    drop(stopping);
+                    drop(emulator);
                 }
+                tokio::time::sleep(downtime).await;
+                emulator = start(&state_file, addr).await?;
+                emulator.set_faults(faults(seed.wrapping_add(round)));
+                break;
             }
-            tokio::time::sleep(Duration::from_millis(rng.gen_range(50..400))).await;
-            let restarted = start(&state_file, addr).await?;
-            restarted.set_faults(faults(seed.wrapping_add(round)));
-            emulator = Some(restarted);
-            break;
-        }
-        // Latency spikes: every few rounds, 250 ms for a while.
-        if round % 5 == 0 {
-            spike = !spike;
-            let mut f = faults(seed.wrapping_add(round));
-            if spike {
-                f.latency = Duration::from_millis(250);
+            // Latency spikes: every few rounds, 250 ms for a while.
+            if round.is_multiple_of(5) {
+                spike = !spike;
+                let mut f = faults(seed.wrapping_add(round));
+                if spike {
+                    f.latency = Duration::from_millis(250);
+                }
+                emulator.set_faults(f);
             }
-            running.set_faults(f);
         }
-    }
-    let emulator =
-        emulator.ok_or_else(|| miette::miette!("the emulator is not running after the restart"))?;
-    let first = tokio::time::timeout(APPLY_TIMEOUT, apply_task).await;
+        Ok::<_, miette::Report>((emulator, restart))
+    };
+    let (first, controlled) = tokio::join!(first_apply, controller);
+    let (emulator, restart) = controlled?;
+    outcome.restart = restart;
     outcome.apply_runs = 1;
     let mut succeeded = match first {
         Err(_) => miette::bail!("the first apply did not finish within {APPLY_TIMEOUT:?}"),
-        Ok(Err(e)) => miette::bail!("the first apply task failed: {e}"),
-        Ok(Ok(Ok(()))) => {
+        Ok(Ok(())) => {
             outcome.first_apply = "succeeded".into();
             true
         }
-        Ok(Ok(Err(e))) => {
+        Ok(Err(e)) => {
             outcome.first_apply = format!("failed: {}", first_line(&format!("{e}")));
             false
         }
@@ -373,7 +378,7 @@ async fn run_trial(
             apply_once(&loaded, &target, &env, options.concurrency, now, &requests),
         )
         .await
-        .map_or(false, |r| r.is_ok());
+        .is_ok_and(|r| r.is_ok());
     }
     if !succeeded {
         miette::bail!("no apply succeeded in {} runs", outcome.apply_runs);
@@ -430,7 +435,12 @@ async fn run_trial(
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// Connects and applies once; the requests made are added to `requests`.
@@ -533,7 +543,10 @@ pub fn markdown(report: &Report) -> String {
             if t.passed {
                 "pass".to_owned()
             } else {
-                format!("**fail**: {}", t.failure.as_deref().unwrap_or("").replace('|', "\\|"))
+                format!(
+                    "**fail**: {}",
+                    t.failure.as_deref().unwrap_or("").replace('|', "\\|")
+                )
             },
             t.restart,
             t.first_apply.replace('|', "\\|"),
@@ -544,4 +557,103 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::orgno::OrgNo;
+    use crate::state::{ClientState, ScopeState};
+
+    fn desired() -> EnvState {
+        let mut s = EnvState::default();
+        s.scopes.insert(
+            "a:x".into(),
+            ScopeState {
+                name: "a:x".into(),
+                description: "X".into(),
+                active: true,
+                grants: [OrgNo::new_unchecked("974760673")].into(),
+                ..ScopeState::default()
+            },
+        );
+        s.clients.insert(
+            "c".into(),
+            ClientState {
+                name: "c".into(),
+                description: "C".into(),
+                active: true,
+                ..ClientState::default()
+            },
+        );
+        s
+    }
+
+    fn live_of(desired: &EnvState) -> LiveEnv {
+        let mut live = LiveEnv::default();
+        live.state.scopes = desired.scopes.clone();
+        for (i, c) in desired.clients.values().enumerate() {
+            live.state.clients.insert(format!("id{i}"), c.clone());
+        }
+        live
+    }
+
+    #[test]
+    fn equal_states_have_no_differences_and_the_admin_client_is_ignored() {
+        let d = desired();
+        let mut live = live_of(&d);
+        live.state.clients.insert(
+            "admin".into(),
+            ClientState {
+                name: "bootstrap-admin".into(),
+                active: true,
+                ..ClientState::default()
+            },
+        );
+        assert!(differences(&d, &live, "admin").is_empty());
+    }
+
+    #[test]
+    fn duplicated_creates_missing_and_extra_resources_are_differences() {
+        let d = desired();
+        let mut live = live_of(&d);
+        let dup = live.state.clients["id0"].clone();
+        live.state.clients.insert("id9".into(), dup);
+        live.state.scopes.remove("a:x");
+        live.state.scopes.insert(
+            "a:y".into(),
+            ScopeState {
+                name: "a:y".into(),
+                active: true,
+                ..ScopeState::default()
+            },
+        );
+        let found = differences(&d, &live, "admin");
+        assert!(
+            found.iter().any(|f| f.contains("client c exists 2 times")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|f| f.contains("scope a:x is missing")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|f| f.contains("scope a:y exists")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_grant_is_a_difference() {
+        let d = desired();
+        let mut live = live_of(&d);
+        if let Some(s) = live.state.scopes.get_mut("a:x") {
+            s.grants.clear();
+        }
+        let found = differences(&d, &live, "admin");
+        assert!(
+            found.iter().any(|f| f.contains("scope a:x has grants")),
+            "{found:?}"
+        );
+    }
 }

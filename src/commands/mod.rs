@@ -3,10 +3,11 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Command, EmulatorCommand, KeysCommand};
+use crate::cli::{BenchCommand, Command, EmulatorCommand, KeysCommand};
 use crate::printer::Printer;
 
 mod apply;
+mod bench;
 mod completions;
 mod drift;
 mod emulator;
@@ -52,6 +53,10 @@ pub fn run(command: Command, printer: &Printer) -> miette::Result<Exit> {
         Command::Emulator(EmulatorCommand::Serve(args)) => emulator::serve(&args, printer),
         Command::Emulator(EmulatorCommand::Init(args)) => emulator::init(&args, printer),
         Command::Completions(args) => completions::run(&args),
+        Command::Bench(BenchCommand::Run(args)) => bench::run(&args, printer),
+        Command::Bench(BenchCommand::Soak(args)) => bench::soak(&args, printer),
+        Command::Bench(BenchCommand::Generate(args)) => bench::generate(&args, printer),
+        Command::Bench(BenchCommand::Emulators(args)) => bench::emulators(&args),
     }
 }
 

@@ -15,15 +15,70 @@ use crate::state::LiveEnv;
 /// SHA-256 (hex) of the live state in a canonical JSON form (object keys sorted).
 pub fn live_digest(live: &LiveEnv) -> String {
     let value = serde_json::to_value(live).unwrap_or(serde_json::Value::Null);
-    let canonical = canonical(&value);
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    hex(&Sha256::digest(&bytes))
+    // The bytes of `to_vec(&canonical(&value))`, streamed into the hash without building the
+    // sorted copy or the byte string: for a large organisation those copies were most of the
+    // diff's CPU time.
+    let mut hasher = HashWriter(Sha256::new());
+    if write_canonical(&value, &mut hasher).is_err() {
+        return hex(&Sha256::digest(b""));
+    }
+    hex(&hasher.0.finalize())
+}
+
+/// Feeds written bytes into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `value` as compact JSON with every object's keys sorted: the same bytes as
+/// serialising [`canonical`]'s result.
+fn write_canonical(
+    value: &serde_json::Value,
+    out: &mut impl std::io::Write,
+) -> serde_json::Result<()> {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.write_all(b"{").map_err(serde_json::Error::io)?;
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",").map_err(serde_json::Error::io)?;
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.write_all(b":").map_err(serde_json::Error::io)?;
+                write_canonical(v, out)?;
+            }
+            out.write_all(b"}").map_err(serde_json::Error::io)
+        }
+        serde_json::Value::Array(items) => {
+            out.write_all(b"[").map_err(serde_json::Error::io)?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",").map_err(serde_json::Error::io)?;
+                }
+                write_canonical(item, out)?;
+            }
+            out.write_all(b"]").map_err(serde_json::Error::io)
+        }
+        scalar => serde_json::to_writer(out, scalar),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[cfg(test)]
 fn canonical(value: &serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => {
@@ -129,6 +184,18 @@ pub fn staleness(saved: &EnvPlan, fresh: &EnvPlan) -> Option<String> {
 mod tests {
     use super::*;
     use crate::state::ScopeState;
+
+    #[test]
+    fn streamed_canonical_form_is_byte_for_byte_the_sorted_copy() {
+        let value = serde_json::json!({
+            "z": [1, {"b": "x\"y", "a": null}],
+            "a": {"d": 1.5, "c": [true, false, "é\n"]},
+            "m": {}
+        });
+        let mut streamed = Vec::new();
+        write_canonical(&value, &mut streamed).unwrap();
+        assert_eq!(streamed, serde_json::to_vec(&canonical(&value)).unwrap());
+    }
 
     #[test]
     fn live_digest_is_stable_and_sensitive() {

@@ -1,0 +1,129 @@
+//! `mpctl bench` (hidden): the benchmark, the soak run and the manifest generator, for the
+//! figures in `docs/performance.md` and `docs/reliability.md`.
+
+use std::time::Duration;
+
+use miette::IntoDiagnostic as _;
+
+use super::Exit;
+use crate::bench::{self, Spec};
+use crate::cli::{
+    BenchEmulatorsArgs, BenchGenerateArgs, BenchRunArgs, BenchSizeArgs, BenchSoakArgs,
+};
+use crate::printer::Printer;
+
+fn spec(size: &BenchSizeArgs) -> Spec {
+    Spec {
+        scopes: size.scopes,
+        grants: size.grants,
+        clients: size.clients,
+        environments: size.environments,
+        contacts: true,
+        seed: size.seed,
+    }
+}
+
+pub fn run(args: &BenchRunArgs, printer: &Printer) -> miette::Result<Exit> {
+    let options = bench::run::Options {
+        spec: spec(&args.size),
+        latency: Duration::from_millis(args.latency_ms),
+        concurrency: args.concurrency.max(1),
+        sequential_divisor: args.sequential_divisor.max(1),
+        exe: std::env::current_exe().into_diagnostic()?,
+    };
+    let report = bench::run::run(&options, &|line| printer.status(line))?;
+    printer.out(&bench::run::markdown(&report));
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&report).into_diagnostic()?;
+        std::fs::write(json, format!("{text}\n")).into_diagnostic()?;
+    }
+    if let Some(page) = &args.markdown {
+        let doc = std::fs::read_to_string(page).unwrap_or_default();
+        std::fs::write(
+            page,
+            bench::run::splice(&doc, &bench::run::markdown(&report)),
+        )
+        .into_diagnostic()?;
+    }
+    Ok(if report.targets.iter().all(|t| t.met) {
+        Exit::Success
+    } else {
+        Exit::Changes
+    })
+}
+
+pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
+    let options = bench::soak::Options {
+        spec: Spec {
+            scopes: args.scopes,
+            grants: args.grants,
+            clients: args.clients,
+            environments: 1,
+            contacts: true,
+            seed: args.seed,
+        },
+        trials: args.trials,
+        seed: args.seed,
+        concurrency: args.concurrency.max(1),
+        max_duration: Duration::from_secs(args.max_minutes.saturating_mul(60)),
+        max_request_factor: 20,
+    };
+    let work = crate::bench::scratch::ScratchDir::new("bench").into_diagnostic()?;
+    let runtime = super::runtime()?;
+    let report = runtime.block_on(bench::soak::run(&options, work.path(), &|t| {
+        printer.status(&format!(
+            "seed {}: {} ({}; first apply {}; {} runs; {} requests, {:.1} s)",
+            t.seed,
+            if t.passed { "pass" } else { "FAIL" },
+            t.restart,
+            t.first_apply,
+            t.apply_runs,
+            t.requests,
+            t.elapsed_ms as f64 / 1000.0
+        ));
+        if let Some(why) = &t.failure {
+            printer.status(&format!("  {why}"));
+        }
+    }));
+    printer.out(&bench::soak::markdown(&report));
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&report).into_diagnostic()?;
+        std::fs::write(json, format!("{text}\n")).into_diagnostic()?;
+    }
+    if let Some(page) = &args.markdown {
+        let doc = std::fs::read_to_string(page).unwrap_or_default();
+        std::fs::write(
+            page,
+            bench::run::splice(&doc, &bench::soak::markdown(&report)),
+        )
+        .into_diagnostic()?;
+    }
+    Ok(if report.trials_failed == 0 {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
+}
+
+pub fn generate(args: &BenchGenerateArgs, printer: &Printer) -> miette::Result<Exit> {
+    let generated = bench::generate(&spec(&args.size));
+    let path = generated.write_to(&args.out).into_diagnostic()?;
+    printer.status(&format!(
+        "Wrote {} and {} key files.",
+        path.display(),
+        generated.key_count()
+    ));
+    Ok(Exit::Success)
+}
+
+pub fn emulators(args: &BenchEmulatorsArgs) -> miette::Result<Exit> {
+    let (org, prefixes) = bench::run::generated_org();
+    bench::host::serve(
+        &args.envs,
+        &org,
+        &prefixes,
+        Duration::from_millis(args.latency_ms),
+        true,
+    )?;
+    Ok(Exit::Success)
+}
