@@ -56,6 +56,10 @@ pub struct Measured {
     pub ratio_to_bound: f64,
     /// Changes planned (apply: carried out).
     pub changes: usize,
+    /// CPU time of this process (mpctl's side only: the emulators run in a child) during the
+    /// run, and per request.
+    pub cpu_ms: f64,
+    pub cpu_ms_per_request: f64,
 }
 
 /// The sequential comparison.
@@ -156,6 +160,8 @@ async fn scenario(
         bound_ms: 0.0,
         ratio_to_bound: 0.0,
         changes: 0,
+        cpu_ms: 0.0,
+        cpu_ms_per_request: 0.0,
     };
     let mut applied = blank("apply");
     let mut planned = blank("plan");
@@ -164,6 +170,7 @@ async fn scenario(
         let env = target.env.as_str();
         // apply: connect (token), fetch, diff, execute.
         let started = Instant::now();
+        let cpu_before = measure::process_cpu();
         let client = pipeline::connect(
             &loaded,
             target,
@@ -188,9 +195,11 @@ async fn scenario(
         applied.wall_ms += ms(wall);
         applied.bound_ms += ms(bound(minimum, concurrency, options.latency));
         applied.changes += plan.changes.len();
+        applied.cpu_ms += ms(measure::process_cpu().saturating_sub(cpu_before));
 
         // plan: connect (token), fetch, diff.
         let started = Instant::now();
+        let cpu_before = measure::process_cpu();
         let client = pipeline::connect(
             &loaded,
             target,
@@ -207,6 +216,7 @@ async fn scenario(
         planned.wall_ms += ms(wall);
         planned.bound_ms += ms(bound(minimum, concurrency, options.latency));
         planned.changes += plan.changes.len();
+        planned.cpu_ms += ms(measure::process_cpu().saturating_sub(cpu_before));
         lives.insert(env.to_owned(), live);
     }
     for m in [&mut applied, &mut planned] {
@@ -215,6 +225,7 @@ async fn scenario(
         } else {
             0.0
         };
+        m.cpu_ms_per_request = m.cpu_ms / (m.requests.max(1) as f64);
     }
     drop(host);
     Ok((applied, planned, lives, path, dir))
@@ -358,12 +369,12 @@ pub fn markdown(report: &Report) -> String {
         report.latency_ms,
         report.concurrency
     );
-    s.push_str("| Run | Size (scopes / grants / clients × envs) | Concurrency | Requests | API minimum | Wall time | Bound | Ratio | Changes |\n");
-    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| Run | Size (scopes / grants / clients × envs) | Concurrency | Requests | API minimum | Wall time | Bound | Ratio | Changes | mpctl CPU per request |\n");
+    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let row = |s: &mut String, m: &Measured, label: &str| {
         let _ = writeln!(
             s,
-            "| {label} | {} / {} / {} × {} | {} | {} | {} | {:.0} ms | {:.0} ms | {:.2}× | {} |",
+            "| {label} | {} / {} / {} × {} | {} | {} | {} | {:.0} ms | {:.0} ms | {:.2}× | {} | {:.2} ms |",
             m.scopes,
             m.grants,
             m.clients,
@@ -374,7 +385,8 @@ pub fn markdown(report: &Report) -> String {
             m.wall_ms,
             m.bound_ms,
             m.ratio_to_bound,
-            m.changes
+            m.changes,
+            m.cpu_ms_per_request
         );
     };
     row(&mut s, &report.apply, "apply (from empty)");
