@@ -419,7 +419,7 @@ impl HttpClient {
         let operation = format!("create client {}", client.name);
         let body = serde_json::to_value(ClientRequest::for_create(client))
             .map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..3 {
+        for _round in 0..self.config.retry.max_attempts.max(1) {
             let call = Call {
                 method: Method::POST,
                 path: "/clients".into(),
@@ -679,7 +679,7 @@ impl SelfService for HttpClient {
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
         let body =
             serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..3 {
+        for _round in 0..self.config.retry.max_attempts.max(1) {
             let call = Call {
                 method: Method::POST,
                 path: "/scopes".into(),
