@@ -238,9 +238,9 @@ async fn fetch_uses_the_minimum_number_of_requests() {
     let live = api.fetch().await.unwrap();
     let clients = live.state.clients.len() as u64;
     let scopes = live.state.scopes.len() as u64;
-    // lists (scopes, clients, accessible) + provider contacts probe and read + per scope grants
-    // + per client keys and contacts (the extension is on).
-    let expected = 3 + 2 + scopes + clients * 2;
+    // lists (scopes, clients, accessible, provider contacts) + per scope its grants + per
+    // active client its keys and contacts (the extension is on).
+    let expected = 4 + scopes + clients * 2;
     assert_eq!(api.request_count() - before, expected);
 }
 
