@@ -240,3 +240,31 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
     let stderr = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(0), "{stdout}\n{stderr}");
 }
+
+#[test]
+fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let admin_key = runtime.block_on(async {
+        let (local, api) = local_client(dir.path()).await;
+        populate(&api).await;
+        local.admin.private_key_pem.clone()
+    });
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        .current_dir(dir.path())
+        .args(["-vvv", "--color", "never", "import", "--env", "local", "--org", ACME])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("GET /scopes"), "requests are traced at -v: {stderr}");
+    let everything = format!("{stdout}\n{stderr}");
+    for line in admin_key.lines().filter(|l| !l.starts_with("-----") && l.len() > 20) {
+        assert!(!everything.contains(line), "admin key material in the output");
+    }
+    assert!(!everything.contains("Bearer "), "an authorization header in the output");
+    assert!(!everything.contains("assertion="), "a grant in the output");
+    // JWTs (tokens, grants) start with the base64 of `{"`.
+    assert!(!everything.contains("eyJ"), "a JWT in the output");
+}
