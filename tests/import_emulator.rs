@@ -252,19 +252,196 @@ fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
     });
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
         .current_dir(dir.path())
-        .args(["-vvv", "--color", "never", "import", "--env", "local", "--org", ACME])
+        .args([
+            "-vvv", "--color", "never", "import", "--env", "local", "--org", ACME,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("GET /scopes"), "requests are traced at -v: {stderr}");
+    assert!(
+        stderr.contains("GET /scopes"),
+        "requests are traced at -v: {stderr}"
+    );
     let everything = format!("{stdout}\n{stderr}");
-    for line in admin_key.lines().filter(|l| !l.starts_with("-----") && l.len() > 20) {
-        assert!(!everything.contains(line), "admin key material in the output");
+    for line in admin_key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+    {
+        assert!(
+            !everything.contains(line),
+            "admin key material in the output"
+        );
     }
-    assert!(!everything.contains("Bearer "), "an authorization header in the output");
+    assert!(
+        !everything.contains("Bearer "),
+        "an authorization header in the output"
+    );
     assert!(!everything.contains("assertion="), "a grant in the output");
     // JWTs (tokens, grants) start with the base64 of `{"`.
     assert!(!everything.contains("eyJ"), "a JWT in the output");
+}
+
+#[test]
+fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // `local` (embedded, started by mpctl itself) and `staging` (a served emulator reached
+    // with credentials from the environment).
+    runtime.block_on(async {
+        let (local, api) = local_client(dir.path()).await;
+        populate(&api).await;
+        drop(api);
+        drop(local);
+    });
+    let staging = runtime.block_on(async {
+        mpctl::emulator::Emulator::start(mpctl::emulator::EmulatorConfig::default())
+            .await
+            .unwrap()
+    });
+    let admin = runtime.block_on(async {
+        let admin = staging
+            .bootstrap_org(&org(ACME), &["acme".into()])
+            .await
+            .unwrap();
+        let credentials = Credentials::from_private_key(
+            admin.client_id.clone(),
+            &admin.private_key_pem,
+            Some(&admin.kid),
+            "admin",
+            "KID",
+        )
+        .unwrap();
+        let options = ConnectOptions {
+            env: "staging".into(),
+            endpoints: Endpoints {
+                api_url: staging.api_url(),
+                token_url: staging.token_url(),
+                audience: staging.issuer(),
+                digdir: None,
+            },
+            access: Access::Write,
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            organization: Some(org(ACME)),
+            clock: None,
+        };
+        let api = connect_with(options, credentials, None)
+            .await
+            .unwrap()
+            .client;
+        // Staging has only one of the scopes, with another description.
+        api.create_scope(&ScopeState {
+            name: "acme:orders.read".into(),
+            description: "Read orders (staging)".into(),
+            active: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        api.grant("acme:orders.read", &org(OTHER)).await.unwrap();
+        admin
+    });
+    let key_file = dir.path().join("staging-admin.pem");
+    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    let endpoints = dir.path().join("endpoints.yaml");
+    std::fs::write(
+        &endpoints,
+        format!(
+            "version: 1\norganization: \"{ACME}\"\nprefixes: [acme]\nenvironments:\n  local: {{}}\n  staging:\n    api_url: {}\n    token_url: {}\n    audience: {}\n",
+            staging.api_url(),
+            staging.token_url(),
+            staging.issuer()
+        ),
+    )
+    .unwrap();
+
+    let out = dir.path().join("mpctl.yaml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        .current_dir(dir.path())
+        .env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)
+        .env("MPCTL_STAGING_KEY_FILE", &key_file)
+        .env("MPCTL_STAGING_KEY_ID", &admin.kid)
+        .args(["import", "--env", "local", "--env", "staging", "--manifest"])
+        .arg(&endpoints)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    let loaded = mpctl::manifest::load(std::slice::from_ref(&out))
+        .unwrap_or_else(|d| panic!("{:?}\n{yaml}", miette::Report::new(d)));
+    let manifest = &loaded.manifest;
+    assert!(manifest.environments["staging"].api_url.is_some(), "{yaml}");
+    let orders = manifest
+        .scopes
+        .iter()
+        .find(|s| s.name == "acme:orders.read")
+        .unwrap();
+    assert_eq!(orders.environments, None, "{yaml}");
+    assert_eq!(
+        orders.overrides["staging"].description.as_deref(),
+        Some("Read orders (staging)"),
+        "{yaml}"
+    );
+    let write = manifest
+        .scopes
+        .iter()
+        .find(|s| s.name == "acme:orders.write")
+        .unwrap();
+    assert_eq!(
+        write.environments.as_deref(),
+        Some(&["local".to_owned()][..]),
+        "{yaml}"
+    );
+
+    // Each environment resolves to its live state.
+    runtime.block_on(async {
+        let (_local, api) = local_client(dir.path()).await;
+        let live = api.fetch().await.unwrap();
+        assert_matches(
+            &mpctl::manifest::resolve::resolve(&loaded, "local", 0),
+            &live,
+        );
+    });
+    runtime.block_on(async {
+        let credentials = Credentials::from_private_key(
+            admin.client_id.clone(),
+            &admin.private_key_pem,
+            Some(&admin.kid),
+            "admin",
+            "KID",
+        )
+        .unwrap();
+        let options = ConnectOptions {
+            env: "staging".into(),
+            endpoints: Endpoints {
+                api_url: staging.api_url(),
+                token_url: staging.token_url(),
+                audience: staging.issuer(),
+                digdir: None,
+            },
+            access: Access::Read,
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            organization: Some(org(ACME)),
+            clock: None,
+        };
+        let api = connect_with(options, credentials, None)
+            .await
+            .unwrap()
+            .client;
+        let live = api.fetch().await.unwrap();
+        assert_matches(
+            &mpctl::manifest::resolve::resolve(&loaded, "staging", 0),
+            &live,
+        );
+    });
 }
