@@ -121,6 +121,9 @@ pub async fn connect_env(
         Target::Remote(endpoints) => {
             let credentials = Credentials::from_env(env)?;
             credentials.check_environment(env, endpoints.digdir)?;
+            if let Some(org) = organization {
+                credentials.check_organization(env, org)?;
+            }
             let options = ConnectOptions {
                 env: env.to_owned(),
                 endpoints,
