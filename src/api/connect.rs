@@ -116,7 +116,7 @@ pub async fn connect_env(
     access: Access,
     concurrency: usize,
 ) -> miette::Result<Connection> {
-    let target = endpoints::resolve(env, environment).into_diagnostic()?;
+    let target = endpoints::resolve(env, environment)?;
     match target {
         Target::Remote(endpoints) => {
             let credentials = Credentials::from_env(env)?;
