@@ -43,9 +43,9 @@ pub struct Connection {
     /// The environment's name.
     pub env: String,
     pub client: HttpClient,
-    /// Keeps the embedded emulator of `local` running as long as the connection lives.
-    #[allow(dead_code)]
-    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// Keeps the embedded emulator of `local` running as long as the connection lives (held,
+    /// never read).
+    _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -157,7 +157,7 @@ pub async fn connect_with(
     Ok(Connection {
         env: options.env,
         client,
-        keep_alive,
+        _keep_alive: keep_alive,
     })
 }
 

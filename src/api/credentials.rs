@@ -398,29 +398,6 @@ impl Credentials {
         &self.key
     }
 
-    /// Refuses a certificate from a test CA against Digdir's production environment and the
-    /// reverse. Keys without a certificate, and environments that are not Digdir's, pass.
-    pub fn check_environment(
-        &self,
-        env_name: &str,
-        target: Option<DigdirEnv>,
-    ) -> Result<(), CredentialError> {
-        let (Some(cert), Some(target)) = (&self.certificate, target) else {
-            return Ok(());
-        };
-        match cert.issued_for {
-            Some(issued) if issued != target => Err(CredentialError::WrongEnvironment {
-                env: env_name.to_owned(),
-                issuer: cert.issuer.clone(),
-                cert_env: issued.as_str(),
-                target_env: target.as_str(),
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Credentials {
     /// Refuses a business certificate of another organisation than `expected`, before any
     /// request (the token would act for the certificate's organisation).
     pub fn check_organization(
@@ -437,6 +414,27 @@ impl Credentials {
                 env: env_name.to_owned(),
                 certificate_org: org.clone(),
                 manifest_org: expected.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a certificate from a test CA against Digdir's production environment and the
+    /// reverse. Keys without a certificate, and environments that are not Digdir's, pass.
+    pub fn check_environment(
+        &self,
+        env_name: &str,
+        target: Option<DigdirEnv>,
+    ) -> Result<(), CredentialError> {
+        let (Some(cert), Some(target)) = (&self.certificate, target) else {
+            return Ok(());
+        };
+        match cert.issued_for {
+            Some(issued) if issued != target => Err(CredentialError::WrongEnvironment {
+                env: env_name.to_owned(),
+                issuer: cert.issuer.clone(),
+                cert_env: issued.as_str(),
+                target_env: target.as_str(),
             }),
             _ => Ok(()),
         }
