@@ -486,6 +486,7 @@ async fn the_token_endpoints_refusal_is_explained() {
         "{text}"
     );
     assert!(text.contains("test-env"), "{text}");
+    assert_eq!(text.matches("authentication:").count(), 1, "{text}");
     assert!(server.api_requests().is_empty());
 }
 

@@ -156,7 +156,10 @@ impl HttpClient {
         loop {
             let token = self.tokens.token().await.map_err(|e| Failed {
                 status: None,
-                message: e.to_string(),
+                message: match e {
+                    ApiError::Auth(message) => message,
+                    other => other.to_string(),
+                },
                 ambiguous: false,
                 attempts: 0,
             })?;
