@@ -74,6 +74,7 @@ pub fn check(
     rules.environment_references();
     rules.unused_overrides();
     rules.duplicates();
+    rules.client_identities();
     rules.own_scopes_granted();
     rules.contacts();
     rules.keys(keys);
@@ -638,6 +639,67 @@ impl Rules<'_> {
         }
     }
 
+    // ----- client identities: pinned ids and earlier names -----------------------------------
+
+    /// Two clients may not adopt the same live client, and an earlier name (`renamed_from`) may
+    /// not be the current name of another client: both would make two manifest clients fight
+    /// over one live client.
+    fn client_identities(&mut self) {
+        let m = self.m;
+        let mut ids: BTreeMap<(&str, &str), String> = BTreeMap::new();
+        let mut conflicts = Vec::new();
+        for (i, c) in m.clients.iter().enumerate() {
+            for (env, id) in &c.client_ids {
+                let pointer = format!("/clients/{i}/client_ids/{}", esc(env));
+                match ids.get(&(env.as_str(), id.as_str())) {
+                    Some(first) => {
+                        conflicts.push((pointer, first.clone(), env.clone(), id.clone()))
+                    }
+                    None => {
+                        ids.insert((env, id), pointer);
+                    }
+                }
+            }
+        }
+        for (pointer, first, env, id) in conflicts {
+            self.push_pair(
+                Diagnostic::error(
+                    "mpctl::client::duplicate_client_id",
+                    format!("two clients pin the same client_id `{id}` in `{env}`"),
+                )
+                .with_help("a live client can be adopted by one manifest client only: fix the id of one of them"),
+                &pointer,
+                "pinned again here",
+                &first,
+                "first pinned here",
+            );
+        }
+        for (i, c) in m.clients.iter().enumerate() {
+            for (k, old) in c.renamed_from.iter().enumerate() {
+                let Some(other) = m.clients.iter().position(|o| &o.name == old) else {
+                    continue;
+                };
+                let shared = self.envs.iter().any(|e| {
+                    Self::is_in(c.environments.as_ref(), e)
+                        && Self::is_in(m.clients[other].environments.as_ref(), e)
+                });
+                if shared {
+                    self.push_pair(
+                        Diagnostic::error(
+                            "mpctl::client::rename_conflict",
+                            format!("client `{}` was renamed from `{old}`, but `{old}` is still a client of the manifest", c.name),
+                        )
+                        .with_help("remove the old name from `renamed_from`, or rename the other client"),
+                        &format!("/clients/{i}/renamed_from/{k}"),
+                        "earlier name",
+                        &format!("/clients/{other}/name"),
+                        "still in use here",
+                    );
+                }
+            }
+        }
+    }
+
     // ----- a client's own scopes must be granted to the organisation itself ----------------
 
     fn own_scopes_granted(&mut self) {
@@ -1060,6 +1122,30 @@ mod tests {
     fn duplicate_clients() {
         let text = with("clients:\n  - name: c\n  - name: c\n");
         assert_eq!(found(&text), vec![("mpctl::client::duplicate".into(), 7)]);
+    }
+
+    #[test]
+    fn two_clients_may_not_pin_the_same_client_id() {
+        let text = with(
+            "clients:\n  - name: a\n    client_ids: { prod: x1 }\n  - name: b\n    client_ids: { prod: x1, test: x2 }\n",
+        );
+        assert_eq!(
+            found(&text),
+            vec![("mpctl::client::duplicate_client_id".into(), 9)]
+        );
+    }
+
+    #[test]
+    fn an_earlier_name_may_not_be_another_clients_name() {
+        let text = with("clients:\n  - name: new\n    renamed_from: [old]\n  - name: old\n");
+        assert_eq!(
+            found(&text),
+            vec![("mpctl::client::rename_conflict".into(), 7)]
+        );
+        let apart = with(
+            "clients:\n  - name: new\n    environments: [test]\n    renamed_from: [old]\n  - name: old\n    environments: [prod]\n",
+        );
+        assert!(found(&apart).is_empty());
     }
 
     #[test]
