@@ -242,6 +242,9 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
 }
 
 /// Refuses an environment the client (or the manifest file) does not include.
+///
+/// A file that declares no `environments` is a part of a manifest split over several files:
+/// then the manifest in the file's directory is loaded to find them (when it loads).
 fn check_environment(
     source: &str,
     site: &KeysSite,
@@ -267,6 +270,17 @@ fn check_environment(
                         .filter_map(|k| k.as_str().map(str::to_owned))
                         .collect()
                 })
+        })
+        .or_else(|| {
+            let dir = options.manifest.parent()?;
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            crate::manifest::load(&[dir.to_path_buf()])
+                .ok()
+                .map(|loaded| loaded.manifest.environments.keys().cloned().collect())
         });
     match declared {
         Some(envs) if !envs.is_empty() && !envs.contains(&options.env) => Err(wrong(format!(
@@ -662,6 +676,32 @@ clients:
         opts.env = "prod".into();
         let err = rotate(&opts).unwrap_err();
         assert!(matches!(err, RotateError::WrongEnvironment { .. }));
+    }
+
+    #[test]
+    fn environments_of_a_split_manifest_come_from_its_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mpctl.yaml"),
+            "version: 1\norganization: \"910753282\"\nenvironments:\n  test: {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("clients.yaml"),
+            "clients:\n  - name: sync\n    keys: []\n",
+        )
+        .unwrap();
+        let mut opts = options(dir.path(), true);
+        opts.manifest = dir.path().join("clients.yaml");
+        opts.private_key_out = dir.path().join("k.pem");
+        assert!(rotate(&opts).is_ok());
+        opts.env = "prod".into();
+        match rotate(&opts).unwrap_err() {
+            RotateError::WrongEnvironment { help, .. } => {
+                assert!(help.contains("test"), "{help}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
