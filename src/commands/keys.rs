@@ -95,18 +95,18 @@ pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> 
         return Ok(Exit::Success);
     }
     let scope = if outcome.from_override {
-        format!("in `{}` (the client's override for it)", options.env)
+        format!("its `keys` override for `{}`", options.env)
     } else {
-        "in every environment of the client without its own `keys` override".to_owned()
+        "its `keys`, used in all its environments".to_owned()
     };
     printer.status(&format!(
-        "Generated a new RSA-2048 key for `{}` {scope}.\n  private key: {private} (mode 0600; \
-         shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
+        "Generated a new RSA-2048 key for `{}` and added it to {scope}.\n  private key: {private} \
+         (mode 0600; shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
         options.client, outcome.kid
     ));
     let retire = match &outcome.retired {
         Some((path, date)) => format!(
-            "\n  4. Before {date}, switch the integration to the new private key: from then on \
+            "\n  4. By {date}, switch the integration to the new private key: after that day \
              plan removes {path}."
         ),
         None => String::new(),

@@ -149,6 +149,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let manifest_dir = options
         .manifest
         .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let today_unix = options.today.midnight().assume_utc().unix_timestamp();
     check_key_count(&site, &manifest_dir, today_unix, options)?;
@@ -191,10 +192,14 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         .to_string();
 
     let mut warnings = Vec::new();
-    if is_inside(&options.private_key_out, &manifest_dir) {
+    let (guarded, what) = match repository_root(&manifest_dir) {
+        Some(root) => (root, "the manifest's Git repository"),
+        None => (manifest_dir.clone(), "the manifest's directory"),
+    };
+    if is_inside(&options.private_key_out, &guarded) {
         warnings.push(format!(
-            "the private key {} is inside the manifest's directory: never commit it (add it to \
-             .gitignore) and move it to where the integration reads its key",
+            "the private key {} is inside {what}: never commit it (add it to .gitignore) and \
+             move it to where the integration reads its key",
             options.private_key_out.display()
         ));
     }
@@ -449,6 +454,14 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// The Git work tree holding `dir` (the nearest ancestor with a `.git`), if any.
+fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|candidate| candidate.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// Whether the file `path` (which need not exist yet) would be inside `dir`.
