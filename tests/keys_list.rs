@@ -212,6 +212,21 @@ async fn keys_list_spans_two_environments_with_expiries_and_flags() {
         }
     }
 
+    // An environment that cannot be read (no credentials) is reported; the rest is listed.
+    let manifest = std::fs::read_to_string(dir.path().join("mpctl.yaml")).unwrap();
+    let broken = environment_yaml("broken", &qa);
+    std::fs::write(
+        dir.path().join("mpctl.yaml"),
+        manifest.replace("clients:\n", &format!("{broken}clients:\n")),
+    )
+    .unwrap();
+    let out = run(vec!["keys", "list", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["unreadable_environments"], json!(["broken"]));
+    assert_eq!(json["summary"]["total"], 4);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MPCTL_BROKEN_CLIENT_ID"));
+
     let out = run(vec!["keys", "list", "--env", "nowhere"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown environment `nowhere`"));
