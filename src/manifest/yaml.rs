@@ -722,6 +722,24 @@ mod tests {
         assert_eq!(problems[0].code, "mpctl::yaml::syntax");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_yaml_like_text_never_panics(text in "[a-z0-9:&*!\\[\\]{}, \\-\n\t\"'#|>~.%@`?]{0,120}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn spans_always_lie_inside_the_text(text in "[a-zé: \\-\n\\[\\]{},]{0,80}") {
+            if let Ok(parsed) = parse(&text) {
+                for span in parsed.spans.spans.values() {
+                    proptest::prop_assert!(end_of(span.value) <= text.len());
+                    proptest::prop_assert!(text.is_char_boundary(span.value.offset()));
+                    proptest::prop_assert!(text.is_char_boundary(end_of(span.value)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_documents_are_null() {
         assert_eq!(ok("").value, Value::Null);
