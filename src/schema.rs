@@ -31,8 +31,11 @@ pub struct SchemaProblem {
     pub pointer: String,
     /// Underline the node's key (a field name) rather than its value.
     pub at_key: bool,
+    /// Diagnostic code, e.g. `mpctl::schema::unknown_field`.
     pub code: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it (with a "did you mean" where one fits).
     pub help: String,
 }
 

@@ -28,14 +28,18 @@ pub const MAX_DEPTH: usize = 64;
 /// A parsed document: its value and where each part of it is in the source.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
+    /// The document as JSON data (YAML 1.2 core schema).
     pub value: Value,
+    /// Where each node of `value` is in the text.
     pub spans: SpanIndex,
 }
 
 /// Where a node is: the span of its value and, for a mapping's value, the span of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeSpan {
+    /// The node itself (a scalar, or a whole mapping or sequence).
     pub value: SourceSpan,
+    /// The key the node is the value of, in a mapping.
     pub key: Option<SourceSpan>,
 }
 
@@ -90,10 +94,15 @@ pub fn escape_pointer_segment(segment: &str) -> String {
 /// A problem in a YAML document, located by byte span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlProblem {
+    /// Diagnostic code, e.g. `mpctl::yaml::duplicate_key`.
     pub code: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it.
     pub help: String,
+    /// Where.
     pub span: SourceSpan,
+    /// Text under the underline.
     pub label: String,
     /// A second location (the first occurrence of a duplicate key).
     pub other: Option<(SourceSpan, String)>,
