@@ -355,3 +355,44 @@ fn init_writes_a_ready_setup() {
             .contains("BEGIN CERTIFICATE")
     );
 }
+
+#[tokio::test]
+async fn start_local_bootstraps_idempotently_with_contacts_on() {
+    use mpctl::emulator::local::{LocalOptions, start_local};
+    let dir = tempfile::tempdir().unwrap();
+    let options = |prefixes: &[&str]| LocalOptions {
+        state_dir: dir.path().join(".mpctl/emulator"),
+        organization: org(ORG_A),
+        prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    let first = start_local(options(&["acme"])).await.unwrap();
+    assert!(first.api_url.starts_with("http://127.0.0.1:") && first.api_url.ends_with("/api/v1"));
+    assert_eq!(first.token_url, first.emulator.token_url());
+    assert_eq!(first.audience, first.emulator.issuer());
+    let admin = first.admin.clone();
+    assert!(!format!("{first:?}").contains("PRIVATE KEY"));
+
+    // Only one process at a time may use the state.
+    let err = start_local(options(&["acme"])).await.unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(first);
+
+    let second = start_local(options(&["acme", "acme-test"])).await.unwrap();
+    assert_eq!(
+        second.admin, admin,
+        "the same admin identity after a restart"
+    );
+    assert_eq!(
+        second.emulator.prefixes(&org(ORG_A)).unwrap(),
+        ["acme", "acme-test"]
+    );
+    let http = reqwest::Client::new();
+    let token = admin_token(&second.emulator, &http, &second.admin, ADMIN_SCOPES).await;
+    let contacts = get(
+        &http,
+        format!("{}/extensions/contacts", second.api_url),
+        &token,
+    )
+    .await;
+    assert_eq!(contacts["notifications"], json!([]));
+}

@@ -252,6 +252,41 @@ async fn assertions_with_bad_claims_are_refused() {
 }
 
 #[tokio::test]
+async fn extreme_claims_are_refused_without_harm() {
+    let env = Env::start().await;
+    let (id, kid, pem) = consumer_client(&env).await;
+    let now = env.emu.clock().now_unix();
+    for (iat, exp) in [
+        (i64::MIN, i64::MAX),
+        (now, i64::MIN),
+        (now, i64::MAX),
+        (i64::MAX, i64::MAX),
+    ] {
+        let mut assertion = Assertion::new(&id, &env.emu.issuer(), "acme:orders.read", now);
+        assertion.iat = iat;
+        assertion.exp = exp;
+        let result = try_token(&env, &assertion.sign(KeyRef::Kid(&kid), &pem)).await;
+        assert_eq!(
+            result.1["error"], "invalid_grant",
+            "iat {iat} exp {exp}: {}",
+            result.1
+        );
+    }
+    for garbage in [
+        "",
+        "a.b.c",
+        "eyJhbGciOiJub25lIn0.e30.",
+        "x".repeat(10_000).as_str(),
+    ] {
+        let (status, body) = try_token(&env, garbage).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    // The emulator still answers.
+    let (status, _) = env.call(0, Method::GET, "/scopes", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn an_expired_key_is_refused_and_a_deactivated_client_too() {
     let env = Env::start().await;
     let (id, kid, pem) = consumer_client(&env).await;

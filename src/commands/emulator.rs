@@ -48,6 +48,31 @@ fn key_file(dir: &Path, org: &OrgNo) -> PathBuf {
     dir.join(format!("admin-{org}.pem"))
 }
 
+fn certificate_file(dir: &Path, org: &OrgNo) -> PathBuf {
+    dir.join(format!("admin-{org}.business.pem"))
+}
+
+/// Makes sure a business certificate for `org` from the emulator's CA is on disk: its private
+/// key, the certificate and the CA certificate in one PEM file (mode 0600). An existing file
+/// is kept: the CA lives in the state, so its certificates stay valid until they expire.
+fn ensure_business_certificate(
+    emulator: &Emulator,
+    org: &OrgNo,
+    path: &Path,
+) -> miette::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|text| text.contains("BEGIN CERTIFICATE")) {
+        return Ok(());
+    }
+    let cert = emulator.issue_business_certificate(org, 365)?;
+    let content = format!(
+        "{}{}{}",
+        cert.private_key_pem,
+        cert.certificate_pem,
+        emulator.ca_cert_pem()
+    );
+    write_private_file(path, &content)
+}
+
 fn state_dir(state: &Path) -> PathBuf {
     state
         .parent()
@@ -74,13 +99,16 @@ async fn register(
         let admin: AdminIdentity = emulator.bootstrap_org(org, prefixes).await?;
         let path = key_file(key_dir, org);
         write_private_file(&path, &admin.private_key_pem)?;
+        let certificate = certificate_file(key_dir, org);
+        ensure_business_certificate(emulator, org, &certificate)?;
         let prefixes = emulator.prefixes(org).unwrap_or_default();
         text.push_str(&format!(
-            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n",
+            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n  business certificate: {} (key + certificate chain, mode 0600; use it as the key file without a key id to authenticate with x5c)\n",
             if prefixes.is_empty() { "none".to_owned() } else { prefixes.join(", ") },
             admin.client_id,
             admin.kid,
             path.display(),
+            certificate.display(),
         ));
     }
     Ok(text)

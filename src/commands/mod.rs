@@ -13,7 +13,7 @@ mod emulator;
 mod engine_io;
 mod import;
 mod keys;
-mod plan;
+pub(crate) mod plan;
 mod schema;
 mod validate;
 

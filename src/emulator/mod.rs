@@ -145,6 +145,8 @@ pub struct Shared {
     pub(crate) contacts_extension: bool,
     /// Assertion `jti`s seen, with when they may be forgotten (Unix seconds).
     pub(crate) jtis: Mutex<HashMap<String, i64>>,
+    /// Access tokens already verified, by token.
+    pub(crate) verified: Mutex<HashMap<String, token::Caller>>,
 }
 
 impl Shared {
@@ -354,6 +356,7 @@ impl Emulator {
             issuer: format!("http://{host}/"),
             contacts_extension: config.contacts_extension,
             jtis: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
         });
         let (shutdown, receiver) = watch::channel(false);
         let router = server::router(shared.clone());

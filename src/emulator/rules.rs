@@ -142,7 +142,10 @@ pub fn check_jwk(
         .decode(required_str(jwk, "e", index)?)
         .map_err(|_| format!("keys[{index}] (kid {kid}): e is not base64url"))?;
     let n_trimmed: Vec<u8> = n.iter().skip_while(|b| **b == 0).copied().collect();
-    let bits = n_trimmed.len() * 8 - n_trimmed.first().map_or(8, |b| b.leading_zeros() as usize);
+    // The first byte is not zero, so it has at most 7 leading zero bits.
+    let bits = n_trimmed
+        .first()
+        .map_or(0, |b| n_trimmed.len() * 8 - b.leading_zeros() as usize);
     if bits != 2048 {
         return Err(format!(
             "keys[{index}] (kid {kid}): only 2048-bit RSA keys are accepted, this one has {bits} bits"
@@ -229,6 +232,23 @@ mod tests {
         assert!(check_subscope("acme", &"a".repeat(251)).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn names_never_panic_and_accepted_ones_are_lowercase(prefix in "\\PC{0,12}", subscope in "\\PC{0,40}") {
+            if check_prefix(&prefix).is_ok() && check_subscope(&prefix, &subscope).is_ok() {
+                let name = format!("{prefix}:{subscope}");
+                proptest::prop_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._/-:".contains(&b)));
+                proptest::prop_assert_eq!(split_scope(&name), Some((prefix.as_str(), subscope.as_str())));
+            }
+        }
+
+        #[test]
+        fn jwk_checks_never_panic(n in "\\PC{0,400}", e in "\\PC{0,8}", kid in "\\PC{0,8}") {
+            let jwk = serde_json::json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
+            let _ = check_jwk(jwk.as_object().unwrap(), 0);
+        }
+    }
+
     #[test]
     fn organisation_numbers() {
         assert!(check_orgno("974760673").is_ok());
@@ -264,6 +284,9 @@ mod tests {
         let mut rs512 = jwk(2048);
         rs512.insert("alg".into(), "RS512".into());
         assert!(check_jwk(&rs512, 0).is_err());
+        let mut zero = jwk(2048);
+        zero.insert("n".into(), "AAAA".into());
+        assert!(check_jwk(&zero, 0).unwrap_err().contains("0 bits"));
     }
 
     #[test]

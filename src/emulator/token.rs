@@ -110,6 +110,7 @@ impl Signer {
             .and_then(|id| id.strip_prefix("0192:"))
             .ok_or("the access token has no consumer organisation")?;
         Ok(Caller {
+            exp,
             org: org.to_owned(),
             client_id: claims
                 .get("client_id")
@@ -130,6 +131,8 @@ impl Signer {
 /// Who is calling the self-service API, from the bearer token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// When the token expires (Unix seconds).
+    pub exp: i64,
     pub org: String,
     pub client_id: String,
     pub scopes: BTreeSet<String>,
@@ -169,7 +172,7 @@ fn assertion_algorithm(alg: Algorithm) -> Result<Algorithm, OAuthError> {
 }
 
 fn within(value: i64, reference: i64, skew: i64) -> bool {
-    (value - reference).abs() <= skew
+    value.abs_diff(reference) <= skew.unsigned_abs()
 }
 
 /// Runs the JWT-bearer grant on a token request's form fields and returns the token response.
@@ -211,7 +214,7 @@ pub fn grant(shared: &Shared, form: &HashMap<String, String>) -> Result<Value, O
     let client = state
         .clients
         .get(&client_id)
-        .filter(|c| c.active && (c.admin || c.created + propagation_ms <= now_ms))
+        .filter(|c| c.active && (c.admin || c.created.saturating_add(propagation_ms) <= now_ms))
         .ok_or_else(|| OAuthError {
             error: "invalid_client",
             description: format!("client {client_id} is unknown or inactive"),
@@ -232,7 +235,7 @@ pub fn grant(shared: &Shared, form: &HashMap<String, String>) -> Result<Value, O
                         .iter()
                         .find(|k| k.jwk.get("kid").and_then(Value::as_str) == Some(kid))
                 })
-                .filter(|k| client.admin || k.registered + propagation_ms <= now_ms)
+                .filter(|k| client.admin || k.registered.saturating_add(propagation_ms) <= now_ms)
                 .ok_or_else(|| {
                     OAuthError::grant(format!(
                         "kid {kid} is not registered for client {client_id}"
@@ -313,12 +316,12 @@ pub fn grant(shared: &Shared, form: &HashMap<String, String>) -> Result<Value, O
             "iat must be within 10 seconds of the server's clock",
         ));
     };
-    if exp - iat > MAX_ASSERTION_LIFETIME {
+    if exp.saturating_sub(iat) > MAX_ASSERTION_LIFETIME {
         return Err(OAuthError::grant(
             "the assertion lives too long: exp may be at most 120 seconds after iat",
         ));
     }
-    if exp < reference - CLOCK_SKEW {
+    if exp < reference.saturating_sub(CLOCK_SKEW) {
         return Err(OAuthError::grant("the assertion has expired"));
     }
     let jti = claims
@@ -368,7 +371,7 @@ pub fn grant(shared: &Shared, form: &HashMap<String, String>) -> Result<Value, O
                 "the assertion's jti has been used before",
             ));
         }
-        seen.insert(key, exp + CLOCK_SKEW);
+        seen.insert(key, exp.saturating_add(CLOCK_SKEW));
     }
 
     let lifetime = if client.access_token_lifetime > 0 {

@@ -333,10 +333,11 @@ impl miette::Diagnostic for Diagnostic {
                 .enumerate()
                 .filter(|(_, l)| Arc::ptr_eq(&l.file, &primary.file))
                 .map(|(i, l)| {
+                    let (text, span) = drawable(l);
                     if i == 0 {
-                        LabeledSpan::new_primary_with_span(l.text.clone(), l.span)
+                        LabeledSpan::new_primary_with_span(text, span)
                     } else {
-                        LabeledSpan::new_with_span(l.text.clone(), l.span)
+                        LabeledSpan::new_with_span(text, span)
                     }
                 }),
         ))
@@ -350,6 +351,26 @@ impl miette::Diagnostic for Diagnostic {
             self.others.iter().map(|d| d as &dyn miette::Diagnostic),
         ))
     }
+}
+
+/// Labels starting further right on their line than this are drawn at the line's start.
+///
+/// miette pads each underline with a `format!` width, which panics past 65,535 columns; and an
+/// underline that far right helps nobody. The label's text names the real column instead.
+pub const MAX_DRAWN_COLUMN: usize = 1000;
+
+/// The label text and span to draw for `label` (see [`MAX_DRAWN_COLUMN`]).
+fn drawable(label: &Label) -> (Option<String>, SourceSpan) {
+    let (line, column) = label.file.line_col(label.span.offset());
+    if column <= MAX_DRAWN_COLUMN {
+        return (label.text.clone(), label.span);
+    }
+    let start = label.file.line_span(line).offset();
+    let text = format!(
+        "{} at column {column}",
+        label.text.as_deref().unwrap_or("here")
+    );
+    (Some(text), SourceSpan::new(start.into(), 0))
 }
 
 /// Every problem found in a run. Errors make the manifest invalid; warnings alone do not.
@@ -583,6 +604,23 @@ mod tests {
         assert!(rendered.contains("m.yaml:1:1"), "{rendered}");
         assert!(rendered.contains("b.yaml:1:1"), "{rendered}");
         assert!(rendered.contains("first defined here"), "{rendered}");
+    }
+
+    #[test]
+    fn labels_far_right_on_a_long_line_render_at_its_start_naming_the_column() {
+        let text = format!("version: 1\nprefixes: [{}x]\n", "a, ".repeat(30_000));
+        let at = text.len() - 3;
+        let f = SourceFile::new(Path::new("long.yaml"), text);
+        let d = Diagnostic::error("mpctl::yaml::x", "far right")
+            .with_help("fix it")
+            .at(&f, SourceSpan::new(at.into(), 1), "this");
+        let rendered = Diagnostics::from(d).render(false, 80);
+        assert!(
+            rendered.contains("this at column 90012"),
+            "{}",
+            &rendered[..200.min(rendered.len())]
+        );
+        assert!(rendered.contains("long.yaml:2:"));
     }
 
     #[test]

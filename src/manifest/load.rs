@@ -284,7 +284,12 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
                 format!("{} is not valid UTF-8", path.display()),
             )
             .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
-            .at(&file, SourceSpan::new(at.into(), 1), "not UTF-8")
+            .at(
+                &file,
+                // The lossy text holds U+FFFD (three bytes) where the first bad byte was.
+                SourceSpan::new(at.into(), char::REPLACEMENT_CHARACTER.len_utf8()),
+                "not UTF-8",
+            )
             .into());
         }
     };

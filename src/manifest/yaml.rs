@@ -22,6 +22,12 @@ use serde_json::{Map, Number, Value};
 /// The most nodes alias expansion may add to a document (the file size bounds the rest).
 pub const MAX_ALIAS_NODES: usize = 10_000;
 
+/// The most nodes (scalars, mapping keys included, and collections) a document may have before
+/// alias expansion. A real manifest spends well over ten bytes per node, so no file under the
+/// size bound comes near this; it stops text built to be nothing but tiny nodes (`[a, a, a, …`)
+/// from costing a hundred times its size in memory.
+pub const MAX_NODES: usize = 150_000;
+
 /// The deepest nesting of mappings and sequences accepted.
 pub const MAX_DEPTH: usize = 64;
 
@@ -125,9 +131,32 @@ impl YamlProblem {
 pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
     let offsets = ByteOffsets::new(text);
     let mut events = Vec::new();
+    // Counted while scanning, so that the events of an oversized document never pile up.
+    let mut nodes = 0usize;
     for item in Parser::new_from_str(text) {
         match item {
-            Ok((event, span)) => events.push((event, offsets.span(span))),
+            Ok((event, span)) => {
+                let span = offsets.span(span);
+                if matches!(
+                    event,
+                    Event::Scalar(..)
+                        | Event::Alias(_)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                ) {
+                    nodes += 1;
+                    if nodes > MAX_NODES {
+                        return Err(vec![YamlProblem::new(
+                            "mpctl::yaml::too_many_nodes",
+                            format!("the document has more than {MAX_NODES} nodes"),
+                            "split the manifest into several files in one directory; they merge into one manifest",
+                            span,
+                            "the limit is passed here",
+                        )]);
+                    }
+                }
+                events.push((event, span));
+            }
             Err(e) => {
                 let at = offsets.byte(e.marker().index());
                 return Err(vec![scan_problem(text, at, e.info())]);
@@ -679,6 +708,15 @@ mod tests {
         }
         let problems = err(&text);
         assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+    }
+
+    #[test]
+    fn node_bound_stops_the_scan_early() {
+        let text = format!("[{}a]", "a, ".repeat(2 * MAX_NODES));
+        let problems = err(&text);
+        assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+        // Refused at the first node past the bound, not at the end of the text.
+        assert!(problems[0].span.offset() < text.len() / 2 + 10);
     }
 
     #[test]

@@ -141,8 +141,10 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
     out.push('\n');
     match purpose {
         Purpose::Plan => {
-            if env.changes.is_empty() {
+            if env.changes.is_empty() && env.errors.is_empty() {
                 let _ = writeln!(out, "  No changes. {} matches the manifest.", env.env);
+            } else if env.changes.is_empty() {
+                let _ = writeln!(out, "  No changes planned, but the plan has errors.");
             } else {
                 let _ = writeln!(out, "  {}", paint.bold(&env.summary().line()));
             }

@@ -1,0 +1,79 @@
+//! Process measurements for benchmarks: CPU time (from `getrusage`, microsecond resolution,
+//! unlike wall time it does not count waiting) and peak resident memory (`VmHWM` from
+//! `/proc/self/status`).
+
+use std::time::Duration;
+
+/// CPU time (user + system) the calling thread has used so far.
+pub fn thread_cpu() -> Duration {
+    rusage(libc::RUSAGE_THREAD)
+}
+
+/// CPU time (user + system) the whole process has used so far.
+pub fn process_cpu() -> Duration {
+    rusage(libc::RUSAGE_SELF)
+}
+
+fn rusage(who: libc::c_int) -> Duration {
+    // SAFETY: `getrusage` writes into the zeroed struct we own and reads nothing else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `who` is RUSAGE_SELF or RUSAGE_THREAD, both valid on Linux.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    let micros = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    micros(usage.ru_utime) + micros(usage.ru_stime)
+}
+
+/// The process's peak resident set size in bytes (`VmHWM`), where `/proc` has it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Runs `f` and returns its result with the CPU time the calling thread spent in it.
+pub fn cpu_of<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let before = thread_cpu();
+    let value = f();
+    (value, thread_cpu().saturating_sub(before))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_counts_work_and_not_sleep() {
+        let (_, slept) = cpu_of(|| std::thread::sleep(Duration::from_millis(50)));
+        assert!(slept < Duration::from_millis(20), "{slept:?}");
+        let (sum, worked) = cpu_of(|| {
+            let mut x: u64 = 0;
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(30) {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            x
+        });
+        assert!(sum > 0);
+        assert!(worked >= Duration::from_millis(10), "{worked:?}");
+        assert!(process_cpu() >= worked);
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc() {
+        let peak = peak_rss_bytes().unwrap_or(0);
+        assert!(peak > 1024 * 1024, "{peak}");
+    }
+}
