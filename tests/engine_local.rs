@@ -67,3 +67,35 @@ fn quickstart_applies_on_local_then_plans_no_changes() {
     let drift = mpctl(d, &["drift", "examples/quickstart.yaml"]);
     assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
 }
+
+#[test]
+fn every_example_with_a_local_environment_applies_and_then_plans_no_changes() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut tried = 0;
+    for example in [
+        "quickstart.yaml",
+        "provider-only.yaml",
+        "consumer-only.yaml",
+        "multi-env",
+        "gitops/manifests",
+    ] {
+        let path = examples.join(example);
+        let loaded = mpctl::manifest::load(std::slice::from_ref(&path))
+            .unwrap_or_else(|e| panic!("{example}: {e:?}"));
+        if !loaded.manifest.environments.contains_key("local") {
+            continue;
+        }
+        tried += 1;
+        // A fresh emulator state for each example.
+        let dir = tempfile::tempdir().unwrap();
+        let target = path.display().to_string();
+        let apply = mpctl(dir.path(), &["apply", &target, "--env", "local", "--yes"]);
+        assert_eq!(apply.status.code(), Some(0), "{example}: {}", text(&apply));
+        let plan = mpctl(
+            dir.path(),
+            &["plan", &target, "--env", "local", "--detailed-exitcode"],
+        );
+        assert_eq!(plan.status.code(), Some(0), "{example}: {}", text(&plan));
+    }
+    assert!(tried >= 3, "only {tried} examples have a local environment");
+}
