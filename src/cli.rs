@@ -325,7 +325,7 @@ pub struct EmulatorServeArgs {
     #[arg(long, value_name = "TIME")]
     pub clock: Option<String>,
 
-    /// Fault injection, e.g. `latency=20ms,error_rate=0.05,rate_limit=100/s,drop_rate=0.01,propagation=2s,seed=7`.
+    /// Fault injection, e.g. `latency=20ms,error_rate=0.05,rate_limit=100/s,drop_rate=0.01,drop_after_rate=0.01,propagation=2s,seed=7` (see docs/emulator.md).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
 }

@@ -31,8 +31,11 @@ pub struct SchemaProblem {
     pub pointer: String,
     /// Underline the node's key (a field name) rather than its value.
     pub at_key: bool,
+    /// Diagnostic code, e.g. `mpctl::schema::unknown_field`.
     pub code: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it (with a "did you mean" where one fits).
     pub help: String,
 }
 
@@ -103,6 +106,9 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                 .iter()
                 .map(|name| {
                     let help = match did_you_mean(name, &known) {
+                        _ if name == "<<" => {
+                            "YAML 1.2 has no merge keys (`<<`): write the fields out".into()
+                        }
                         Some(s) => format!("did you mean `{s}`?"),
                         None if known.is_empty() => "remove it".into(),
                         None => format!("remove it; the fields here are: {}", known.join(", ")),
@@ -310,6 +316,9 @@ fn enum_problem(pointer: &str, instance: &Value, allowed: &[String]) -> SchemaPr
 fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProblem {
     let field = last_segment(pointer);
     let mut help = format!("write {} here", article(expected));
+    if pointer.is_empty() && instance.is_null() {
+        help = "the file is empty: a manifest starts with `version: 1` and `organization:`".into();
+    }
     if expected.contains("boolean")
         && let Some(s) = instance.as_str()
         && matches!(
@@ -561,6 +570,13 @@ mod tests {
         }));
         assert_eq!(problems[0].1, "mpctl::schema::enum");
         assert!(problems[0].2.contains("PUBLIC"), "{problems:?}");
+    }
+
+    #[test]
+    fn merge_keys_are_explained() {
+        let problems = codes(json!({"version": 1, "organization": "974760673", "<<": {}}));
+        assert_eq!(problems[0].1, "mpctl::schema::unknown_field");
+        assert!(problems[0].2.contains("merge keys"), "{problems:?}");
     }
 
     #[test]

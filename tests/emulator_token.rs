@@ -427,34 +427,30 @@ async fn injected_errors_rate_limits_and_latency() {
     assert_eq!(audit.status(), StatusCode::OK);
 
     env.emu.set_faults("rate_limit=2/s".parse().unwrap());
-    let mut statuses = Vec::new();
-    let mut retry_after = None;
-    for _ in 0..4 {
-        let response = env
-            .http
+    let requests = (0..8).map(|_| {
+        env.http
             .get(env.url("/scopes"))
             .bearer_auth(&env.tokens[0])
             .send()
-            .await
-            .unwrap();
-        statuses.push(response.status());
-        if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let mut ok = 0;
+    let mut retry_after = None;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+            }
+            other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(
-        statuses[..2],
-        [StatusCode::OK, StatusCode::OK],
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
-        "{statuses:?}"
-    );
+    assert!(ok >= 2, "{ok} answered");
     assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
 
     env.emu.set_faults("latency=300ms".parse().unwrap());

@@ -20,6 +20,7 @@ fn plan_schema_text() -> String {
     text
 }
 
+/// Prints one schema, or writes both into `--write DIR`.
 pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
     match &args.write {
         None if args.plan => printer.out(&plan_schema_text()),

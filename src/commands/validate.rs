@@ -16,6 +16,7 @@ use crate::printer::Printer;
 /// Width of rendered diagnostics, fixed so that output is the same everywhere.
 const RENDER_WIDTH: usize = 100;
 
+/// Checks every manifest under the given paths and prints the problems; exit 1 on any error.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
     let mut checked = load::check_paths(&args.manifest.paths, load::now_unix());
     checked.diagnostics.sort();

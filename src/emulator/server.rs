@@ -1410,6 +1410,26 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response, DroppedConnection> {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let result = handle_with_faults(router, shared, request).await;
+    match &result {
+        Ok(response) => tracing::debug!(
+            "emulator: {method} {path} -> {} in {:?}",
+            response.status().as_u16(),
+            started.elapsed()
+        ),
+        Err(_) => tracing::debug!("emulator: {method} {path} -> connection dropped (fault)"),
+    }
+    result
+}
+
+async fn handle_with_faults(
+    router: Router,
+    shared: Arc<Shared>,
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response, DroppedConnection> {
     let path = request.uri().path();
     let faulty = path.starts_with("/api/") || path == "/token";
     let request = request.map(Body::new);

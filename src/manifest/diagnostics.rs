@@ -120,18 +120,24 @@ impl Severity {
 /// A place in a source file, with an optional short text shown under the underline.
 #[derive(Debug, Clone)]
 pub struct Label {
+    /// The file the span is in.
     pub file: Arc<SourceFile>,
+    /// Byte offset and length in the file's text.
     pub span: SourceSpan,
+    /// What to print under the underline.
     pub text: Option<String>,
 }
 
 /// One problem, with where it is and how to fix it.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
+    /// Error, warning, or a note attached to another diagnostic.
     pub severity: Severity,
     /// Stable identifier of the rule, e.g. `mpctl::scope::prefix`.
     pub code: String,
+    /// What is wrong, in one sentence.
     pub message: String,
+    /// How to fix it.
     pub help: Option<String>,
     /// Locations; the first is the primary one. Labels in other files than the primary label's
     /// are rendered as related notes.
@@ -264,10 +270,15 @@ impl Diagnostic {
 /// exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
+    /// The file's name as shown.
     pub file: String,
+    /// Start line.
     pub line: usize,
+    /// Start column.
     pub column: usize,
+    /// End line.
     pub end_line: usize,
+    /// End column (exclusive).
     pub end_column: usize,
 }
 

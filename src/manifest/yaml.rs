@@ -34,14 +34,18 @@ pub const MAX_DEPTH: usize = 64;
 /// A parsed document: its value and where each part of it is in the source.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
+    /// The document as JSON data (YAML 1.2 core schema).
     pub value: Value,
+    /// Where each node of `value` is in the text.
     pub spans: SpanIndex,
 }
 
 /// Where a node is: the span of its value and, for a mapping's value, the span of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeSpan {
+    /// The node itself (a scalar, or a whole mapping or sequence).
     pub value: SourceSpan,
+    /// The key the node is the value of, in a mapping.
     pub key: Option<SourceSpan>,
 }
 
@@ -96,10 +100,15 @@ pub fn escape_pointer_segment(segment: &str) -> String {
 /// A problem in a YAML document, located by byte span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlProblem {
+    /// Diagnostic code, e.g. `mpctl::yaml::duplicate_key`.
     pub code: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it.
     pub help: String,
+    /// Where.
     pub span: SourceSpan,
+    /// Text under the underline.
     pub label: String,
     /// A second location (the first occurrence of a duplicate key).
     pub other: Option<(SourceSpan, String)>,
@@ -758,6 +767,24 @@ mod tests {
     fn syntax_errors_are_located() {
         let problems = err("a: [1, 2\nb: 3\n");
         assert_eq!(problems[0].code, "mpctl::yaml::syntax");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_yaml_like_text_never_panics(text in "[a-z0-9:&*!\\[\\]{}, \\-\n\t\"'#|>~.%@`?]{0,120}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn spans_always_lie_inside_the_text(text in "[a-zé: \\-\n\\[\\]{},]{0,80}") {
+            if let Ok(parsed) = parse(&text) {
+                for span in parsed.spans.spans.values() {
+                    proptest::prop_assert!(end_of(span.value) <= text.len());
+                    proptest::prop_assert!(text.is_char_boundary(span.value.offset()));
+                    proptest::prop_assert!(text.is_char_boundary(end_of(span.value)));
+                }
+            }
+        }
     }
 
     #[test]
