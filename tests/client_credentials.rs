@@ -333,3 +333,33 @@ async fn no_key_material_or_token_appears_in_logs_debug_output_or_errors() {
         assert!(!everything.contains(&line), "key material leaked");
     }
 }
+
+#[test]
+fn a_certificate_of_another_organisation_is_refused_before_any_request() {
+    let (leaf, ca) = client_support::certificate_chain("Private CA", "974760673");
+    let creds = Credentials::from_pkcs12(
+        "a".into(),
+        &client_support::keystore(&[leaf, ca], "p"),
+        "p",
+        "other.p12",
+        "PW",
+    )
+    .unwrap();
+    let manifest_org = mpctl::manifest::orgno::OrgNo::new_unchecked("910753282");
+    let err = creds.check_organization("prod", &manifest_org).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("974760673") && text.contains("910753282"),
+        "{text}"
+    );
+    creds
+        .check_organization(
+            "prod",
+            &mpctl::manifest::orgno::OrgNo::new_unchecked("974760673"),
+        )
+        .unwrap();
+    // A key without a certificate cannot be judged here (the token is checked instead).
+    client_support::kid_credentials("k")
+        .check_organization("prod", &manifest_org)
+        .unwrap();
+}

@@ -486,6 +486,7 @@ async fn the_token_endpoints_refusal_is_explained() {
         "{text}"
     );
     assert!(text.contains("test-env"), "{text}");
+    assert_eq!(text.matches("authentication:").count(), 1, "{text}");
     assert!(server.api_requests().is_empty());
 }
 
@@ -563,4 +564,17 @@ impl RoutedServer {
     fn paths(&self) -> Vec<String> {
         self.recorded.lock().unwrap().clone()
     }
+}
+
+#[tokio::test]
+async fn a_retried_token_request_signs_a_fresh_grant() {
+    let server = FakeServer::start().await;
+    server.push_token_reply(Reply::Drop);
+    let client = server.client(Access::Read);
+    client.token().await.unwrap();
+    let requests = server.token_requests();
+    assert_eq!(requests.len(), 2);
+    let (_, first) = decode_grant(&requests[0].body);
+    let (_, second) = decode_grant(&requests[1].body);
+    assert_ne!(first.jti, second.jti, "a grant is never sent twice");
 }

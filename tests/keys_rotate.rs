@@ -123,7 +123,10 @@ fn rotate_writes_private_key_0600_public_jwk_and_edits_the_manifest() {
     }
     assert!(jwk.get("d").is_none());
     let kid = jwk["kid"].as_str().unwrap();
-    assert!(text(&out.stderr).contains(kid));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(kid));
+    // The private key was written beside the manifest's directory, not inside it.
+    assert!(!stderr.contains("never commit it"), "{stderr}");
 
     // The public key the manifest now lists is the one the private key belongs to.
     let (loaded, problems) = mpctl::manifest::keys::load_key_file(&keys[0], 0, 30);
@@ -133,6 +136,54 @@ fn rotate_writes_private_key_0600_public_jwk_and_edits_the_manifest() {
     let manifest = std::fs::read_to_string(dir.path().join("manifest/mpctl.yaml")).unwrap();
     insta::assert_snapshot!("rotated_manifest", redact_dates(&manifest));
     insta::assert_snapshot!("rotate_diff", redact_dates(&text(&out.stdout)));
+}
+
+#[test]
+fn a_private_key_written_inside_the_manifest_directory_is_warned_about() {
+    let dir = setup();
+    let out = mpctl(
+        &dir.path().join("manifest"),
+        &[
+            "keys",
+            "rotate",
+            "order-sync",
+            "--env",
+            "test",
+            "--private-key-out",
+            "order-sync.pem",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .contains("warning: the private key order-sync.pem is inside the manifest's directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_private_key_written_inside_the_git_repository_is_warned_about() {
+    let dir = setup();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let out = mpctl(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "order-sync",
+            "--env",
+            "test",
+            "--private-key-out",
+            "order-sync.pem",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is inside the manifest's Git repository: never commit it"),
+        "{stderr}"
+    );
 }
 
 #[test]

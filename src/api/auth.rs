@@ -213,7 +213,7 @@ impl TokenSource {
             &self.scope,
             (self.clock)(),
         )?;
-        let token = self.exchange(&grant).await?;
+        let token = self.exchange_with(grant, true).await?;
         *cache = Some(token.clone());
         Ok(token)
     }
@@ -223,14 +223,39 @@ impl TokenSource {
         *self.cache.lock().await = None;
     }
 
-    /// Exchanges a grant for an access token at the token endpoint.
+    /// Exchanges this grant for an access token at the token endpoint (a retry sends the same
+    /// grant, which the server may refuse as replayed: [`TokenSource::token`] signs a fresh
+    /// grant for every attempt instead).
     pub async fn exchange(&self, grant: &str) -> Result<AccessToken, ApiError> {
-        let form = [("grant_type", JWT_BEARER), ("assertion", grant)];
+        self.exchange_with(grant.to_owned(), false).await
+    }
+
+    /// Exchanges `first` for a token; with `fresh_on_retry`, every further attempt signs a new
+    /// grant (new `jti`, `iat`), since a grant whose answer was lost may have been used.
+    async fn exchange_with(
+        &self,
+        first: String,
+        fresh_on_retry: bool,
+    ) -> Result<AccessToken, ApiError> {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
         // The token's lifetime counts from before the request: never trust it longer.
         let started = Instant::now();
         let sent = transport::send(&self.retry, true, "POST", "/token", || {
             self.requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let grant = if attempt > 0 && fresh_on_retry {
+                build_grant(
+                    &self.credentials,
+                    &self.audience,
+                    &self.scope,
+                    (self.clock)(),
+                )
+                .unwrap_or_else(|_| first.clone())
+            } else {
+                first.clone()
+            };
+            let form = [("grant_type", JWT_BEARER), ("assertion", grant.as_str())];
             self.http.post(&self.token_url).form(&form)
         })
         .await;

@@ -156,7 +156,10 @@ impl HttpClient {
         loop {
             let token = self.tokens.token().await.map_err(|e| Failed {
                 status: None,
-                message: e.to_string(),
+                message: match e {
+                    ApiError::Auth(message) => message,
+                    other => other.to_string(),
+                },
                 ambiguous: false,
                 attempts: 0,
             })?;
@@ -389,6 +392,17 @@ impl HttpClient {
             .copied()
     }
 
+    /// The provider integration's contacts where the environment has the extension (one
+    /// request, which also answers whether it has it); `None` otherwise.
+    async fn provider_contacts(&self) -> Result<Option<Contacts>, ApiError> {
+        if !self.config.probe_contacts {
+            return Ok(None);
+        }
+        let contacts = self.read_contacts("/extensions/contacts").await?;
+        let _ = self.contacts_api.set(contacts.is_some());
+        Ok(contacts)
+    }
+
     async fn read_contacts(&self, path: &str) -> Result<Option<Contacts>, ApiError> {
         let call = Call {
             method: Method::GET,
@@ -419,7 +433,7 @@ impl HttpClient {
         let operation = format!("create client {}", client.name);
         let body = serde_json::to_value(ClientRequest::for_create(client))
             .map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..3 {
+        for _round in 0..self.config.retry.max_attempts.max(1) {
             let call = Call {
                 method: Method::POST,
                 path: "/clients".into(),
@@ -572,17 +586,13 @@ impl HttpClient {
     }
 
     async fn fetch_live(&self) -> Result<LiveEnv, ApiError> {
-        let (scopes, clients, accessible, contacts_api) = futures_util::try_join!(
+        let (scopes, clients, accessible, provider_contacts) = futures_util::try_join!(
             self.list_scopes(),
             self.list_clients(),
             self.accessible(),
-            self.contacts_api(),
+            self.provider_contacts(),
         )?;
-        let provider_contacts = if contacts_api {
-            self.read_contacts("/extensions/contacts").await?
-        } else {
-            None
-        };
+        let contacts_api = provider_contacts.is_some();
 
         let mut jobs = Vec::new();
         for scope in &scopes {
@@ -594,9 +604,11 @@ impl HttpClient {
             let Some(id) = &client.client_id else {
                 continue;
             };
-            if client.active != Some(false) {
-                jobs.push(Job::Keys(id.clone()));
+            // A deactivated client is history: its keys and contacts are not read.
+            if client.active == Some(false) {
+                continue;
             }
+            jobs.push(Job::Keys(id.clone()));
             if contacts_api {
                 jobs.push(Job::ClientContacts(id.clone()));
             }
@@ -679,7 +691,7 @@ impl SelfService for HttpClient {
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
         let body =
             serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..3 {
+        for _round in 0..self.config.retry.max_attempts.max(1) {
             let call = Call {
                 method: Method::POST,
                 path: "/scopes".into(),

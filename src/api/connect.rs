@@ -43,9 +43,9 @@ pub struct Connection {
     /// The environment's name.
     pub env: String,
     pub client: HttpClient,
-    /// Keeps the embedded emulator of `local` running as long as the connection lives.
-    #[allow(dead_code)]
-    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// Keeps the embedded emulator of `local` running as long as the connection lives (held,
+    /// never read).
+    _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -116,11 +116,14 @@ pub async fn connect_env(
     access: Access,
     concurrency: usize,
 ) -> miette::Result<Connection> {
-    let target = endpoints::resolve(env, environment).into_diagnostic()?;
+    let target = endpoints::resolve(env, environment)?;
     match target {
         Target::Remote(endpoints) => {
             let credentials = Credentials::from_env(env)?;
             credentials.check_environment(env, endpoints.digdir)?;
+            if let Some(org) = organization {
+                credentials.check_organization(env, org)?;
+            }
             let options = ConnectOptions {
                 env: env.to_owned(),
                 endpoints,
@@ -154,7 +157,7 @@ pub async fn connect_with(
     Ok(Connection {
         env: options.env,
         client,
-        keep_alive,
+        _keep_alive: keep_alive,
     })
 }
 
@@ -194,29 +197,78 @@ pub fn build_client(
     ))
 }
 
-/// A clock for grants that follows the emulator's (`MPCTL_EMULATOR_NOW`), so grants are not
-/// refused as expired when the emulator's clock was set elsewhere.
-#[allow(dead_code)]
-fn emulator_clock() -> Option<GrantClock> {
-    let start = std::env::var("MPCTL_EMULATOR_NOW").ok()?;
-    let start = time::OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339)
-        .ok()?
-        .unix_timestamp();
-    let began = std::time::Instant::now();
-    Some(GrantClock(Arc::new(move || {
-        start + i64::try_from(began.elapsed().as_secs()).unwrap_or(0)
-    })))
+/// A grant clock that follows `emulator`'s clock (which may have been set elsewhere, e.g. by
+/// `MPCTL_EMULATOR_NOW`), so that its grants are not refused as expired or not yet valid.
+pub fn emulator_clock(emulator: &crate::emulator::Emulator) -> GrantClock {
+    let offset = emulator.clock().now_unix() - system_now();
+    GrantClock(Arc::new(move || system_now() + offset))
+}
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn connect_local(
     env: &str,
-    _organization: Option<&OrgNo>,
-    _prefixes: &[String],
-    _access: Access,
-    _concurrency: usize,
+    organization: Option<&OrgNo>,
+    prefixes: &[String],
+    access: Access,
+    concurrency: usize,
 ) -> miette::Result<Connection> {
-    miette::bail!(
-        help = "give the environment `api_url`, `token_url` and `audience` of a running `mpctl emulator serve`",
-        "environment `{env}`: the embedded emulator is not available in this build"
-    )
+    let state_dir = std::env::current_dir()
+        .into_diagnostic()
+        .wrap_err("cannot find the current directory for `.mpctl/emulator`")?
+        .join(".mpctl")
+        .join("emulator");
+    connect_local_in(&state_dir, env, organization, prefixes, access, concurrency).await
+}
+
+/// Starts the embedded emulator with its state in `state_dir`, bootstraps the organisation
+/// with its prefixes, and connects to it as the organisation's admin client.
+pub async fn connect_local_in(
+    state_dir: &std::path::Path,
+    env: &str,
+    organization: Option<&OrgNo>,
+    prefixes: &[String],
+    access: Access,
+    concurrency: usize,
+) -> miette::Result<Connection> {
+    let Some(organization) = organization else {
+        miette::bail!(
+            help = "give the manifest's `organization`, or `--org` to `mpctl import`",
+            "environment `{env}` (the embedded emulator) needs to know the organisation to act for"
+        );
+    };
+    let local = crate::emulator::local::start_local(crate::emulator::local::LocalOptions {
+        state_dir: state_dir.to_owned(),
+        organization: organization.clone(),
+        prefixes: prefixes.to_vec(),
+    })
+    .await
+    .map_err(miette::Report::new)
+    .wrap_err_with(|| format!("cannot start the embedded emulator for environment `{env}`"))?;
+    let credentials = Credentials::from_private_key(
+        local.admin.client_id.clone(),
+        &local.admin.private_key_pem,
+        Some(&local.admin.kid),
+        "the embedded emulator's admin key",
+        "(none)",
+    )?;
+    let options = ConnectOptions {
+        env: env.to_owned(),
+        endpoints: Endpoints {
+            api_url: local.api_url.clone(),
+            token_url: local.token_url.clone(),
+            audience: local.audience.clone(),
+            digdir: None,
+        },
+        access,
+        concurrency,
+        retry: RetryPolicy::default(),
+        organization: Some(organization.clone()),
+        clock: Some(emulator_clock(&local.emulator)),
+    };
+    connect_with(options, credentials, Some(Box::new(local))).await
 }

@@ -156,6 +156,20 @@ pub enum CredentialError {
         cert_env: &'static str,
         target_env: &'static str,
     },
+    #[error(
+        "the certificate for environment `{env}` belongs to organisation {certificate_org}, but the manifest is for {manifest_org}"
+    )]
+    #[diagnostic(
+        code(mpctl::credentials::wrong_organization),
+        help(
+            "the organisation of every self-service call is the certificate's: use {manifest_org}'s business certificate, or fix the manifest's `organization`"
+        )
+    )]
+    WrongOrganization {
+        env: String,
+        certificate_org: OrgNo,
+        manifest_org: OrgNo,
+    },
 }
 
 /// The variable-name prefix of an environment: `MPCTL_<ENV>`.
@@ -382,6 +396,27 @@ impl Credentials {
     /// The signing key (crate-internal: only the grant builder signs).
     pub(crate) fn encoding_key(&self) -> &EncodingKey {
         &self.key
+    }
+
+    /// Refuses a business certificate of another organisation than `expected`, before any
+    /// request (the token would act for the certificate's organisation).
+    pub fn check_organization(
+        &self,
+        env_name: &str,
+        expected: &OrgNo,
+    ) -> Result<(), CredentialError> {
+        match self
+            .certificate
+            .as_ref()
+            .and_then(|c| c.organization.as_ref())
+        {
+            Some(org) if org != expected => Err(CredentialError::WrongOrganization {
+                env: env_name.to_owned(),
+                certificate_org: org.clone(),
+                manifest_org: expected.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a certificate from a test CA against Digdir's production environment and the

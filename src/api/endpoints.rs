@@ -56,9 +56,15 @@ pub enum Target {
 }
 
 /// Why an environment's endpoints cannot be worked out.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error(
     "environment `{env}` has no {missing}: it is not `test`, `prod` or `local`, so it needs `preset:` or all of `api_url`, `token_url` and `audience`"
+)]
+#[diagnostic(
+    code(mpctl::endpoints::missing),
+    help(
+        "set them under `environments.{env}` in the manifest (`preset: test` starts from Digdir's test endpoints); `mpctl import` reads them from the manifest given with --manifest"
+    )
 )]
 pub struct EndpointError {
     pub env: String,

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use tracing::Instrument;
+
 use super::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
 
 /// How a request ended.
@@ -37,113 +39,122 @@ pub(crate) async fn send(
     loop {
         attempt += 1;
         let span = tracing::info_span!("request", method, path, attempt);
-        let _enter = span.enter();
-        let started = Instant::now();
-        let (failure, retry_after, outcome) = match build().send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                match response.text().await {
-                    Ok(body) => {
-                        tracing::info!(
-                            method,
-                            path,
-                            status,
-                            duration_ms = elapsed_ms(started),
-                            "{method} {path} → {status}"
-                        );
-                        if (200..300).contains(&status) {
-                            return Sent::Ok { body };
-                        }
-                        (
-                            Failure::Status(status),
-                            retry_after,
-                            Sent::Status {
-                                status,
-                                body,
-                                ambiguous: false,
-                                attempts: attempt,
-                            },
-                        )
-                    }
-                    Err(e) => {
-                        tracing::info!(
-                            method,
-                            path,
-                            status,
-                            duration_ms = elapsed_ms(started),
-                            "{method} {path} → {status}, answer cut off"
-                        );
-                        (
-                            Failure::NoAnswer,
-                            None,
-                            Sent::Transport {
-                                message: format!(
-                                    "the answer ({status}) was cut off: {}",
-                                    describe(&e)
-                                ),
-                                ambiguous: false,
-                            },
-                        )
-                    }
-                }
-            }
-            Err(e) => {
-                let failure = if e.is_connect() {
-                    Failure::Connect
-                } else {
-                    Failure::NoAnswer
-                };
-                tracing::info!(
-                    method,
-                    path,
-                    duration_ms = elapsed_ms(started),
-                    "{method} {path} → no answer ({})",
-                    describe(&e)
-                );
-                (
-                    failure,
-                    None,
-                    Sent::Transport {
-                        message: describe(&e),
-                        ambiguous: false,
-                    },
-                )
-            }
+        let (failure, retry_after, outcome) = match attempt_once(&build, method, path)
+            .instrument(span.clone())
+            .await
+        {
+            Attempt::Done(sent) => return sent,
+            Attempt::Failed(failure, retry_after, outcome) => (failure, retry_after, outcome),
         };
         match policy.decide(attempt, failure, idempotent, retry_after) {
             Decision::RetryAfter(wait) => {
-                tracing::debug!(method, path, wait_ms = wait.as_millis() as u64, "retrying");
-                drop(_enter);
+                span.in_scope(|| {
+                    tracing::debug!(
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "retrying"
+                    );
+                });
                 tokio::time::sleep(wait).await;
             }
-            Decision::Ambiguous => return mark_ambiguous(outcome),
-            Decision::Stop => return outcome,
+            Decision::Ambiguous => return finish(outcome, attempt, true),
+            Decision::Stop => return finish(outcome, attempt, false),
         }
     }
 }
 
-fn mark_ambiguous(outcome: Sent) -> Sent {
+/// One attempt's result: final, or a failure the policy decides about.
+enum Attempt {
+    Done(Sent),
+    Failed(Failure, Option<Duration>, Sent),
+}
+
+async fn attempt_once(
+    build: &impl Fn() -> reqwest::RequestBuilder,
+    method: &str,
+    path: &str,
+) -> Attempt {
+    let started = Instant::now();
+    let response = match build().send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let failure = if e.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::NoAnswer
+            };
+            let message = describe(&e);
+            tracing::info!(
+                duration_ms = elapsed_ms(started),
+                "{method} {path}: no answer: {message}"
+            );
+            return Attempt::Failed(
+                failure,
+                None,
+                Sent::Transport {
+                    message,
+                    ambiguous: false,
+                },
+            );
+        }
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    match response.text().await {
+        Ok(body) => {
+            let duration_ms = elapsed_ms(started);
+            tracing::info!(
+                status,
+                duration_ms,
+                "{method} {path} → {status} in {duration_ms} ms"
+            );
+            if (200..300).contains(&status) {
+                Attempt::Done(Sent::Ok { body })
+            } else {
+                Attempt::Failed(
+                    Failure::Status(status),
+                    retry_after,
+                    Sent::Status {
+                        status,
+                        body,
+                        ambiguous: false,
+                        attempts: 0,
+                    },
+                )
+            }
+        }
+        Err(e) => {
+            let message = format!("the answer ({status}) was cut off: {}", describe(&e));
+            tracing::info!(
+                status,
+                duration_ms = elapsed_ms(started),
+                "{method} {path}: {message}"
+            );
+            Attempt::Failed(
+                Failure::NoAnswer,
+                None,
+                Sent::Transport {
+                    message,
+                    ambiguous: false,
+                },
+            )
+        }
+    }
+}
+
+/// The final outcome, with how many attempts it took and whether it is ambiguous.
+fn finish(outcome: Sent, attempts: u32, ambiguous: bool) -> Sent {
     match outcome {
-        Sent::Status {
+        Sent::Status { status, body, .. } => Sent::Status {
             status,
             body,
-            attempts,
-            ..
-        } => Sent::Status {
-            status,
-            body,
-            ambiguous: true,
+            ambiguous,
             attempts,
         },
-        Sent::Transport { message, .. } => Sent::Transport {
-            message,
-            ambiguous: true,
-        },
+        Sent::Transport { message, .. } => Sent::Transport { message, ambiguous },
         ok => ok,
     }
 }

@@ -40,9 +40,16 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
         None => base.as_ref().map(|m| m.organization.clone()),
     };
 
+    let mut env_names: Vec<String> = Vec::new();
+    for env in &args.envs {
+        if !env_names.contains(env) {
+            env_names.push(env.clone());
+        }
+    }
+
     let rt = runtime()?;
     let results = rt.block_on(async {
-        let reads = args.envs.iter().map(|name| {
+        let reads = env_names.iter().map(|name| {
             let environment = environments.get(name).cloned().unwrap_or_default();
             let organization = organization.clone();
             let prefixes = prefixes.clone();
@@ -91,7 +98,7 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
     };
     let envs: Vec<ImportedEnv> = results.into_iter().map(|(_, env)| env).collect();
     let imported = import::build(&organization, &envs);
-    let yaml = import::to_yaml(&imported, &args.envs)
+    let yaml = import::to_yaml(&imported, &env_names)
         .into_diagnostic()
         .wrap_err("cannot write the manifest as YAML")?;
 
@@ -113,7 +120,16 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
                 imported.key_files.len()
             ));
         }
-        None => printer.out(&yaml),
+        None => {
+            printer.out(&yaml);
+            if !imported.key_files.is_empty() {
+                printer.status(&format!(
+                    "wrote {} public key files under {}",
+                    imported.key_files.len(),
+                    key_dir.join("keys").display()
+                ));
+            }
+        }
     }
     for note in &imported.notes {
         printer.status(&format!("note: {note}"));

@@ -11,7 +11,8 @@ use crate::printer::Printer;
 use crate::state::LiveEnv;
 
 /// Lists every key of every client in the chosen environments, nearest expiry first. Exits 0
-/// even when keys are flagged: `drift` is the command that fails on them.
+/// even when keys are flagged (`drift` is the command that fails on them); 1 when an
+/// environment could not be read (the others are still listed).
 pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
     let now = super::plan::now_unix()?;
     let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
@@ -21,21 +22,33 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
         .unwrap_or(loaded.manifest.settings.warn_expiry_days);
     let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
-    let lives = runtime.block_on(async {
+    let results = runtime.block_on(async {
         let fetches = envs.iter().map(|env| fetch_live(&loaded, env, concurrency));
-        futures_util::future::try_join_all(fetches).await
-    })?;
-    let desired: Vec<_> = envs
+        futures_util::future::join_all(fetches).await
+    });
+    // An environment that cannot be read is reported; the others are still listed.
+    let mut read = Vec::new();
+    let mut failures = Vec::new();
+    for (env, result) in envs.iter().zip(results) {
+        match result {
+            Ok(live) => read.push((env.clone(), resolve::resolve(&loaded, env, now), live)),
+            Err(report) => failures.push((env.clone(), report)),
+        }
+    }
+    if read.is_empty()
+        && let Some((_, report)) = failures.pop()
+    {
+        for (_, other) in &failures {
+            printer.report(other);
+        }
+        return Err(report);
+    }
+    let inputs: Vec<EnvKeys<'_>> = read
         .iter()
-        .map(|env| resolve::resolve(&loaded, env, now))
+        .map(|(env, desired, live)| EnvKeys { env, desired, live })
         .collect();
-    let inputs: Vec<EnvKeys<'_>> = envs
-        .iter()
-        .zip(&desired)
-        .zip(&lives)
-        .map(|((env, desired), live)| EnvKeys { env, desired, live })
-        .collect();
-    let overview = KeyOverview::build(&inputs, now, warn_expiry_days);
+    let mut overview = KeyOverview::build(&inputs, now, warn_expiry_days);
+    overview.unreadable = failures.iter().map(|(env, _)| env.clone()).collect();
     let text = match args.format {
         OutputFormat::Human => overview.render_human(printer.color),
         OutputFormat::Markdown => overview.render_markdown(),
@@ -43,7 +56,14 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
             .map_err(|e| miette::miette!("cannot write JSON: {e}"))?,
     };
     printer.out(&text);
-    Ok(Exit::Success)
+    for (_, report) in &failures {
+        printer.report(report);
+    }
+    Ok(if failures.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 /// Reads one environment's live state with read-only access.
@@ -95,18 +115,18 @@ pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> 
         return Ok(Exit::Success);
     }
     let scope = if outcome.from_override {
-        format!("in `{}` (the client's override for it)", options.env)
+        format!("its `keys` override for `{}`", options.env)
     } else {
-        "in every environment of the client without its own `keys` override".to_owned()
+        "its `keys`, used in all its environments".to_owned()
     };
     printer.status(&format!(
-        "Generated a new RSA-2048 key for `{}` {scope}.\n  private key: {private} (mode 0600; \
-         shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
+        "Generated a new RSA-2048 key for `{}` and added it to {scope}.\n  private key: {private} \
+         (mode 0600; shown nowhere else)\n  public key:  {public} (kid {})\n  manifest:    {manifest}",
         options.client, outcome.kid
     ));
     let retire = match &outcome.retired {
         Some((path, date)) => format!(
-            "\n  4. Before {date}, switch the integration to the new private key: from then on \
+            "\n  4. By {date}, switch the integration to the new private key: after that day \
              plan removes {path}."
         ),
         None => String::new(),

@@ -98,6 +98,8 @@ pub struct KeyOverview {
     pub warn_expiry_days: u32,
     /// Every key, nearest expiry first (keys without a known expiry last).
     pub rows: Vec<KeyRow>,
+    /// Environments whose live state could not be read: their live keys are missing.
+    pub unreadable: Vec<String>,
 }
 
 /// One environment's input to the overview.
@@ -152,6 +154,7 @@ impl KeyOverview {
             now,
             warn_expiry_days,
             rows,
+            unreadable: Vec::new(),
         }
     }
 
@@ -176,6 +179,10 @@ impl KeyOverview {
             format_date(self.now),
             self.warn_expiry_days
         );
+        if let Some(note) = self.unreadable_note() {
+            out.push_str(&note);
+            out.push_str("\n\n");
+        }
         if self.rows.is_empty() {
             out.push_str("No keys.\n");
             return out;
@@ -242,6 +249,9 @@ impl KeyOverview {
             format_date(self.now),
             self.summary()
         );
+        if let Some(note) = self.unreadable_note() {
+            let _ = write!(out, "**{note}**\n\n");
+        }
         if self.rows.is_empty() {
             return out;
         }
@@ -301,12 +311,22 @@ impl KeyOverview {
             "version": JSON_VERSION,
             "generated_at": rfc3339(self.now),
             "warn_expiry_days": self.warn_expiry_days,
+            "unreadable_environments": self.unreadable,
             "summary": {
                 "total": self.rows.len(),
                 "expired": self.expired(),
                 "expiring": self.expiring(),
             },
             "keys": keys,
+        })
+    }
+
+    fn unreadable_note(&self) -> Option<String> {
+        (!self.unreadable.is_empty()).then(|| {
+            format!(
+                "Could not read the live state of {}: its keys are not listed.",
+                self.unreadable.join(", ")
+            )
         })
     }
 
@@ -697,6 +717,19 @@ mod tests {
         );
         assert!(overview.rows.is_empty());
         assert!(overview.render_human(false).contains("No keys."));
+    }
+
+    #[test]
+    fn unreadable_environments_are_named_in_every_format() {
+        let mut overview = overview();
+        overview.unreadable = vec!["prod".into()];
+        let note = "Could not read the live state of prod";
+        assert!(overview.render_human(false).contains(note));
+        assert!(overview.render_markdown().contains(note));
+        assert_eq!(
+            overview.render_json()["unreadable_environments"],
+            serde_json::json!(["prod"])
+        );
     }
 
     #[test]

@@ -149,6 +149,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let manifest_dir = options
         .manifest
         .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let today_unix = options.today.midnight().assume_utc().unix_timestamp();
     check_key_count(&site, &manifest_dir, today_unix, options)?;
@@ -191,10 +192,14 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         .to_string();
 
     let mut warnings = Vec::new();
-    if is_inside(&options.private_key_out, &manifest_dir) {
+    let (guarded, what) = match repository_root(&manifest_dir) {
+        Some(root) => (root, "the manifest's Git repository"),
+        None => (manifest_dir.clone(), "the manifest's directory"),
+    };
+    if is_inside(&options.private_key_out, &guarded) {
         warnings.push(format!(
-            "the private key {} is inside the manifest's directory: never commit it (add it to \
-             .gitignore) and move it to where the integration reads its key",
+            "the private key {} is inside {what}: never commit it (add it to .gitignore) and \
+             move it to where the integration reads its key",
             options.private_key_out.display()
         ));
     }
@@ -242,6 +247,9 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
 }
 
 /// Refuses an environment the client (or the manifest file) does not include.
+///
+/// A file that declares no `environments` is a part of a manifest split over several files:
+/// then the manifest in the file's directory is loaded to find them (when it loads).
 fn check_environment(
     source: &str,
     site: &KeysSite,
@@ -267,6 +275,17 @@ fn check_environment(
                         .filter_map(|k| k.as_str().map(str::to_owned))
                         .collect()
                 })
+        })
+        .or_else(|| {
+            let dir = options.manifest.parent()?;
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            crate::manifest::load(&[dir.to_path_buf()])
+                .ok()
+                .map(|loaded| loaded.manifest.environments.keys().cloned().collect())
         });
     match declared {
         Some(envs) if !envs.is_empty() && !envs.contains(&options.env) => Err(wrong(format!(
@@ -435,6 +454,14 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// The Git work tree holding `dir` (the nearest ancestor with a `.git`), if any.
+fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|candidate| candidate.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// Whether the file `path` (which need not exist yet) would be inside `dir`.
@@ -662,6 +689,32 @@ clients:
         opts.env = "prod".into();
         let err = rotate(&opts).unwrap_err();
         assert!(matches!(err, RotateError::WrongEnvironment { .. }));
+    }
+
+    #[test]
+    fn environments_of_a_split_manifest_come_from_its_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mpctl.yaml"),
+            "version: 1\norganization: \"910753282\"\nenvironments:\n  test: {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("clients.yaml"),
+            "clients:\n  - name: sync\n    keys: []\n",
+        )
+        .unwrap();
+        let mut opts = options(dir.path(), true);
+        opts.manifest = dir.path().join("clients.yaml");
+        opts.private_key_out = dir.path().join("k.pem");
+        assert!(rotate(&opts).is_ok());
+        opts.env = "prod".into();
+        match rotate(&opts).unwrap_err() {
+            RotateError::WrongEnvironment { help, .. } => {
+                assert!(help.contains("test"), "{help}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -149,7 +149,11 @@ struct FileLoader<'a> {
 impl FileLoader<'_> {
     fn load(&mut self, bytes: &[u8]) {
         let Ok(text) = std::str::from_utf8(bytes) else {
-            self.unparseable("it is binary, not a JWK, JWKS or PEM text file");
+            if is_der_private_key(bytes) {
+                self.private_key_found("a DER private key");
+            } else {
+                self.unparseable("it is binary, not a JWK, JWKS or PEM text file");
+            }
             return;
         };
         if contains_private_pem(text) {
@@ -493,12 +497,22 @@ pub fn duplicate_kids<'a>(
     by_kid
 }
 
-/// Whether the text holds any PEM private key block (PKCS#8, PKCS#1, encrypted, EC, OpenSSH…).
+/// Whether the text holds any PEM private key block (PKCS#8, PKCS#1, encrypted, EC, OpenSSH…),
+/// also inside a string (e.g. a JSON value with `\n` escapes).
 fn contains_private_pem(text: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.trim();
-        line.starts_with("-----BEGIN ") && line.contains("PRIVATE KEY")
+    text.match_indices("-----BEGIN ").any(|(at, begin)| {
+        let rest = &text[at + begin.len()..];
+        rest.find("-----")
+            .is_some_and(|end| rest[..end].contains("PRIVATE KEY"))
     })
+}
+
+/// Whether binary contents are a DER-encoded RSA private key (PKCS#8 or PKCS#1).
+fn is_der_private_key(bytes: &[u8]) -> bool {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    rsa::RsaPrivateKey::from_pkcs8_der(bytes).is_ok()
+        || rsa::RsaPrivateKey::from_pkcs1_der(bytes).is_ok()
 }
 
 /// One PEM block: its label and decoded contents.
@@ -929,6 +943,27 @@ pub(crate) mod tests {
             let pem = format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n");
             assert_private_key_refused(&pem, body);
         }
+    }
+
+    #[test]
+    fn private_key_inside_a_json_string_is_refused() {
+        let pem = test_key().to_pkcs8_pem(LineEnding::LF).unwrap();
+        let json = serde_json::json!({"kty": "RSA", "note": *pem}).to_string();
+        assert!(!json.contains('\n'));
+        assert_private_key_refused(&json, &body_line(&pem));
+    }
+
+    #[test]
+    fn der_private_key_is_refused() {
+        let der = test_key().to_pkcs8_der().unwrap();
+        let (keys, problems) = load_key_bytes("key.der", der.as_bytes(), NOW, 30);
+        let problem = only_error(&problems);
+        assert!(
+            problem
+                .message
+                .contains("a private key must never be committed")
+        );
+        assert!(keys.is_empty());
     }
 
     #[test]

@@ -417,8 +417,8 @@ pub enum KeyRef {
 pub struct KeyFile {
     /// Path of a JWK, JWKS, PEM public key or PEM certificate file, relative to the manifest.
     pub path: String,
-    /// From this date (`YYYY-MM-DD`) on, plan removes the key: set by `mpctl keys rotate` on
-    /// the key it replaces.
+    /// The last day (`YYYY-MM-DD`, UTC) the key stays registered; from the next day on, plan
+    /// removes it. `mpctl keys rotate` sets it on the key it replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub retire_after: Option<String>,
