@@ -25,18 +25,6 @@ fn runner_with_example() -> Runner {
     runner
 }
 
-fn describe(job: &JobRun) -> String {
-    job.steps
-        .iter()
-        .map(|s| {
-            format!(
-                "--- {} (skipped: {}, status {})\n{}\n{}",
-                s.name, s.skipped, s.status, s.stdout, s.stderr
-            )
-        })
-        .collect()
-}
-
 /// The checks every markdown plan meets as a pull-request comment.
 fn assert_comment_markdown(markdown: &str) {
     assert_eq!(markdown.lines().next(), Some(MARKER), "{markdown}");
@@ -68,9 +56,9 @@ fn pull_request_plan_merge_apply_then_no_changes_and_no_drift() {
 
     // A pull request against an emulator where nothing is applied yet.
     let job = runner.run_job(".github/workflows/plan.yml", "plan");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     let plan = job.step("plan");
-    assert_eq!(plan.outputs["exit-code"], "2", "{}", describe(&job));
+    assert_eq!(plan.outputs["exit-code"], "2", "{}", job.describe());
     assert_eq!(plan.outputs["has-changes"], "true");
     let markdown = read_output(&job, "plan");
     assert_comment_markdown(&markdown);
@@ -90,7 +78,7 @@ fn pull_request_plan_merge_apply_then_no_changes_and_no_drift() {
 
     // Merged: apply.
     let job = runner.run_job(".github/workflows/apply.yml", "local");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(job.step("apply").outputs["exit-code"], "0");
     assert!(
         !job.summary.trim().is_empty(),
@@ -108,12 +96,12 @@ fn pull_request_plan_merge_apply_then_no_changes_and_no_drift() {
     // The next push: no changes, and the same comment is updated.
     runner.set_comments(&json!([{"id": 5, "user": {"type": "Bot"}, "body": posted}]));
     let job = runner.run_job(".github/workflows/plan.yml", "plan");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("plan").outputs["exit-code"],
         "0",
         "{}",
-        describe(&job)
+        job.describe()
     );
     assert_eq!(job.step("plan").outputs["has-changes"], "false");
     let markdown = read_output(&job, "plan");
@@ -130,12 +118,12 @@ fn pull_request_plan_merge_apply_then_no_changes_and_no_drift() {
     // The scheduled drift check: clean, so an open drift issue is closed.
     runner.set_open_issues(&json!([{"number": 3}]));
     let job = runner.run_job(".github/workflows/drift.yml", "drift");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("drift").outputs["exit-code"],
         "0",
         "{}",
-        describe(&job)
+        job.describe()
     );
     let calls = runner.take_gh_calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -146,7 +134,7 @@ fn pull_request_plan_merge_apply_then_no_changes_and_no_drift() {
 fn drift_behind_mpctls_back_opens_an_issue_and_reapplying_closes_it() {
     let mut runner = runner_with_example();
     let job = runner.run_job(".github/workflows/apply.yml", "local");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
 
     // Someone changes a scope outside the manifests on main: here, by applying an edited copy.
     let manifest = runner.workspace.join(MANIFEST);
@@ -165,13 +153,13 @@ fn drift_behind_mpctls_back_opens_an_issue_and_reapplying_closes_it() {
     assert!(
         job.succeeded,
         "drift is reported, not failed: {}",
-        describe(&job)
+        job.describe()
     );
     assert_eq!(
         job.step("drift").outputs["exit-code"],
         "2",
         "{}",
-        describe(&job)
+        job.describe()
     );
     assert_eq!(job.step("drift").outputs["has-changes"], "true");
     let report = read_output(&job, "drift");
@@ -194,13 +182,13 @@ fn drift_behind_mpctls_back_opens_an_issue_and_reapplying_closes_it() {
 
     // Re-applying the manifest removes the drift; the issue is closed.
     let job = runner.run_job(".github/workflows/apply.yml", "local");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     let job = runner.run_job(".github/workflows/drift.yml", "drift");
     assert_eq!(
         job.step("drift").outputs["exit-code"],
         "0",
         "{}",
-        describe(&job)
+        job.describe()
     );
     let calls = runner.take_gh_calls();
     assert!(calls[1].args.starts_with("issue close 8 "), "{calls:?}");
@@ -216,7 +204,7 @@ fn invalid_manifest_fails_the_plan_check_with_annotations_and_no_comment() {
     let job = runner.run_job(".github/workflows/plan.yml", "plan");
     assert!(!job.succeeded);
     let validate = job.step("validate");
-    assert_eq!(validate.status, 1, "{}", describe(&job));
+    assert_eq!(validate.status, 1, "{}", job.describe());
     assert_eq!(validate.outputs["exit-code"], "1");
     let shown = format!("{}{}", validate.stdout, validate.stderr);
     assert!(
@@ -242,7 +230,7 @@ fn drift_that_cannot_be_checked_fails_the_run_and_leaves_the_issue_alone() {
         job.step("drift").outputs["exit-code"],
         "1",
         "{}",
-        describe(&job)
+        job.describe()
     );
     assert!(job.step("drift-issue").skipped);
     assert!(runner.take_gh_calls().is_empty());

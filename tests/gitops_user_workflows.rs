@@ -114,18 +114,6 @@ clients:
     )
 }
 
-fn describe(job: &JobRun) -> String {
-    job.steps
-        .iter()
-        .map(|s| {
-            format!(
-                "--- {} (skipped: {}, status {})\n{}\n{}",
-                s.name, s.skipped, s.status, s.stdout, s.stderr
-            )
-        })
-        .collect()
-}
-
 /// The body lines of a PEM key: what must never be printed.
 fn secret_lines(pem: &str) -> Vec<String> {
     pem.lines()
@@ -177,12 +165,12 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
 
     // Pull request: validate, plan both environments, one comment.
     let job = runner.run_job("examples/github/plan.yml", "plan");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("plan").outputs["exit-code"],
         "2",
         "{}",
-        describe(&job)
+        job.describe()
     );
     let plan = fs::read_to_string(&job.step("plan").outputs["plan-markdown-file"]).expect("plan");
     assert_eq!(plan.lines().next(), Some("<!-- mpctl-plan -->"));
@@ -196,7 +184,7 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
     // Merge: test, then prod.
     for env in ["test", "prod"] {
         let job = runner.run_job("examples/github/apply.yml", env);
-        assert!(job.succeeded, "{env}: {}", describe(&job));
+        assert!(job.succeeded, "{env}: {}", job.describe());
         assert_eq!(job.step("apply").outputs["exit-code"], "0");
         assert!(
             job.summary.contains(&format!("Applied {env}")),
@@ -214,12 +202,12 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
     // The next push: nothing to do, the comment is updated in place.
     runner.set_comments(&json!([{"id": 41, "user": {"type": "Bot"}, "body": plan}]));
     let job = runner.run_job("examples/github/plan.yml", "plan");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("plan").outputs["exit-code"],
         "0",
         "{}",
-        describe(&job)
+        job.describe()
     );
     let calls = runner.take_gh_calls();
     assert!(
@@ -229,12 +217,12 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
 
     // Drift: none.
     let job = runner.run_job("examples/github/drift.yml", "drift");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("drift").outputs["exit-code"],
         "0",
         "{}",
-        describe(&job)
+        job.describe()
     );
     assert_eq!(
         runner.take_gh_calls().len(),
@@ -265,12 +253,12 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
     let job = runner.run_job("examples/github/drift.yml", "drift");
-    assert!(job.succeeded, "{}", describe(&job));
+    assert!(job.succeeded, "{}", job.describe());
     assert_eq!(
         job.step("drift").outputs["exit-code"],
         "2",
         "{}",
-        describe(&job)
+        job.describe()
     );
     let calls = runner.take_gh_calls();
     assert_eq!(calls.len(), 3, "{calls:?}");
