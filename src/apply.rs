@@ -200,7 +200,11 @@ fn group_into_tasks<'a>(changes: &[&'a Change]) -> Vec<Vec<&'a Change>> {
     for change in changes {
         match task_key(change) {
             Some(key) => match by_key.get(&key) {
-                Some(&i) => tasks[i].push(change),
+                Some(&i) => {
+                    if let Some(task) = tasks.get_mut(i) {
+                        task.push(change);
+                    }
+                }
                 None => {
                     by_key.insert(key, tasks.len());
                     tasks.push(vec![change]);

@@ -226,3 +226,73 @@ proptest! {
         prop_assert!(second.changes.is_empty(), "second plan: {:#?}", second.changes);
     }
 }
+
+/// The benchmark's scale (1,000 scopes, 10,000 grants, 500 clients): planned from nothing,
+/// applied to the in-memory API, planned again: nothing left, and the order held.
+#[test]
+fn a_large_environment_plans_applies_and_converges() {
+    let own = org(ORG);
+    let consumers: Vec<OrgNo> = (0..10u32).map(|i| org(&format!("9{i:08}"))).collect();
+    let mut desired = EnvState::default();
+    for i in 0..1_000 {
+        let name = format!("acme:s{i:04}");
+        let mut grants: BTreeSet<OrgNo> = consumers.iter().cloned().collect();
+        grants.insert(own.clone());
+        grants.remove(&consumers[i % 10]);
+        desired.scopes.insert(
+            name.clone(),
+            ScopeState {
+                name,
+                description: format!("Scope {i}"),
+                active: true,
+                grants,
+                ..ScopeState::default()
+            },
+        );
+    }
+    for i in 0..500 {
+        let name = format!("client-{i:03}");
+        desired.clients.insert(
+            name.clone(),
+            ClientState {
+                name,
+                description: "worker".into(),
+                scopes: (0..3)
+                    .map(|j| format!("acme:s{:04}", (i * 2 + j) % 1_000))
+                    .collect(),
+                keys: [(format!("k{i}"), key(&format!("k{i}")))]
+                    .into_iter()
+                    .collect(),
+                active: true,
+                ..ClientState::default()
+            },
+        );
+    }
+    let started = std::time::Instant::now();
+    let plan = diff_for_org(
+        Some(&own),
+        &desired,
+        &LiveEnv::default(),
+        &Settings::default(),
+        NOW,
+    );
+    let elapsed = started.elapsed();
+    eprintln!("diff of {} changes took {elapsed:?}", plan.changes.len());
+    assert!(plan.errors.is_empty());
+    assert_eq!(plan.changes.len(), 1_000 + 10_000 + 500 + 500);
+    let api = FakeService::new(own.clone(), LiveEnv::default(), NOW);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(execute(&plan, &api, 16, &NoProgress));
+    assert!(report.succeeded());
+    assert!(api.violations().is_empty());
+    let again = diff_for_org(
+        Some(&own),
+        &desired,
+        &api.snapshot(),
+        &Settings::default(),
+        NOW,
+    );
+    assert!(again.changes.is_empty());
+}

@@ -58,6 +58,12 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
 /// were when it was saved.
 fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let saved_plan = saved::read(path)?;
+    if !args.env.envs.is_empty() {
+        miette::bail!(
+            help = "plan again with `--env` and `--out`, and apply that file",
+            "a saved plan applies the environments it was made for; --env cannot narrow it"
+        );
+    }
     let paths: Vec<PathBuf> = saved_plan
         .manifest_paths
         .iter()
