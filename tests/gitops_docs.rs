@@ -9,8 +9,11 @@
 
 mod gitops_support;
 
+use std::fs;
+use std::process::Command;
+
 use clap::CommandFactory;
-use gitops_support::read;
+use gitops_support::{mpctl_bin, read};
 
 const DOC: &str = "docs/gitops.md";
 
@@ -54,6 +57,69 @@ fn option<'a>(block: &'a Block, name: &str) -> Option<&'a str> {
         .info
         .iter()
         .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+}
+
+#[test]
+fn the_rehearsal_on_the_emulator_runs_as_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bin_dir = mpctl_bin().parent().expect("bin dir").to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = Vec::new();
+    for block in blocks(&read(DOC)) {
+        let language = block.info.first().map(String::as_str);
+        if let Some(file) = option(&block, "file") {
+            let target = dir.path().join(file);
+            fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+            fs::write(&target, &block.text).expect("write");
+            continue;
+        }
+        if language != Some("sh") || !block.info.iter().any(|w| w == "test") {
+            continue;
+        }
+        let expected: i32 = option(&block, "exit").map_or(0, |n| n.parse().expect("exit=N"));
+        let out = Command::new("bash")
+            .args([
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                &block.text,
+            ])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .expect("bash");
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{DOC}:{}: {}\nstdout:\n{}\nstderr:\n{}",
+            block.line,
+            block.text,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran.push(block.text);
+    }
+    let all = ran.concat();
+    for command in [
+        "mpctl validate",
+        "mpctl plan",
+        "mpctl apply",
+        "mpctl drift",
+        "mpctl import",
+    ] {
+        assert!(all.contains(command), "no tested block runs {command}");
+    }
+    // What the page says about the markdown plan holds.
+    let plan = fs::read_to_string(dir.path().join("plan.md")).expect("plan.md");
+    assert_eq!(plan.lines().next(), Some("<!-- mpctl-plan -->"));
 }
 
 /// Every `mpctl …` line of every shell block names a real command with real flags.

@@ -335,20 +335,28 @@ fn fake_mpctl(runner: &Runner) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Runs the action's `run` step alone with the given inputs.
+/// What the action's `run` step did when run alone.
+struct ActionStepRun {
+    status: i32,
+    stdout: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+/// Runs the action's `run` step alone, with a fake mpctl that exits with `exit`.
 fn run_action_step(
-    runner: &mut Runner,
+    runner: &Runner,
     command: &str,
     exit: i32,
-) -> (i32, String, BTreeMap<String, String>) {
-    let action = action();
-    let run_step = action
+    working_directory: &str,
+) -> ActionStepRun {
+    let script = action()
         .runs
         .steps
         .iter()
         .find(|s| s.id.as_deref() == Some("run"))
+        .and_then(|s| s.run.clone())
         .expect("run step");
-    let script = run_step.run.clone().expect("script");
     let bin = fake_mpctl(runner);
     let summary = runner.root.path().join("summary.md");
     let output = runner.root.path().join("output");
@@ -360,39 +368,38 @@ fn run_action_step(
         .env("MPCTL_BIN", bin)
         .env("MPCTL_COMMAND", command)
         .env("MPCTL_STEP_SUMMARY", "true")
-        .env("MPCTL_WORKING_DIRECTORY", ".")
+        .env("MPCTL_WORKING_DIRECTORY", working_directory)
         .env("FAKE_MPCTL_EXIT", exit.to_string())
         .env("RUNNER_TEMP", &runner.runner_temp)
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .expect("bash");
-    let outputs = fs::read_to_string(&output)
-        .expect("read")
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        fs::read_to_string(&summary).expect("read").lines().next(),
-        Some("arg:plan")
-    );
-    (out.status.code().unwrap_or(-1), stdout, outputs)
+    ActionStepRun {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        outputs: fs::read_to_string(&output)
+            .expect("read")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        summary: fs::read_to_string(&summary).expect("read"),
+    }
 }
 
 #[test]
 fn action_maps_exit_codes_to_outputs_and_only_fails_on_errors() {
-    let mut runner = Runner::new();
+    let runner = Runner::new();
     for (exit, status, changes) in [
         (0, 0, "false"),
         (2, 0, "true"),
         (1, 1, "false"),
         (3, 3, "false"),
     ] {
-        let (code, stdout, outputs) =
-            run_action_step(&mut runner, "plan  manifests\n --format markdown", exit);
-        assert_eq!(code, status, "mpctl exit {exit}: {stdout}");
+        let run = run_action_step(&runner, "plan  manifests\n --format markdown", exit, ".");
+        let (stdout, outputs) = (&run.stdout, &run.outputs);
+        assert_eq!(run.status, status, "mpctl exit {exit}: {stdout}");
         assert_eq!(outputs["exit-code"], exit.to_string());
         assert_eq!(outputs["has-changes"], changes);
         let file = &outputs["plan-markdown-file"];
@@ -402,6 +409,7 @@ fn action_maps_exit_codes_to_outputs_and_only_fails_on_errors() {
             ["arg:plan", "arg:manifests", "arg:--format", "arg:markdown"],
             "arguments split on spaces and newlines"
         );
+        assert_eq!(run.summary, captured, "the output is the job summary");
         // The output is shown, but a plan's text can never issue workflow commands.
         let stop = stdout.find("::stop-commands::").expect("commands stopped");
         let shown = stdout
@@ -415,31 +423,9 @@ fn action_maps_exit_codes_to_outputs_and_only_fails_on_errors() {
 #[test]
 fn action_lets_validate_annotate_the_diff() {
     let runner = Runner::new();
-    let action = action();
-    let script = action
-        .runs
-        .steps
-        .iter()
-        .find(|s| s.id.as_deref() == Some("run"))
-        .and_then(|s| s.run.clone())
-        .expect("run step");
-    let bin = fake_mpctl(&runner);
-    let output = runner.root.path().join("output");
-    fs::write(&output, "").expect("write");
-    let out = std::process::Command::new("bash")
-        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
-        .current_dir(&runner.workspace)
-        .env("MPCTL_BIN", bin)
-        .env("MPCTL_COMMAND", "validate manifests")
-        .env("MPCTL_STEP_SUMMARY", "false")
-        .env("MPCTL_WORKING_DIRECTORY", "examples/gitops/")
-        .env("FAKE_MPCTL_EXIT", "1")
-        .env("RUNNER_TEMP", &runner.runner_temp)
-        .env("GITHUB_OUTPUT", &output)
-        .output()
-        .expect("bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1));
+    let run = run_action_step(&runner, "validate manifests", 1, "examples/gitops/");
+    let stdout = &run.stdout;
+    assert_eq!(run.status, 1);
     assert!(!stdout.contains("::stop-commands::"), "{stdout}");
     assert!(stdout.contains("::warning::from the output"));
     // Annotation paths are relative to the repository, not to the working directory.

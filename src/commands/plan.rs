@@ -256,14 +256,22 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = miette::Result<C>>,
 {
+    // Environments are independent: connect to and read them all at once.
+    let planned = futures_util::future::try_join_all(envs.iter().map(|env| {
+        let connecting = connect(env.clone());
+        async move {
+            let connection = connecting.await?;
+            let settings = settings_for(&loaded.manifest, env, warn_expiry_days);
+            let plan = plan_environment(loaded, env, connection.api(), &settings, now).await?;
+            Ok::<_, miette::Report>((env.clone(), plan, connection))
+        }
+    }))
+    .await?;
     let mut connections = BTreeMap::new();
     let mut environments = Vec::new();
-    for env in envs {
-        let connection = connect(env.clone()).await?;
-        let settings = settings_for(&loaded.manifest, env, warn_expiry_days);
-        let plan = plan_environment(loaded, env, connection.api(), &settings, now).await?;
+    for (env, plan, connection) in planned {
         environments.push(plan);
-        connections.insert(env.clone(), connection);
+        connections.insert(env, connection);
     }
     let plan = Plan {
         version: PLAN_FORMAT_VERSION,

@@ -168,6 +168,19 @@ impl JobRun {
             .unwrap_or_else(|| panic!("no step {id} in {:#?}", self.steps))
     }
 
+    /// Each step with its status and output, for assertion messages.
+    pub fn describe(&self) -> String {
+        self.steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "--- {} (skipped: {}, status {})\n{}\n{}",
+                    s.name, s.skipped, s.status, s.stdout, s.stderr
+                )
+            })
+            .collect()
+    }
+
     /// Every byte the job printed or wrote to its summary, for secret-leak checks.
     pub fn all_output(&self) -> String {
         let mut all = self.summary.clone();
