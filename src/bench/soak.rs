@@ -56,7 +56,7 @@ impl Options {
             trials,
             seed,
             concurrency: 4,
-            max_duration: Duration::from_secs(120),
+            max_duration: Duration::from_secs(900),
             max_request_factor: 20,
         }
     }
