@@ -215,6 +215,37 @@ impl HttpClient {
         }
     }
 
+    /// Grants or revokes a consumer's access to a scope. `done_on_retry` is the status a retry
+    /// gets when the first attempt took effect but its answer was lost; it counts as success.
+    async fn change_access(
+        &self,
+        method: Method,
+        done_on_retry: u16,
+        scope: &str,
+        consumer: &OrgNo,
+        operation: String,
+    ) -> Result<(), ApiError> {
+        check_scope_name(scope, &operation)?;
+        let org = consumer_segment(consumer, &operation)?;
+        let call = Call {
+            method,
+            path: format!("/scopes/access/{org}"),
+            query: vec![("scope", scope)],
+            body: None,
+            idempotent: true,
+            operation,
+        };
+        match self.send(&call).await {
+            Ok(_) => Ok(()),
+            Err(Failed {
+                status: Some(status),
+                attempts,
+                ..
+            }) if status == done_on_retry && attempts > 1 => Ok(()),
+            Err(f) => Err(self.error(&call.operation, f)),
+        }
+    }
+
     fn error(&self, operation: &str, failed: Failed) -> ApiError {
         let operation = format!("{}: {operation}", self.config.env);
         match failed.status {
@@ -755,49 +786,16 @@ impl SelfService for HttpClient {
 
     async fn grant(&self, scope: &str, consumer: &OrgNo) -> Result<(), ApiError> {
         let operation = format!("grant {consumer} access to scope {scope}");
-        check_scope_name(scope, &operation)?;
-        let org = consumer_segment(consumer, &operation)?;
-        let call = Call {
-            method: Method::PUT,
-            path: format!("/scopes/access/{org}"),
-            query: vec![("scope", scope)],
-            body: None,
-            idempotent: true,
-            operation,
-        };
-        match self.send(&call).await {
-            Ok(_) => Ok(()),
-            // A repeated grant whose first answer was lost finds it already there.
-            Err(Failed {
-                status: Some(409),
-                attempts,
-                ..
-            }) if attempts > 1 => Ok(()),
-            Err(f) => Err(self.error(&call.operation, f)),
-        }
+        // A repeated grant whose first answer was lost finds it already there (409).
+        self.change_access(Method::PUT, 409, scope, consumer, operation)
+            .await
     }
 
     async fn revoke(&self, scope: &str, consumer: &OrgNo) -> Result<(), ApiError> {
         let operation = format!("revoke {consumer}'s access to scope {scope}");
-        check_scope_name(scope, &operation)?;
-        let org = consumer_segment(consumer, &operation)?;
-        let call = Call {
-            method: Method::DELETE,
-            path: format!("/scopes/access/{org}"),
-            query: vec![("scope", scope)],
-            body: None,
-            idempotent: true,
-            operation,
-        };
-        match self.send(&call).await {
-            Ok(_) => Ok(()),
-            Err(Failed {
-                status: Some(404),
-                attempts,
-                ..
-            }) if attempts > 1 => Ok(()),
-            Err(f) => Err(self.error(&call.operation, f)),
-        }
+        // A repeated revoke whose first answer was lost finds it already gone (404).
+        self.change_access(Method::DELETE, 404, scope, consumer, operation)
+            .await
     }
 
     /// Creates the client and registers its keys (when it has any).
