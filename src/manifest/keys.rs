@@ -91,7 +91,19 @@ pub fn load_key_file(
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| name.clone())
     };
-    let too_large = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_KEY_FILE_BYTES);
+    // Read at most one byte past the limit, instead of asking the size first: one system call
+    // fewer per file, and a manifest may name hundreds of key files.
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_KEY_FILE_BYTES + 1),
+            &mut bytes,
+        )?;
+        Ok(bytes)
+    });
+    let too_large = read
+        .as_ref()
+        .is_ok_and(|bytes| bytes.len() as u64 > MAX_KEY_FILE_BYTES);
     if too_large {
         let problem = KeyFileProblem::error(
             format!(
@@ -102,7 +114,7 @@ pub fn load_key_file(
         );
         return (Vec::new(), vec![problem]);
     }
-    match std::fs::read(path) {
+    match read {
         Ok(bytes) => load_key_bytes(&name, &bytes, now, warn_expiry_days),
         Err(err) => {
             let problem = KeyFileProblem::error(

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use miette::SourceSpan;
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 
 use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use super::keys::{self, load_key_file};
@@ -567,7 +566,12 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     if problems.has_errors() || files.is_empty() {
         return (None, problems);
     }
-    let (merged, mut locator) = merge(&files, &mut problems);
+    let mut files = files;
+    let values: Vec<Value> = files
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.parsed.value))
+        .collect();
+    let (merged, mut locator) = merge(&files, values, &mut problems);
     if problems.has_errors() {
         return (None, problems);
     }
@@ -611,12 +615,13 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     (Some(loaded), problems)
 }
 
-fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
+/// Merges the files' values (taken out of `files`, in the same order) into one manifest value.
+fn merge(files: &[ReadFile], values: Vec<Value>, problems: &mut Diagnostics) -> (Value, Locator) {
     // The files' spans are moved in by the caller once merging is done.
     let mut locator = Locator::default();
     let mut merged = Map::new();
-    for (fi, f) in files.iter().enumerate() {
-        let Some(obj) = f.parsed.value.as_object() else {
+    for (fi, (f, value)) in files.iter().zip(values).enumerate() {
+        let Value::Object(obj) = value else {
             continue;
         };
         for (key, value) in obj {
@@ -626,12 +631,12 @@ fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
                         .entry(key.clone())
                         .or_insert_with(|| Value::Array(Vec::new()));
                     let origins = locator.lists.entry(key.clone()).or_default();
-                    if let (Value::Array(target), Some(items)) = (target, value.as_array()) {
-                        for (i, item) in items.iter().enumerate() {
-                            if key == "prefixes" && target.contains(item) {
+                    if let (Value::Array(target), Value::Array(items)) = (target, value) {
+                        for (i, item) in items.into_iter().enumerate() {
+                            if key == "prefixes" && target.contains(&item) {
                                 continue;
                             }
-                            target.push(item.clone());
+                            target.push(item);
                             origins.push((fi, i));
                         }
                     }
@@ -642,11 +647,11 @@ fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
                         .entry(key.clone())
                         .or_insert_with(|| Value::Object(Map::new()));
                     let owners = locator.maps.entry(key.clone()).or_default();
-                    if let (Value::Object(target), Some(entries)) = (target, value.as_object()) {
+                    if let (Value::Object(target), Value::Object(entries)) = (target, value) {
                         for (name, entry) in entries {
-                            if let Some(&first) = owners.get(name) {
+                            if let Some(&first) = owners.get(&name) {
                                 let pointer =
-                                    format!("/{key}/{}", yaml::escape_pointer_segment(name));
+                                    format!("/{key}/{}", yaml::escape_pointer_segment(&name));
                                 problems.push(duplicate_across_files(
                                     &format!("`{key}.{name}`"),
                                     &files[fi],
@@ -656,24 +661,24 @@ fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
                                 continue;
                             }
                             owners.insert(name.clone(), fi);
-                            target.insert(name.clone(), entry.clone());
+                            target.insert(name, entry);
                         }
                     }
                     locator.top.entry(key.clone()).or_insert(fi);
                 }
-                "organization" => match merged.get(key) {
+                "organization" => match merged.get(&key) {
                     None => {
-                        merged.insert(key.clone(), value.clone());
                         locator.top.insert(key.clone(), fi);
+                        merged.insert(key, value);
                     }
-                    Some(first) if normalize_org(first) == normalize_org(value) => {}
+                    Some(first) if normalize_org(first) == normalize_org(&value) => {}
                     Some(first) => {
-                        let first_file = locator.top.get(key).copied().unwrap_or(0);
+                        let first_file = locator.top.get(&key).copied().unwrap_or(0);
                         let mut d = Diagnostic::error(
                             "mpctl::merge::organization",
                             format!(
                                 "this file is for organisation {}, but the manifest is for {}",
-                                normalize_org(value),
+                                normalize_org(&value),
                                 normalize_org(first)
                             ),
                         )
@@ -689,7 +694,7 @@ fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
                     }
                 },
                 _ => {
-                    if let Some(&first) = locator.top.get(key) {
+                    if let Some(&first) = locator.top.get(&key) {
                         problems.push(duplicate_across_files(
                             &format!("`{key}`"),
                             f,
@@ -698,8 +703,8 @@ fn merge(files: &[ReadFile], problems: &mut Diagnostics) -> (Value, Locator) {
                         ));
                         continue;
                     }
-                    merged.insert(key.clone(), value.clone());
                     locator.top.insert(key.clone(), fi);
+                    merged.insert(key, value);
                 }
             }
         }
@@ -857,15 +862,11 @@ fn read_keys(
 
 /// SHA-256 over the merged manifest and the public keys it names.
 fn digest(manifest: &Manifest, keys: &BTreeMap<String, Vec<crate::state::KeyState>>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_vec(manifest).unwrap_or_default());
-    hasher.update([0]);
-    hasher.update(serde_json::to_vec(keys).unwrap_or_default());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::JsonDigest::new()
+        .json(manifest)
+        .bytes(&[0])
+        .json(keys)
+        .hex()
 }
 
 #[cfg(test)]
@@ -903,8 +904,9 @@ mod tests {
         .expect("write");
         let files = discover(&[dir.path().to_path_buf()]).expect("files");
         let read: Vec<ReadFile> = files.iter().filter_map(|f| read_file(f).ok()).collect();
+        let values = read.iter().map(|f| f.parsed.value.clone()).collect();
         let mut problems = Diagnostics::new();
-        let (merged, mut locator) = merge(&read, &mut problems);
+        let (merged, mut locator) = merge(&read, values, &mut problems);
         assert!(problems.is_empty());
         assert_eq!(merged["clients"][2]["name"], "three");
         locator.files = read

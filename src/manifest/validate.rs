@@ -4,7 +4,7 @@
 //! Per-environment rules look at each declared environment after its `environments` filters and
 //! `overrides`, exactly as plan will see it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::diagnostics::{Diagnostic, Diagnostics};
 use super::load::{Locator, key_refs};
@@ -86,12 +86,6 @@ struct Rules<'a> {
     at: &'a Locator,
     out: Diagnostics,
     envs: Vec<String>,
-}
-
-/// Where a value of a per-environment view came from.
-struct Sourced<T> {
-    value: T,
-    pointer: String,
 }
 
 impl Rules<'_> {
@@ -354,64 +348,78 @@ impl Rules<'_> {
         }
     }
 
-    /// A scope's grants in `env` after overrides and grant environment filters.
-    fn grants_in(&self, i: usize, scope: &Scope, env: &str) -> Vec<Sourced<OrgNo>> {
-        let (list, base) = match scope.overrides.get(env).and_then(|o| o.grants.as_ref()) {
-            Some(list) => (list, format!("/scopes/{i}/overrides/{}/grants", esc(env))),
-            None => (&scope.grants, format!("/scopes/{i}/grants")),
+    /// A scope's grants in `env` after overrides and grant environment filters, each with its
+    /// index in the list it comes from (see [`Self::grant_pointer`]).
+    fn grants_in<'s>(scope: &'s Scope, env: &str) -> impl Iterator<Item = (usize, &'s OrgNo)> {
+        let list = match scope.overrides.get(env).and_then(|o| o.grants.as_ref()) {
+            Some(list) => list,
+            None => &scope.grants,
         };
         list.iter()
             .enumerate()
-            .filter(|(_, g)| g.environments().is_none_or(|e| e.iter().any(|x| x == env)))
-            .map(|(j, g)| Sourced {
-                value: g.org().clone(),
-                pointer: format!("{base}/{j}"),
-            })
-            .collect()
+            .filter(move |(_, g)| g.environments().is_none_or(|e| e.iter().any(|x| x == env)))
+            .map(|(j, g)| (j, g.org()))
+    }
+
+    /// Where the `j`th grant [`Self::grants_in`] gave for scope `i` in `env` is. Built only for
+    /// a diagnostic: a large manifest has tens of thousands of grants.
+    fn grant_pointer(i: usize, scope: &Scope, env: &str, j: usize) -> String {
+        if scope.overrides.get(env).is_some_and(|o| o.grants.is_some()) {
+            format!("/scopes/{i}/overrides/{}/grants/{j}", esc(env))
+        } else {
+            format!("/scopes/{i}/grants/{j}")
+        }
     }
 
     // ----- organisation numbers -----------------------------------------------------------
 
     fn organisation_numbers(&mut self) {
         let m = self.m;
-        let mut numbers = vec![(m.organization.clone(), "/organization".to_owned())];
+        if let Err(e) = m.organization.check() {
+            self.bad_organisation_number(&e, "/organization");
+        }
         for (i, s) in m.scopes.iter().enumerate() {
-            let mut lists = vec![(format!("/scopes/{i}/grants"), &s.grants)];
-            for (env, o) in &s.overrides {
-                if let Some(g) = &o.grants {
-                    lists.push((format!("/scopes/{i}/overrides/{}/grants", esc(env)), g));
-                }
-            }
-            for (base, list) in lists {
+            let overridden = s
+                .overrides
+                .iter()
+                .filter_map(|(env, o)| Some((Some(env), o.grants.as_ref()?)));
+            for (env, list) in std::iter::once((None, &s.grants)).chain(overridden) {
                 for (j, g) in list.iter().enumerate() {
-                    let pointer = match g {
-                        Grant::Org(_) => format!("{base}/{j}"),
-                        Grant::Limited(_) => format!("{base}/{j}/org"),
+                    let Err(e) = g.org().check() else {
+                        continue;
                     };
-                    numbers.push((g.org().clone(), pointer));
+                    // Pointers are built only here: a large manifest has tens of thousands of
+                    // grants, nearly always valid.
+                    let base = match env {
+                        None => format!("/scopes/{i}/grants/{j}"),
+                        Some(env) => format!("/scopes/{i}/overrides/{}/grants/{j}", esc(env)),
+                    };
+                    let pointer = match g {
+                        Grant::Org(_) => base,
+                        Grant::Limited(_) => base + "/org",
+                    };
+                    self.bad_organisation_number(&e, &pointer);
                 }
             }
         }
-        for (org, pointer) in numbers {
-            if let Err(e) = org.check() {
-                let (code, help) = match &e {
-                    OrgNoError::CheckDigit { .. } => (
-                        "mpctl::orgno::check_digit",
-                        "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
-                    ),
-                    _ => (
-                        "mpctl::orgno::format",
-                        "an organisation number is exactly 9 digits, e.g. \"974760673\"",
-                    ),
-                };
-                self.push_value(
-                    Diagnostic::error(code, format!("invalid organisation number: {e}"))
-                        .with_help(help),
-                    &pointer,
-                    "not a valid organisation number",
-                );
-            }
-        }
+    }
+
+    fn bad_organisation_number(&mut self, e: &OrgNoError, pointer: &str) {
+        let (code, help) = match e {
+            OrgNoError::CheckDigit { .. } => (
+                "mpctl::orgno::check_digit",
+                "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
+            ),
+            _ => (
+                "mpctl::orgno::format",
+                "an organisation number is exactly 9 digits, e.g. \"974760673\"",
+            ),
+        };
+        self.push_value(
+            Diagnostic::error(code, format!("invalid organisation number: {e}")).with_help(help),
+            pointer,
+            "not a valid organisation number",
+        );
     }
 
     // ----- scope names ---------------------------------------------------------------------
@@ -527,7 +535,9 @@ impl Rules<'_> {
         let mut grant_pairs: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
         let mut client_pairs: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
         for env in &self.envs {
-            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(m.scopes.len());
+            // Reused from scope to scope, to spare an allocation each.
+            let mut orgs: HashMap<&OrgNo, usize> = HashMap::new();
             for (i, s) in m.scopes.iter().enumerate() {
                 if !Self::is_in(s.environments.as_ref(), env) {
                     continue;
@@ -537,20 +547,24 @@ impl Rules<'_> {
                 } else {
                     seen.insert(&s.name, i);
                 }
-                let mut orgs: BTreeMap<OrgNo, String> = BTreeMap::new();
-                for g in self.grants_in(i, s, env) {
-                    if let Some(first) = orgs.get(&g.value) {
+                orgs.clear();
+                for (j, org) in Self::grants_in(s, env) {
+                    if let Some(&first) = orgs.get(org) {
+                        let pair = (
+                            Self::grant_pointer(i, s, env, j),
+                            Self::grant_pointer(i, s, env, first),
+                        );
                         grant_pairs
-                            .entry((g.pointer.clone(), first.clone()))
-                            .or_insert_with(|| (g.value.to_string(), Vec::new()))
+                            .entry(pair)
+                            .or_insert_with(|| (org.to_string(), Vec::new()))
                             .1
                             .push(env.clone());
                     } else {
-                        orgs.insert(g.value, g.pointer);
+                        orgs.insert(org, j);
                     }
                 }
             }
-            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(m.clients.len());
             for (i, c) in m.clients.iter().enumerate() {
                 if !Self::is_in(c.environments.as_ref(), env) {
                     continue;
@@ -707,15 +721,18 @@ impl Rules<'_> {
         // (pointer, problem) → environments
         let mut problems: BTreeMap<(String, String, u8), Vec<String>> = BTreeMap::new();
         let mut other_envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(m.scopes.len());
         for (i, s) in m.scopes.iter().enumerate() {
             by_name.entry(s.name.as_str()).or_default().push(i);
         }
         for (ci, c) in m.clients.iter().enumerate() {
             for env in self.present_in(c.environments.as_ref()) {
-                let (list, base) = match c.overrides.get(&env).and_then(|o| o.scopes.as_ref()) {
-                    Some(l) => (l, format!("/clients/{ci}/overrides/{}/scopes", esc(&env))),
-                    None => (&c.scopes, format!("/clients/{ci}/scopes")),
+                let overridden = c.overrides.get(&env).and_then(|o| o.scopes.as_ref());
+                let list = overridden.unwrap_or(&c.scopes);
+                // Built only for a problem: most scopes of most clients are fine.
+                let pointer_of = |k: usize| match overridden {
+                    Some(_) => format!("/clients/{ci}/overrides/{}/scopes/{k}", esc(&env)),
+                    None => format!("/clients/{ci}/scopes/{k}"),
                 };
                 for (k, name) in list.iter().enumerate() {
                     let Some((prefix, _)) = name.split_once(':') else {
@@ -724,20 +741,16 @@ impl Rules<'_> {
                     if !m.prefixes.iter().any(|p| p == prefix) {
                         continue;
                     }
-                    let pointer = format!("{base}/{k}");
-                    let declared: Vec<(usize, &Scope)> = by_name
-                        .get(name.as_str())
+                    let declared = by_name.get(name.as_str());
+                    let here = declared
                         .into_iter()
                         .flatten()
-                        .map(|&i| (i, &m.scopes[i]))
-                        .collect();
-                    let here = declared
-                        .iter()
-                        .find(|(_, s)| Self::is_in(s.environments.as_ref(), &env));
-                    let Some((si, scope)) = here else {
-                        let kind = if declared.is_empty() { 0 } else { 1 };
+                        .map(|&i| &m.scopes[i])
+                        .find(|s| Self::is_in(s.environments.as_ref(), &env));
+                    let Some(scope) = here else {
+                        let kind = if declared.is_none() { 0 } else { 1 };
                         problems
-                            .entry((pointer, name.clone(), kind))
+                            .entry((pointer_of(k), name.clone(), kind))
                             .or_default()
                             .push(env.clone());
                         continue;
@@ -748,10 +761,8 @@ impl Rules<'_> {
                         .and_then(|o| o.accessible_for_all)
                         .or(scope.accessible_for_all)
                         .unwrap_or(false);
-                    let granted = self
-                        .grants_in(*si, scope, &env)
-                        .iter()
-                        .any(|g| g.value == m.organization);
+                    let granted =
+                        Self::grants_in(scope, &env).any(|(_, org)| *org == m.organization);
                     if open || granted {
                         continue;
                     }
@@ -760,13 +771,11 @@ impl Rules<'_> {
                         .into_iter()
                         .filter(|e| {
                             e != &env
-                                && self
-                                    .grants_in(*si, scope, e)
-                                    .iter()
-                                    .any(|g| g.value == m.organization)
+                                && Self::grants_in(scope, e).any(|(_, org)| *org == m.organization)
                         })
                         .collect();
                     let kind = if elsewhere.is_empty() { 2 } else { 3 };
+                    let pointer = pointer_of(k);
                     other_envs
                         .entry(pointer.clone())
                         .or_default()
@@ -912,7 +921,7 @@ impl Rules<'_> {
                 }
                 let mut seen_paths: BTreeMap<&str, usize> = BTreeMap::new();
                 for (k, key) in list.iter().enumerate() {
-                    let pointer = format!("{base}/{k}");
+                    let pointer = || format!("{base}/{k}");
                     if let Some(&first) = seen_paths.get(key.path()) {
                         self.push_pair(
                             Diagnostic::error(
@@ -924,7 +933,7 @@ impl Rules<'_> {
                                 ),
                             )
                             .with_help("list each key file once"),
-                            &pointer,
+                            &pointer(),
                             "listed again here",
                             &format!("{base}/{first}"),
                             "first listed here",
@@ -945,7 +954,7 @@ impl Rules<'_> {
                                 format!("`{date}` is not a date"),
                             )
                             .with_help("write `retire_after` as YYYY-MM-DD, e.g. 2026-01-31"),
-                            &format!("{pointer}/retire_after"),
+                            &format!("{}/retire_after", pointer()),
                             "not a date",
                         );
                     }

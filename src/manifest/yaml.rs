@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use miette::SourceSpan;
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput};
 use serde_json::{Map, Number, Value};
 
 /// The most nodes alias expansion may add to a document (the file size bounds the rest).
@@ -49,31 +49,45 @@ pub struct NodeSpan {
     pub key: Option<SourceSpan>,
 }
 
-/// JSON pointer → source span of every node of a document (aliases map to the alias).
+/// Where every node of a document is, looked up by JSON pointer (`/scopes/0/name`). An alias
+/// has the alias's span and no children.
+///
+/// A tree of spans shaped like the document, not a map from pointer strings: building a pointer
+/// for every node of a large manifest cost more than parsing it, and a diagnostic needs only a
+/// few lookups.
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
-    spans: HashMap<String, NodeSpan>,
+    /// The root (the document) first, then every node in document order.
+    nodes: Vec<SpanNode>,
+}
+
+#[derive(Debug, Clone)]
+struct SpanNode {
+    span: NodeSpan,
+    children: Children,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Children {
+    #[default]
+    None,
+    /// A sequence's items, by index.
+    Items(Vec<usize>),
+    /// A mapping's entries, in document order.
+    Entries(Vec<(Box<str>, usize)>),
 }
 
 impl SpanIndex {
     /// The exact node at `pointer`, if it exists in the source.
     pub fn get(&self, pointer: &str) -> Option<NodeSpan> {
-        self.spans.get(pointer).copied()
+        let (node, rest) = self.walk(pointer)?;
+        rest.then_some(self.nodes[node].span)
     }
 
     /// The node at `pointer` or its nearest ancestor that has a position (the document root
     /// always does).
     pub fn nearest(&self, pointer: &str) -> Option<NodeSpan> {
-        let mut p = pointer;
-        loop {
-            if let Some(span) = self.spans.get(p) {
-                return Some(*span);
-            }
-            if p.is_empty() {
-                return None;
-            }
-            p = p.rfind('/').map_or("", |i| &p[..i]);
-        }
+        self.walk(pointer).map(|(node, _)| self.nodes[node].span)
     }
 
     /// What to underline for the node at `pointer`: its key when it has one (a mapping entry),
@@ -87,8 +101,60 @@ impl SpanIndex {
         self.nearest(pointer).map(|s| s.value)
     }
 
-    fn insert(&mut self, pointer: String, span: NodeSpan) {
-        self.spans.insert(pointer, span);
+    /// Follows `pointer` from the root as far as the document goes: the deepest node reached,
+    /// and whether that is the whole pointer.
+    fn walk(&self, pointer: &str) -> Option<(usize, bool)> {
+        self.nodes.first()?;
+        let mut node = 0;
+        let segments = pointer.strip_prefix('/').map(|p| p.split('/'));
+        for segment in segments.into_iter().flatten() {
+            let child = match &self.nodes[node].children {
+                Children::None => None,
+                Children::Items(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i).copied()),
+                Children::Entries(entries) => {
+                    let key = unescape_pointer_segment(segment);
+                    entries
+                        .iter()
+                        .find(|(k, _)| **k == *key)
+                        .map(|(_, child)| *child)
+                }
+            };
+            match child {
+                Some(child) => node = child,
+                None => return Some((node, false)),
+            }
+        }
+        Some((node, true))
+    }
+
+    /// Adds a node with no span yet, returning its id.
+    fn open(&mut self) -> usize {
+        self.nodes.push(SpanNode {
+            span: NodeSpan {
+                value: SourceSpan::new(0.into(), 0),
+                key: None,
+            },
+            children: Children::None,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// Every node's span, in document order.
+    #[cfg(test)]
+    fn all(&self) -> impl Iterator<Item = NodeSpan> + '_ {
+        self.nodes.iter().map(|n| n.span)
+    }
+}
+
+/// Undoes [`escape_pointer_segment`].
+fn unescape_pointer_segment(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('~') {
+        segment.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        segment.into()
     }
 }
 
@@ -129,43 +195,12 @@ impl YamlProblem {
 
 /// Parses one YAML document. Returns every duplicate key at once; other problems stop parsing.
 pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
-    let offsets = ByteOffsets::new(text);
-    let mut events = Vec::new();
-    // Counted while scanning, so that the events of an oversized document never pile up.
-    let mut nodes = 0usize;
-    for item in Parser::new_from_str(text) {
-        match item {
-            Ok((event, span)) => {
-                let span = offsets.span(span);
-                if matches!(
-                    event,
-                    Event::Scalar(..)
-                        | Event::Alias(_)
-                        | Event::SequenceStart(..)
-                        | Event::MappingStart(..)
-                ) {
-                    nodes += 1;
-                    if nodes > MAX_NODES {
-                        return Err(vec![YamlProblem::new(
-                            "mpctl::yaml::too_many_nodes",
-                            format!("the document has more than {MAX_NODES} nodes"),
-                            "split the manifest into several files in one directory; they merge into one manifest",
-                            span,
-                            "the limit is passed here",
-                        )]);
-                    }
-                }
-                events.push((event, span));
-            }
-            Err(e) => {
-                let at = offsets.byte(e.marker().index());
-                return Err(vec![scan_problem(text, at, e.info())]);
-            }
-        }
-    }
     let mut builder = Builder {
-        events: &events,
-        pos: 0,
+        events: Parser::new_from_str(text),
+        offsets: ByteOffsets::new(text),
+        peeked: None,
+        last_end: 0,
+        scanned: 0,
         anchors: HashMap::new(),
         nodes: 0,
         expanded: 0,
@@ -269,9 +304,16 @@ impl ByteOffsets {
     }
 }
 
-struct Builder<'a, 'input> {
-    events: &'a [(Event<'input>, SourceSpan)],
-    pos: usize,
+/// Builds the value and the span tree straight from the parser's events, one at a time.
+struct Builder<'input> {
+    events: Parser<'input, StrInput<'input>>,
+    offsets: ByteOffsets,
+    /// The next event, once looked at.
+    peeked: Option<(Event<'input>, SourceSpan)>,
+    /// Where the last event taken ends.
+    last_end: usize,
+    /// Nodes the scanner has produced (before alias expansion), for [`MAX_NODES`].
+    scanned: usize,
     /// Anchor id → (value, node count).
     anchors: HashMap<usize, (Value, usize)>,
     /// Nodes built so far, aliases counted by the size of what they expand to.
@@ -280,7 +322,7 @@ struct Builder<'a, 'input> {
     expanded: usize,
     spans: SpanIndex,
     problems: Vec<YamlProblem>,
-    text: &'a str,
+    text: &'input str,
 }
 
 type Fatal = Vec<YamlProblem>;
@@ -294,25 +336,65 @@ fn between(start: SourceSpan, end: usize) -> SourceSpan {
     SourceSpan::new(s.into(), end.saturating_sub(s))
 }
 
-impl<'input> Builder<'_, 'input> {
-    fn next(&mut self) -> Option<(Event<'input>, SourceSpan)> {
-        let (event, span) = self.events.get(self.pos)?;
-        self.pos += 1;
-        Some((event.clone(), *span))
+impl<'input> Builder<'input> {
+    /// The next event from the scanner; a scan error, or a document past [`MAX_NODES`], ends
+    /// the parse.
+    fn pull(&mut self) -> Result<Option<(Event<'input>, SourceSpan)>, Fatal> {
+        match self.events.next() {
+            None => Ok(None),
+            Some(Ok((event, span))) => {
+                let span = self.offsets.span(span);
+                if matches!(
+                    event,
+                    Event::Scalar(..)
+                        | Event::Alias(_)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                ) {
+                    self.scanned += 1;
+                    if self.scanned > MAX_NODES {
+                        return Err(vec![YamlProblem::new(
+                            "mpctl::yaml::too_many_nodes",
+                            format!("the document has more than {MAX_NODES} nodes"),
+                            "split the manifest into several files in one directory; they merge into one manifest",
+                            span,
+                            "the limit is passed here",
+                        )]);
+                    }
+                }
+                Ok(Some((event, span)))
+            }
+            Some(Err(e)) => {
+                let at = self.offsets.byte(e.marker().index());
+                Err(vec![scan_problem(self.text, at, e.info())])
+            }
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<(Event<'input>, SourceSpan)>, Fatal> {
+        let next = match self.peeked.take() {
+            Some(event) => Some(event),
+            None => self.pull()?,
+        };
+        if let Some((_, span)) = &next {
+            self.last_end = end_of(*span);
+        }
+        Ok(next)
+    }
+
+    fn peek(&mut self) -> Result<Option<&(Event<'input>, SourceSpan)>, Fatal> {
+        if self.peeked.is_none() {
+            self.peeked = self.pull()?;
+        }
+        Ok(self.peeked.as_ref())
     }
 
     fn stream(&mut self) -> Result<Value, Fatal> {
         let mut value = Value::Null;
         let mut documents = 0;
-        let whole = SourceSpan::new(0.into(), 0);
-        self.spans.insert(
-            String::new(),
-            NodeSpan {
-                value: whole,
-                key: None,
-            },
-        );
-        while let Some((event, span)) = self.next() {
+        // The root: the whole document once there is one, an empty span at the start if not.
+        let root = self.spans.open();
+        while let Some((event, span)) = self.next()? {
             match event {
                 Event::DocumentStart(_) => {
                     documents += 1;
@@ -328,7 +410,7 @@ impl<'input> Builder<'_, 'input> {
                             "second document starts here",
                         )]);
                     }
-                    value = self.node(String::new(), None, 0)?;
+                    value = self.node(root, None, 0)?;
                 }
                 Event::StreamEnd => break,
                 _ => {}
@@ -353,14 +435,9 @@ impl<'input> Builder<'_, 'input> {
         Ok(())
     }
 
-    /// Builds the node starting at the next event and records its span under `pointer`.
-    fn node(
-        &mut self,
-        pointer: String,
-        key: Option<SourceSpan>,
-        depth: usize,
-    ) -> Result<Value, Fatal> {
-        let Some((event, span)) = self.next() else {
+    /// Builds the node starting at the next event and records its span as node `id`.
+    fn node(&mut self, id: usize, key: Option<SourceSpan>, depth: usize) -> Result<Value, Fatal> {
+        let Some((event, span)) = self.next()? else {
             return Ok(Value::Null);
         };
         if depth > MAX_DEPTH {
@@ -376,11 +453,11 @@ impl<'input> Builder<'_, 'input> {
         self.nodes += 1;
         let (value, full, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = self.scalar(&text, style, tag.as_deref(), span)?;
+                let value = self.scalar(text, style, tag.as_deref(), span)?;
                 (value, span, anchor)
             }
-            Event::Alias(id) => {
-                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+            Event::Alias(alias) => {
+                let Some(size) = self.anchors.get(&alias).map(|(_, size)| *size) else {
                     return Err(vec![YamlProblem::new(
                         "mpctl::yaml::alias",
                         "an alias to an unknown anchor".into(),
@@ -392,7 +469,7 @@ impl<'input> Builder<'_, 'input> {
                 self.expand(size, span)?;
                 let value = self
                     .anchors
-                    .get(&id)
+                    .get(&alias)
                     .map(|(v, _)| v.clone())
                     .unwrap_or_default();
                 (value, span, 0)
@@ -400,28 +477,31 @@ impl<'input> Builder<'_, 'input> {
             Event::SequenceStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "seq", span)?;
                 let mut items = Vec::new();
+                let mut children = Vec::new();
                 let mut end = end_of(span);
                 loop {
-                    match self.events.get(self.pos) {
-                        Some((Event::SequenceEnd, s)) => {
-                            end = end.max(end_of(*s));
-                            self.pos += 1;
+                    match self.peek()? {
+                        Some((Event::SequenceEnd, _)) => {
+                            self.next()?;
+                            end = end.max(self.last_end);
                             break;
                         }
                         None => break,
                         Some(_) => {
-                            let child = format!("{pointer}/{}", items.len());
+                            let child = self.spans.open();
+                            children.push(child);
                             items.push(self.node(child, None, depth + 1)?);
-                            end = end.max(self.last_end());
+                            end = end.max(self.last_end);
                         }
                     }
                 }
+                self.spans.nodes[id].children = Children::Items(children);
                 (Value::Array(items), between(span, end), anchor)
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "map", span)?;
-                let map = self.mapping(&pointer, span, depth)?;
-                let end = self.last_end().max(end_of(span));
+                let map = self.mapping(id, depth)?;
+                let end = self.last_end.max(end_of(span));
                 (Value::Object(map), between(span, end), anchor)
             }
             _ => (Value::Null, span, 0),
@@ -430,30 +510,19 @@ impl<'input> Builder<'_, 'input> {
             self.anchors
                 .insert(anchor, (value.clone(), self.nodes - start_nodes));
         }
-        self.spans.insert(pointer, NodeSpan { value: full, key });
+        self.spans.nodes[id].span = NodeSpan { value: full, key };
         Ok(value)
     }
 
-    fn last_end(&self) -> usize {
-        self.pos
-            .checked_sub(1)
-            .and_then(|i| self.events.get(i))
-            .map_or(0, |(_, s)| end_of(*s))
-    }
-
-    fn mapping(
-        &mut self,
-        pointer: &str,
-        start: SourceSpan,
-        depth: usize,
-    ) -> Result<Map<String, Value>, Fatal> {
+    /// The entries of the mapping node `id`, up to its end.
+    fn mapping(&mut self, id: usize, depth: usize) -> Result<Map<String, Value>, Fatal> {
         let mut map = Map::new();
-        let mut key_spans: HashMap<String, SourceSpan> = HashMap::new();
-        while let Some((event, key_span)) = self.next() {
+        let mut entries: Vec<(Box<str>, usize)> = Vec::new();
+        while let Some((event, key_span)) = self.next()? {
             let key = match event {
                 Event::MappingEnd => break,
                 Event::Scalar(text, ..) => text.into_owned(),
-                Event::Alias(id) => match self.anchors.get(&id) {
+                Event::Alias(alias) => match self.anchors.get(&alias) {
                     Some((Value::String(s), _)) => s.clone(),
                     Some((Value::Number(n), _)) => n.to_string(),
                     Some((Value::Bool(b), _)) => b.to_string(),
@@ -463,9 +532,14 @@ impl<'input> Builder<'_, 'input> {
                 },
                 _ => return Err(vec![Self::complex_key(key_span)]),
             };
-            let child = format!("{pointer}/{}", escape_pointer_segment(&key));
+            let child = self.spans.open();
             let value = self.node(child, Some(key_span), depth + 1)?;
-            if let Some(first) = key_spans.get(&key) {
+            if map.contains_key(&key) {
+                let first = entries
+                    .iter()
+                    .find(|(k, _)| **k == *key)
+                    .and_then(|(_, first)| self.spans.nodes[*first].span.key)
+                    .unwrap_or(key_span);
                 let mut problem = YamlProblem::new(
                     "mpctl::yaml::duplicate_key",
                     format!("the key `{key}` appears twice in the same mapping"),
@@ -473,14 +547,14 @@ impl<'input> Builder<'_, 'input> {
                     key_span,
                     "duplicate key",
                 );
-                problem.other = Some((*first, "first defined here".into()));
+                problem.other = Some((first, "first defined here".into()));
                 self.problems.push(problem);
                 continue;
             }
-            key_spans.insert(key.clone(), key_span);
+            entries.push((key.as_str().into(), child));
             map.insert(key, value);
         }
-        let _ = start;
+        self.spans.nodes[id].children = Children::Entries(entries);
         Ok(map)
     }
 
@@ -509,7 +583,7 @@ impl<'input> Builder<'_, 'input> {
 
     fn scalar(
         &self,
-        text: &str,
+        text: std::borrow::Cow<'input, str>,
         style: ScalarStyle,
         tag: Option<&saphyr_parser::Tag>,
         span: SourceSpan,
@@ -519,9 +593,9 @@ impl<'input> Builder<'_, 'input> {
                 return Err(vec![unsupported_tag(tag, span)]);
             }
             return match tag.suffix.as_str() {
-                "str" => Ok(Value::String(text.to_owned())),
+                "str" => Ok(Value::String(text.into_owned())),
                 "int" | "float" | "bool" | "null" => {
-                    let value = resolve_plain(text);
+                    let value = resolve_plain(&text);
                     let fits = match tag.suffix.as_str() {
                         "int" => value.is_i64() || value.is_u64(),
                         "float" => value.is_number(),
@@ -544,8 +618,11 @@ impl<'input> Builder<'_, 'input> {
             };
         }
         Ok(match style {
-            ScalarStyle::Plain => resolve_plain(text),
-            _ => Value::String(text.to_owned()),
+            ScalarStyle::Plain => match resolve_plain_non_string(&text) {
+                Some(value) => value,
+                None => Value::String(text.into_owned()),
+            },
+            _ => Value::String(text.into_owned()),
         })
     }
 }
@@ -565,22 +642,27 @@ fn unsupported_tag(tag: &saphyr_parser::Tag, span: SourceSpan) -> YamlProblem {
 
 /// Resolves a plain (unquoted) scalar by the YAML 1.2 core schema.
 pub fn resolve_plain(text: &str) -> Value {
+    resolve_plain_non_string(text).unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// What a plain scalar is when it is not a string: null, a boolean or a number.
+fn resolve_plain_non_string(text: &str) -> Option<Value> {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         _ => {}
     }
     if let Some(n) = resolve_int(text) {
-        return n;
+        return Some(n);
     }
     if is_core_float(text)
         && let Ok(f) = text.parse::<f64>()
         && let Some(n) = Number::from_f64(f)
     {
-        return Value::Number(n);
+        return Some(Value::Number(n));
     }
-    Value::String(text.to_owned())
+    None
 }
 
 fn resolve_int(text: &str) -> Option<Value> {
@@ -778,7 +860,7 @@ mod tests {
         #[test]
         fn spans_always_lie_inside_the_text(text in "[a-zé: \\-\n\\[\\]{},]{0,80}") {
             if let Ok(parsed) = parse(&text) {
-                for span in parsed.spans.spans.values() {
+                for span in parsed.spans.all() {
                     proptest::prop_assert!(end_of(span.value) <= text.len());
                     proptest::prop_assert!(text.is_char_boundary(span.value.offset()));
                     proptest::prop_assert!(text.is_char_boundary(end_of(span.value)));

@@ -6,7 +6,7 @@
 //! shows nothing. Lists the manifest owns (a scope's grants, a client's scopes and keys) are
 //! complete: live entries it does not list are removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -373,15 +373,20 @@ impl Differ<'_> {
                 }
             }
         }
+        // Live clients by name: names are not unique, and looking each one up by scanning all
+        // clients made matching quadratic in the number of clients.
+        let mut by_name: HashMap<&str, Vec<&ClientState>> = HashMap::new();
+        for c in live.values() {
+            by_name.entry(c.name.as_str()).or_default().push(c);
+        }
         let find = |wanted: &str, claimed: &BTreeSet<String>| -> Option<String> {
-            let mut candidates: Vec<&ClientState> = live
-                .values()
-                .filter(|c| c.name == wanted)
+            by_name
+                .get(wanted)?
+                .iter()
                 .filter(|c| c.client_id.as_ref().is_some_and(|id| !claimed.contains(id)))
-                .collect();
-            // Prefer an active Maskinporten client; ties broken by id for determinism.
-            candidates.sort_by_key(|c| (!c.active, !is_maskinporten(c), c.client_id.clone()));
-            candidates.first().and_then(|c| c.client_id.clone())
+                // Prefer an active Maskinporten client; ties broken by id for determinism.
+                .min_by_key(|c| (!c.active, !is_maskinporten(c), c.client_id.as_deref()))
+                .and_then(|c| c.client_id.clone())
         };
         for (name, want) in &self.desired.clients {
             if want.client_id.is_some() {
