@@ -762,6 +762,28 @@ mod tests {
     }
 
     #[test]
+    fn pointers_follow_escaped_keys_and_stop_at_aliases_and_missing_nodes() {
+        let text = "a/b: 1\n\"x~y\": 2\nlist: [p, q]\nbase: &b {k: v}\ncopy: *b\n";
+        let p = ok(text);
+        let at = |pointer: &str| {
+            let span = p.spans.get(pointer).unwrap().value;
+            &text[span.offset()..end_of(span)]
+        };
+        assert_eq!(at("/a~1b"), "1");
+        assert_eq!(at("/x~0y"), "2");
+        assert_eq!(at("/list/1"), "q");
+        assert_eq!(at("/base/k"), "v");
+        // An alias has its own span and no children: below it, the alias is the nearest node.
+        assert_eq!(at("/copy"), "*b");
+        assert_eq!(p.spans.get("/copy/k"), None);
+        assert_eq!(p.spans.nearest("/copy/k"), p.spans.get("/copy"));
+        // Missing or malformed segments stop at the deepest node that exists.
+        assert_eq!(p.spans.get("/list/2"), None);
+        assert_eq!(p.spans.nearest("/list/x"), p.spans.get("/list"));
+        assert_eq!(p.spans.nearest("/nothing"), p.spans.get(""));
+    }
+
+    #[test]
     fn spans_are_byte_offsets_in_non_ascii_text() {
         let text = "description: blåbær\nname: x\n";
         let p = ok(text);

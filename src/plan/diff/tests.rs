@@ -198,6 +198,28 @@ fn clients_match_by_pinned_id_then_name_then_earlier_name() {
 }
 
 #[test]
+fn among_live_clients_of_one_name_an_active_one_with_the_lowest_id_is_matched() {
+    let mut inactive = live_client(&client("sync", &[], &[]), "id-1", NOW);
+    inactive.active = false;
+    let second = live_client(&client("sync", &[], &[]), "id-3", NOW);
+    let first = live_client(&client("sync", &[], &[]), "id-2", NOW);
+    let plan = diff(
+        &desired(vec![], vec![client("sync", &[], &[])]),
+        &live(vec![], vec![inactive, second, first], &[]),
+        &settings(),
+        NOW,
+    );
+    // id-2 is adopted (no change); the other active one is unmanaged, the inactive one ignored.
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    let unmanaged: Vec<Option<&str>> = plan
+        .unmanaged
+        .iter()
+        .map(|u| u.resource.client_id.as_deref())
+        .collect();
+    assert_eq!(unmanaged, vec![Some("id-3")]);
+}
+
+#[test]
 fn a_pinned_id_that_does_not_exist_is_an_error() {
     let mut a = client("a", &[], &[]);
     a.client_id = Some("missing".into());
