@@ -289,6 +289,48 @@ fn mass_destruction_needs_the_flag() {
 }
 
 #[test]
+fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_to_do() {
+    let h = Harness::start();
+    h.write(MANIFEST);
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+    };
+
+    let applied = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
+    assert_eq!(code(&applied), 0, "{}", text(&applied));
+    let doc = json(&applied);
+    assert_eq!(doc["refused"], serde_json::Value::Null);
+    assert_eq!(doc["applied"][0]["env"], "emu");
+    assert_eq!(doc["applied"][0]["succeeded"], true);
+    assert_eq!(doc["plan"]["version"], 1);
+
+    let noop = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
+    assert_eq!(code(&noop), 0, "{}", text(&noop));
+    let doc = json(&noop);
+    assert_eq!(doc["applied"], serde_json::json!([]));
+    assert_eq!(doc["refused"], serde_json::Value::Null);
+    assert_eq!(
+        doc["plan"]["environments"][0]["changes"],
+        serde_json::json!([])
+    );
+
+    // Refused by the mass-destroy guard: the plan that was refused, and why.
+    h.write("version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n");
+    let refused = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    let doc = json(&refused);
+    assert_eq!(doc["applied"], serde_json::json!([]));
+    let why = doc["refused"].as_str().unwrap_or_default();
+    assert!(why.contains("nothing was applied"), "{why}");
+    assert!(
+        !doc["plan"]["environments"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
 fn plan_drift_and_apply_exit_1_on_an_invalid_manifest() {
     let h = Harness::start();
     h.write("version: 1\norganization: \"123\"\nenvironments:\n  ENVIRONMENTS\n");

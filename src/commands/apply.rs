@@ -40,18 +40,55 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
                 async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
             })
             .await?;
-        show_plan(&plan, args.format, printer);
-        check(&plan, &loaded, args.allow_mass_destroy)?;
-        if !plan.has_changes() {
-            printer.status("Nothing to apply.");
-            return Ok(Exit::Success);
-        }
-        if !args.yes && !confirm(&plan)? {
-            printer.status("Apply cancelled; nothing was changed.");
-            return Ok(Exit::Failure);
-        }
-        Ok(execute_all(&plan, &connections, concurrency, args.format, printer).await)
+        let ask = !args.yes;
+        proceed(&plan, &loaded, &connections, args, ask, printer).await
     })
+}
+
+/// Shows the plan, refuses it or asks for confirmation when needed, and carries it out. With
+/// `--format json` exactly one document is printed, whatever happens (see [`print_json`]).
+async fn proceed<C: HasApi>(
+    plan: &Plan,
+    loaded: &LoadedManifest,
+    connections: &BTreeMap<String, C>,
+    args: &ApplyArgs,
+    ask: bool,
+    printer: &Printer,
+) -> miette::Result<Exit> {
+    let json = args.format == OutputFormat::Json;
+    if !json {
+        printer.out(&render_plan(plan, args.format, Purpose::Plan, printer));
+    }
+    if let Err(refused) = check(plan, loaded, args.allow_mass_destroy) {
+        if json {
+            print_json(printer, plan, &[], Some(&refused.to_string()));
+        }
+        return Err(refused);
+    }
+    if !plan.has_changes() {
+        if json {
+            print_json(printer, plan, &[], None);
+        }
+        printer.status("Nothing to apply.");
+        return Ok(Exit::Success);
+    }
+    if ask && !confirm(plan)? {
+        if json {
+            print_json(printer, plan, &[], Some("apply cancelled"));
+        }
+        printer.status("Apply cancelled; nothing was changed.");
+        return Ok(Exit::Failure);
+    }
+    let concurrency = usize::from(args.env.concurrency);
+    Ok(execute_all(plan, connections, concurrency, args.format, printer).await)
+}
+
+/// `apply --format json`'s one document: the plan, the outcome of each environment applied, and
+/// why nothing was applied when the plan was refused (`null` otherwise).
+fn print_json(printer: &Printer, plan: &Plan, reports: &[ApplyReport], refused: Option<&str>) {
+    let applied: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
+    let document = serde_json::json!({ "plan": plan, "applied": applied, "refused": refused });
+    printer.out(&serde_json::to_string_pretty(&document).unwrap_or_default());
 }
 
 /// Applies a saved plan: only when the manifest and every environment's live state are as they
@@ -113,30 +150,20 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             }
         }
         if !stale.is_empty() {
-            miette::bail!(
+            let refused = miette::miette!(
                 help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file",
                 "the saved plan {} is stale; nothing was applied:\n{}",
                 path.display(),
                 stale.join("\n")
             );
+            if args.format == OutputFormat::Json {
+                print_json(printer, &fresh, &[], Some(&refused.to_string()));
+            }
+            return Err(refused);
         }
-        show_plan(&fresh, args.format, printer);
-        check(&fresh, &loaded, args.allow_mass_destroy)?;
-        if !fresh.has_changes() {
-            printer.status("Nothing to apply.");
-            return Ok(Exit::Success);
-        }
-        Ok(execute_all(&fresh, &connections, concurrency, args.format, printer).await)
+        // The saved plan was the review: no confirmation.
+        proceed(&fresh, &loaded, &connections, args, false, printer).await
     })
-}
-
-/// Shows the plan before applying. With `--format json` the plan goes out with the outcome, as
-/// one document, unless there is nothing to apply.
-fn show_plan(plan: &Plan, format: OutputFormat, printer: &Printer) {
-    let nothing_to_do = !plan.has_changes() || plan.has_errors();
-    if format != OutputFormat::Json || nothing_to_do {
-        printer.out(&render_plan(plan, format, Purpose::Plan, printer));
-    }
 }
 
 /// Refuses a plan with errors, or one over the mass-destroy threshold without the flag.
@@ -231,11 +258,7 @@ async fn execute_all<C: HasApi>(
         reports.push(report);
     }
     if format == OutputFormat::Json {
-        let summary: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
-        printer.out(
-            &serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "applied": summary }))
-                .unwrap_or_default(),
-        );
+        print_json(printer, plan, &reports, None);
     }
     if failed { Exit::Failure } else { Exit::Success }
 }
