@@ -218,6 +218,26 @@ pub struct EnvArgs {
     /// How many API requests to have in flight at once, per environment.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+
+    /// Give up on one attempt of a request after this many seconds; failed attempts are retried
+    /// (at most five in all). Raise it behind a slow proxy.
+    #[arg(long, env = "MPCTL_TIMEOUT", default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Give up on opening a connection after this many seconds.
+    #[arg(long, env = "MPCTL_CONNECT_TIMEOUT", default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+}
+
+impl EnvArgs {
+    /// How requests are retried and timed out, with this command line's timeouts.
+    pub fn retry_policy(&self) -> crate::api::retry::RetryPolicy {
+        crate::api::retry::RetryPolicy {
+            attempt_timeout: std::time::Duration::from_secs(self.timeout),
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -462,5 +482,33 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_default_to_the_retry_policy_and_are_bounded() {
+        use clap::Parser;
+        let env_args = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Plan(plan)) => Ok(plan.env),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let defaults = env_args(&["mpctl", "plan", "m.yaml"])
+            .unwrap()
+            .retry_policy();
+        assert_eq!(defaults, crate::api::retry::RetryPolicy::default());
+        let set = env_args(&[
+            "mpctl",
+            "plan",
+            "m.yaml",
+            "--timeout",
+            "5",
+            "--connect-timeout",
+            "2",
+        ])
+        .unwrap()
+        .retry_policy();
+        assert_eq!(set.attempt_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(set.connect_timeout, std::time::Duration::from_secs(2));
+        assert!(env_args(&["mpctl", "plan", "m.yaml", "--timeout", "0"]).is_err());
     }
 }

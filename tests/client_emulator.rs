@@ -54,6 +54,7 @@ fn options(emu: &Emulator, access: Access, organization: &str) -> ConnectOptions
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
             max_retry_after: Duration::from_secs(2),
+            ..RetryPolicy::default()
         },
         organization: Some(org(organization)),
         clock: None,

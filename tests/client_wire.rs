@@ -212,6 +212,34 @@ async fn server_errors_and_dropped_connections_are_retried_for_reads() {
 }
 
 #[tokio::test]
+async fn an_attempt_that_takes_too_long_times_out_and_is_retried() {
+    let server = FakeServer::start().await;
+    let mut options = server.options(Access::Read);
+    options.retry.attempt_timeout = Duration::from_millis(300);
+    let client =
+        mpctl::api::connect::build_client(&options, client_support::kid_credentials("kid-1"))
+            .unwrap();
+    client.token().await.unwrap();
+    // The first attempt would be answered after 30 s: it is given up at 0.3 s and retried.
+    server.push(Reply::Stall(Duration::from_secs(30)));
+    let started = Instant::now();
+    client.list_clients().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.api_requests().len(), 2);
+
+    // Every attempt too slow: the error says it timed out.
+    for _ in 0..4 {
+        server.push(Reply::Stall(Duration::from_secs(30)));
+    }
+    let err = client.list_clients().await.unwrap_err().to_string();
+    assert!(err.contains("timed out"), "{err}");
+}
+
+#[tokio::test]
 async fn too_many_requests_waits_for_retry_after() {
     let server = FakeServer::start().await;
     let client = server.client(Access::Read);

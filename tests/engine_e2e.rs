@@ -399,6 +399,7 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(20),
             max_retry_after: Duration::from_millis(20),
+            ..RetryPolicy::default()
         },
         organization: Some(org.clone()),
         clock: None,

@@ -138,6 +138,7 @@ fn setup() -> Setup {
                 base_delay: Duration::from_millis(10),
                 max_delay: Duration::from_millis(20),
                 max_retry_after: Duration::from_millis(20),
+                ..RetryPolicy::default()
             },
             organization: Some(org.clone()),
             clock: None,

@@ -88,6 +88,7 @@ pub async fn connect(
     env: &str,
     access: Access,
     concurrency: usize,
+    retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
     let environment = loaded
         .manifest
@@ -102,6 +103,7 @@ pub async fn connect(
         &loaded.manifest.prefixes,
         access,
         concurrency,
+        retry,
     )
     .await
 }
@@ -115,6 +117,7 @@ pub async fn connect_env(
     prefixes: &[String],
     access: Access,
     concurrency: usize,
+    retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
     let target = endpoints::resolve(env, environment)?;
     match target {
@@ -129,13 +132,15 @@ pub async fn connect_env(
                 endpoints,
                 access,
                 concurrency,
-                retry: RetryPolicy::default(),
+                retry: retry.clone(),
                 organization: organization.cloned(),
                 clock: None,
             };
             connect_with(options, credentials, None).await
         }
-        Target::Local => connect_local(env, organization, prefixes, access, concurrency).await,
+        Target::Local => {
+            connect_local(env, organization, prefixes, access, concurrency, retry).await
+        }
     }
 }
 
@@ -166,7 +171,7 @@ pub fn build_client(
     options: &ConnectOptions,
     credentials: Credentials,
 ) -> miette::Result<HttpClient> {
-    let http = transport::http_client(transport::CONNECT_TIMEOUT, transport::REQUEST_TIMEOUT)
+    let http = transport::http_client(options.retry.connect_timeout, options.retry.attempt_timeout)
         .into_diagnostic()
         .wrap_err("cannot set up the HTTP client")?;
     let mut tokens = TokenSource::new(
@@ -216,13 +221,23 @@ async fn connect_local(
     prefixes: &[String],
     access: Access,
     concurrency: usize,
+    retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
     let state_dir = std::env::current_dir()
         .into_diagnostic()
         .wrap_err("cannot find the current directory for `.mpctl/emulator`")?
         .join(".mpctl")
         .join("emulator");
-    connect_local_in(&state_dir, env, organization, prefixes, access, concurrency).await
+    connect_local_in(
+        &state_dir,
+        env,
+        organization,
+        prefixes,
+        access,
+        concurrency,
+        retry,
+    )
+    .await
 }
 
 /// Starts the embedded emulator with its state in `state_dir`, bootstraps the organisation
@@ -234,6 +249,7 @@ pub async fn connect_local_in(
     prefixes: &[String],
     access: Access,
     concurrency: usize,
+    retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
     let Some(organization) = organization else {
         miette::bail!(
@@ -266,7 +282,7 @@ pub async fn connect_local_in(
         },
         access,
         concurrency,
-        retry: RetryPolicy::default(),
+        retry: retry.clone(),
         organization: Some(organization.clone()),
         clock: Some(emulator_clock(&local.emulator)),
     };

@@ -23,6 +23,10 @@ pub struct RetryPolicy {
     /// A `Retry-After` longer than this is cut to it (a misconfigured server must not stall
     /// a run for hours).
     pub max_retry_after: Duration,
+    /// One attempt fails when a connection takes longer than this to open…
+    pub connect_timeout: Duration,
+    /// …or when the whole attempt (connect, send, answer) takes longer than this.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -32,6 +36,8 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -188,12 +188,8 @@ fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-/// The default per-request timeouts: connecting, and the whole request.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// See [`CONNECT_TIMEOUT`].
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// An HTTP client with rustls, the timeouts above and mpctl's user agent.
+/// An HTTP client with rustls, the given timeouts (to open a connection, and for a whole
+/// request) and mpctl's user agent.
 pub fn http_client(
     connect_timeout: Duration,
     timeout: Duration,

@@ -31,13 +31,13 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = engine_io::load(&args.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
     let now = super::plan::now_unix()?;
-    let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let (plan, connections) =
             plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
                 let loaded = &loaded;
-                async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
+                let requests = &args.env;
+                async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
             })
             .await?;
         let ask = !args.yes;
@@ -126,14 +126,14 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         .iter()
         .map(|e| e.env.clone())
         .collect();
-    let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
     runtime.block_on(async {
         // Plan again at the saved time: with the same manifest and live state, the same plan.
         let (fresh, connections) =
             plan_environments(&loaded, &paths, &envs, None, generated, |env: String| {
                 let loaded = &loaded;
-                async move { engine_io::connect(loaded, &env, Access::Write, concurrency).await }
+                let requests = &args.env;
+                async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
             })
             .await?;
         let mut stale = Vec::new();

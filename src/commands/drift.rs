@@ -13,7 +13,6 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = engine_io::load(&args.manifest.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
     let now = super::plan::now_unix()?;
-    let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
     let (plan, _connections) = runtime.block_on(plan_environments(
         &loaded,
@@ -23,7 +22,8 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
         now,
         |env: String| {
             let loaded = &loaded;
-            async move { engine_io::connect(loaded, &env, Access::Read, concurrency).await }
+            let requests = &args.env;
+            async move { engine_io::connect(loaded, &env, Access::Read, requests).await }
         },
     ))?;
     printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));

@@ -27,7 +27,8 @@ pub(crate) async fn connect(
     loaded: &LoadedManifest,
     env: &str,
     access: Access,
-    concurrency: usize,
+    requests: &crate::cli::EnvArgs,
 ) -> miette::Result<Connection> {
-    crate::api::connect(loaded, env, access, concurrency).await
+    let concurrency = usize::from(requests.concurrency);
+    crate::api::connect(loaded, env, access, concurrency, &requests.retry_policy()).await
 }

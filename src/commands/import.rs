@@ -8,6 +8,7 @@ use miette::{Context, IntoDiagnostic};
 
 use super::{Exit, runtime};
 use crate::api::connect::{Access, connect_env};
+use crate::api::retry::RetryPolicy;
 use crate::api::{ApiError, SelfService};
 use crate::cli::ImportArgs;
 use crate::import::{self, ImportedEnv};
@@ -61,6 +62,7 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
                     &prefixes,
                     Access::Read,
                     CONCURRENCY,
+                    &RetryPolicy::default(),
                 )
                 .await?;
                 let token_org = connection

@@ -20,10 +20,9 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
     let warn_expiry_days = args
         .warn_expiry_days
         .unwrap_or(loaded.manifest.settings.warn_expiry_days);
-    let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
     let results = runtime.block_on(async {
-        let fetches = envs.iter().map(|env| fetch_live(&loaded, env, concurrency));
+        let fetches = envs.iter().map(|env| fetch_live(&loaded, env, &args.env));
         futures_util::future::join_all(fetches).await
     });
     // An environment that cannot be read is reported; the others are still listed.
@@ -70,9 +69,9 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
 async fn fetch_live(
     loaded: &LoadedManifest,
     env: &str,
-    concurrency: usize,
+    requests: &crate::cli::EnvArgs,
 ) -> miette::Result<LiveEnv> {
-    let connection = crate::api::connect(loaded, env, Access::Read, concurrency).await?;
+    let connection = super::engine_io::connect(loaded, env, Access::Read, requests).await?;
     connection.client.fetch().await.map_err(|e| {
         miette::miette!(
             help =

@@ -19,7 +19,6 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = super::engine_io::load(&args.manifest.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
     let now = now_unix()?;
-    let concurrency = usize::from(args.env.concurrency);
     let runtime = super::runtime()?;
     let (plan, _connections) = runtime.block_on(plan_environments(
         &loaded,
@@ -29,8 +28,9 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
         now,
         |env: String| {
             let loaded = &loaded;
+            let requests = &args.env;
             async move {
-                super::engine_io::connect(loaded, &env, super::engine_io::Access::Read, concurrency)
+                super::engine_io::connect(loaded, &env, super::engine_io::Access::Read, requests)
                     .await
             }
         },

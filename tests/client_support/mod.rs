@@ -122,6 +122,8 @@ pub enum Reply {
     Status(u16, Vec<(String, String)>, String),
     /// Read the request, then close the connection without answering.
     Drop,
+    /// Read the request, then wait this long before answering `200 []`.
+    Stall(std::time::Duration),
 }
 
 impl Reply {
@@ -235,6 +237,7 @@ pub fn fast_retry() -> RetryPolicy {
         base_delay: Duration::from_millis(2),
         max_delay: Duration::from_millis(10),
         max_retry_after: Duration::from_secs(5),
+        ..RetryPolicy::default()
     }
 }
 
@@ -302,7 +305,15 @@ async fn serve(
         let scripted = script.lock().unwrap().pop_front();
         scripted.unwrap_or_else(|| Reply::Status(200, Vec::new(), "[]".into()))
     };
+    let reply = match reply {
+        Reply::Stall(wait) => {
+            tokio::time::sleep(wait).await;
+            Reply::Status(200, Vec::new(), "[]".into())
+        }
+        other => other,
+    };
     match reply {
+        Reply::Stall(_) => Ok(()),
         Reply::Drop => {
             drop(stream);
             Ok(())
