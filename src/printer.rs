@@ -83,6 +83,28 @@ impl Printer {
         let _ = stdout.flush();
     }
 
+    /// Awaits `work` with a spinner, `message` and the time taken on stderr, when stderr is a
+    /// terminal and neither `--quiet` nor `-v` (whose request lines would break into it) is
+    /// given: reading a large organisation takes thousands of requests. Cleared when done.
+    pub async fn while_waiting<T>(
+        &self,
+        message: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        if !self.interactive || self.verbosity != Verbosity::Normal {
+            return work.await;
+        }
+        let spinner = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            spinner.set_style(style);
+        }
+        spinner.set_message(message.to_owned());
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let out = work.await;
+        spinner.finish_and_clear();
+        out
+    }
+
     /// Prints a status line to stderr, unless `--quiet`.
     pub fn status(&self, text: &str) {
         if self.verbosity >= Verbosity::Normal {
@@ -116,4 +138,29 @@ pub fn install_miette_handler(printer: &Printer) {
                 .build(),
         )
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_yields_the_works_result_with_or_without_a_spinner() {
+        for (interactive, verbosity) in [
+            (true, Verbosity::Normal),
+            (true, Verbosity::Verbose),
+            (false, Verbosity::Normal),
+        ] {
+            let printer = Printer {
+                verbosity,
+                color: false,
+                interactive,
+            };
+            let work = async {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                42
+            };
+            assert_eq!(printer.while_waiting("Reading", work).await, 42);
+        }
+    }
 }

@@ -11,8 +11,9 @@
 //! help line and a position inside its file.
 //!
 //! Budget: `MPCTL_FUZZ_CASES` cases per generator (default 64, which keeps this file well under
-//! 20 s in a debug build). Run longer by hand, e.g.
-//! `MPCTL_FUZZ_CASES=20000 cargo test --test bench_fuzz`. A failing input is saved in a
+//! 20 s in a debug build), always the same cases by default so that CI is reproducible. Run
+//! longer by hand, e.g. `MPCTL_FUZZ_CASES=20000 cargo test --test bench_fuzz`: new cases each
+//! time (`MPCTL_FUZZ_SEED=N` fixes them). A failing input is saved in a
 //! `fuzz-crash-<test>` directory of the target's temporary directory (the message names it); once
 //! fixed it is committed under `tests/fixtures/fuzz/`, whose every file
 //! [`committed_regression_inputs_load_without_panicking`] loads.
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use mpctl::manifest::Diagnostics;
 use mpctl::manifest::diagnostics::Severity;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -267,13 +268,27 @@ fn check_text(text: &[u8]) -> Result<(), TestCaseError> {
     check_files(&[("mpctl.yaml", text)])
 }
 
+/// The seed of the suite's own run: the same cases on every `cargo test`, so that a CI run is
+/// reproducible. Runs by hand explore instead.
+const SUITE_SEED: u64 = 0x6d70_6374_6c5f_667a;
+
 fn config() -> Config {
-    let cases = std::env::var("MPCTL_FUZZ_CASES")
+    let by_hand = std::env::var("MPCTL_FUZZ_CASES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+        .and_then(|v| v.parse().ok());
+    // `MPCTL_FUZZ_SEED=N` replays a run; a run by hand (`MPCTL_FUZZ_CASES`) otherwise draws new
+    // cases each time.
+    let rng_seed = match std::env::var("MPCTL_FUZZ_SEED")
+        .ok()
+        .map(|v| v.parse::<u64>())
+    {
+        Some(Ok(seed)) => RngSeed::Fixed(seed),
+        _ if by_hand.is_some() => RngSeed::Random,
+        _ => RngSeed::Fixed(SUITE_SEED),
+    };
     Config {
-        cases,
+        cases: by_hand.unwrap_or(64),
+        rng_seed,
         failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
         max_shrink_iters: 256,
         ..Config::default()

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::Exit;
 use super::engine_io::{self, Access};
-use super::plan::{HasApi, plan_environments, render_plan, select_environments, settings_for};
+use super::plan::{
+    HasApi, plan_environments, reading, render_plan, select_environments, settings_for,
+};
 use crate::apply::{ApplyReport, BarProgress, LineProgress, Progress, execute};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::manifest::LoadedManifest;
@@ -33,13 +35,12 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let now = super::plan::now_unix()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let (plan, connections) =
-            plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
-                let loaded = &loaded;
-                let requests = &args.env;
-                async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
-            })
-            .await?;
+        let planning = plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
+            let loaded = &loaded;
+            let requests = &args.env;
+            async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
+        });
+        let (plan, connections) = printer.while_waiting(&reading(&envs), planning).await?;
         let ask = !args.yes;
         proceed(&plan, &loaded, &connections, args, ask, printer).await
     })
@@ -129,13 +130,12 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     let runtime = super::runtime()?;
     runtime.block_on(async {
         // Plan again at the saved time: with the same manifest and live state, the same plan.
-        let (fresh, connections) =
-            plan_environments(&loaded, &paths, &envs, None, generated, |env: String| {
-                let loaded = &loaded;
-                let requests = &args.env;
-                async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
-            })
-            .await?;
+        let planning = plan_environments(&loaded, &paths, &envs, None, generated, |env: String| {
+            let loaded = &loaded;
+            let requests = &args.env;
+            async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
+        });
+        let (fresh, connections) = printer.while_waiting(&reading(&envs), planning).await?;
         let mut stale = Vec::new();
         for (old, new) in saved_plan.environments.iter().zip(&fresh.environments) {
             if let Some(why) = saved::staleness(old, new) {

@@ -3,7 +3,7 @@
 
 use super::Exit;
 use super::engine_io::{self, Access};
-use super::plan::{plan_environments, render_plan, select_environments};
+use super::plan::{plan_environments, reading, render_plan, select_environments};
 use crate::cli::DriftArgs;
 use crate::plan::Plan;
 use crate::printer::Printer;
@@ -14,7 +14,7 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
     let now = super::plan::now_unix()?;
     let runtime = super::runtime()?;
-    let (plan, _connections) = runtime.block_on(plan_environments(
+    let planning = plan_environments(
         &loaded,
         &args.manifest.paths,
         &envs,
@@ -25,7 +25,9 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
             let requests = &args.env;
             async move { engine_io::connect(loaded, &env, Access::Read, requests).await }
         },
-    ))?;
+    );
+    let (plan, _connections) =
+        runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
     printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));
     Ok(drift_exit(&plan))
 }

@@ -20,7 +20,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
     let now = now_unix()?;
     let runtime = super::runtime()?;
-    let (plan, _connections) = runtime.block_on(plan_environments(
+    let planning = plan_environments(
         &loaded,
         &args.manifest.paths,
         &envs,
@@ -34,7 +34,9 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
                     .await
             }
         },
-    ))?;
+    );
+    let (plan, _connections) =
+        runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
     printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
     for env in &plan.environments {
         let settings = settings_for(&loaded.manifest, &env.env, None);
@@ -58,6 +60,11 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
         ));
     }
     Ok(plan_exit(&plan, args.detailed_exitcode))
+}
+
+/// What the spinner says while the live state of `envs` is read.
+pub(crate) fn reading(envs: &[String]) -> String {
+    format!("Reading the live state of {}", envs.join(", "))
 }
 
 /// The exit status of `plan`: 1 when the plan has errors; with `--detailed-exitcode`, 2 when

@@ -274,6 +274,18 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
     )
 }
 
+/// What to underline where a document starts at `offset`: its `---` marker, or else (an implicit
+/// document) its first character, whole even when it takes several bytes.
+fn document_marker(text: &str, offset: usize) -> SourceSpan {
+    let rest = text.get(offset..).unwrap_or_default();
+    let len = if rest.starts_with("---") {
+        3
+    } else {
+        rest.chars().next().map_or(0, char::len_utf8)
+    };
+    SourceSpan::new(offset.min(text.len()).into(), len)
+}
+
 /// Converts saphyr's character indices to byte offsets.
 struct ByteOffsets {
     /// Byte offset of every character index, or `None` when the text is ASCII (identity).
@@ -403,10 +415,7 @@ impl<'input> Builder<'input> {
                             "mpctl::yaml::multiple_documents",
                             "a manifest file holds one YAML document, this one has several".into(),
                             "split the documents into separate files (a directory of files merges into one manifest)",
-                            SourceSpan::new(
-                                span.offset().into(),
-                                3.min(self.text.len() - span.offset()),
-                            ),
+                            document_marker(self.text, span.offset()),
                             "second document starts here",
                         )]);
                     }
@@ -853,6 +862,20 @@ mod tests {
     fn several_documents_are_refused() {
         let problems = err("a: 1\n---\nb: 2\n");
         assert_eq!(problems[0].code, "mpctl::yaml::multiple_documents");
+    }
+
+    #[test]
+    fn a_second_document_is_underlined_on_character_boundaries() {
+        let problems = err("a: 1\n---\nb: 2\n");
+        assert_eq!((problems[0].span.offset(), problems[0].span.len()), (5, 3));
+        // An implicit second document starting with a multi-byte character (found by fuzzing:
+        // three bytes from `0` cut the line separator after it in two).
+        let text = "\u{85}---\n...\n0\u{2028}:";
+        let problems = err(text);
+        assert_eq!(problems[0].code, "mpctl::yaml::multiple_documents");
+        let span = problems[0].span;
+        assert!(text.is_char_boundary(span.offset()));
+        assert!(text.is_char_boundary(span.offset() + span.len()));
     }
 
     #[test]
