@@ -85,7 +85,10 @@ pub fn staleness(saved: &EnvPlan, fresh: &EnvPlan) -> Option<String> {
         saved.env
     );
     if gone.is_empty() && new.is_empty() {
-        text.push_str(" (the changes to make are the same, but something they depend on moved)");
+        text.push_str(
+            " (the changes to make are the same, but something they depend on moved, or the plan \
+             was saved by another version of mpctl)",
+        );
     }
     if !gone.is_empty() {
         text.push_str("\n  no longer needed:");
@@ -164,6 +167,14 @@ mod tests {
             why.contains("no longer needed:\n    + create scope acme:a"),
             "{why}"
         );
+        // Something changed that the plan does not show: said as such.
+        let mut moved = before.clone();
+        moved.accessible_scopes.insert("other:scope".into());
+        let why = staleness(&saved, &diff(&want, &moved, &settings(), NOW)).unwrap();
+        assert!(why.contains("the changes to make are the same"), "{why}");
+        assert!(why.contains("another version of mpctl"), "{why}");
+
+        let why = staleness(&saved, &fresh).unwrap();
         let (_, added) = why.split_once("now also needed:").unwrap();
         assert!(
             added.contains(&format!("- revoke acme:a to {THIRD}")),
