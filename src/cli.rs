@@ -309,6 +309,12 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_mass_destroy: bool,
 
+    /// With a saved plan whose manifest or live state has moved on since it was saved: plan
+    /// again, and apply that fresh plan only when its changes are exactly the saved plan's
+    /// (otherwise refuse, listing the differences). For applying a reviewed plan after a merge.
+    #[arg(long)]
+    pub replan_if_same: bool,
+
     /// Output format of the plan shown before applying and of the result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,

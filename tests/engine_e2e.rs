@@ -240,6 +240,66 @@ fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
 }
 
 #[test]
+fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() {
+    let h = Harness::start();
+    h.write(MANIFEST);
+    let reviewed = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
+    assert_eq!(code(&reviewed), 0, "{}", text(&reviewed));
+
+    // The merge moved the manifest on (another change to main), without changing what to do.
+    h.write(&format!("{MANIFEST}settings:\n  warn_expiry_days: 10\n"));
+    let stale = h.mpctl(&["apply", "plan.json"]);
+    assert_eq!(code(&stale), 1, "{}", text(&stale));
+    assert!(text(&stale).contains("pass --replan-"), "{}", text(&stale));
+    let unknown = h.mpctl(&["apply", "plan.json", "--replan-if-same", "--env", "prod"]);
+    assert_eq!(code(&unknown), 1, "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("no environment `prod`"),
+        "{}",
+        text(&unknown)
+    );
+    let applied = h.mpctl(&["apply", "plan.json", "--replan-if-same", "--env", "emu"]);
+    assert_eq!(code(&applied), 0, "{}", text(&applied));
+    assert!(
+        text(&applied).contains("the changes to make are the same ones"),
+        "{}",
+        text(&applied)
+    );
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+
+    // Reviewed: one description; merged: another. The fresh plan is not the reviewed one.
+    h.write(&MANIFEST.replace("Read orders", "Read the orders"));
+    let reviewed = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
+    assert_eq!(code(&reviewed), 0, "{}", text(&reviewed));
+    h.write(&MANIFEST.replace("Read orders", "Read all orders"));
+    let refused = h.mpctl(&["apply", "plan.json", "--replan-if-same"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    let refusal = text(&refused);
+    assert!(refusal.contains("not the ones reviewed"), "{refusal}");
+    assert!(refusal.contains("nothing was applied"), "{refusal}");
+    assert!(refusal.contains("\"Read the orders\""), "{refusal}");
+    assert!(refusal.contains("\"Read all orders\""), "{refusal}");
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("\"Read orders\""),
+        "nothing was applied: {}",
+        text(&plan)
+    );
+
+    // Live state moved behind the plan's back so that the reviewed change is already done.
+    h.write(&MANIFEST.replace("Read orders", "Read the orders"));
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    let refused = h.mpctl(&["apply", "plan.json", "--replan-if-same"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    assert!(
+        text(&refused).contains("reviewed, no longer planned"),
+        "{}",
+        text(&refused)
+    );
+}
+
+#[test]
 fn protected_scopes_refuse_revocation() {
     let protected = MANIFEST.replace(
         "    description: Read orders\n",

@@ -13,7 +13,7 @@ use super::plan::{
 use crate::apply::{ApplyReport, BarProgress, LineProgress, Progress, execute};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::manifest::LoadedManifest;
-use crate::plan::{Plan, guard, saved};
+use crate::plan::{EnvPlan, Plan, compare, guard, saved};
 use crate::printer::Printer;
 use crate::render::{self, Purpose};
 
@@ -93,77 +93,123 @@ fn print_json(printer: &Printer, plan: &Plan, reports: &[ApplyReport], refused: 
 }
 
 /// Applies a saved plan: only when the manifest and every environment's live state are as they
-/// were when it was saved.
+/// were when it was saved, or, with `--replan-if-same`, when a plan computed now makes exactly
+/// the saved plan's changes.
 fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let saved_plan = saved::read(path)?;
-    if !args.env.envs.is_empty() {
-        miette::bail!(
-            help = "plan again with `--env` and `--out`, and apply that file",
-            "a saved plan applies the environments it was made for; --env cannot narrow it"
-        );
-    }
+    let reviewed = saved_environments(&saved_plan, &args.env.envs, path)?;
     let paths: Vec<PathBuf> = saved_plan
         .manifest_paths
         .iter()
         .map(PathBuf::from)
         .collect();
     let loaded = engine_io::load(&paths)?;
-    if loaded.digest != saved_plan.manifest_digest {
+    let manifest_moved = loaded.digest != saved_plan.manifest_digest;
+    if manifest_moved && !args.replan_if_same {
         miette::bail!(
-            help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file",
+            help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; or \
+                    pass --replan-if-same to apply a fresh plan that makes the same changes",
             "the manifest ({}) changed since the plan in {} was saved; the plan is stale",
             saved_plan.manifest_paths.join(", "),
             path.display()
         );
     }
-    let generated = time::OffsetDateTime::parse(
-        &saved_plan.generated,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|e| miette::miette!("the plan's `generated` time is invalid: {e}"))?
-    .unix_timestamp();
-    let envs: Vec<String> = saved_plan
-        .environments
-        .iter()
-        .map(|e| e.env.clone())
-        .collect();
+    // Without --replan-if-same the plan is computed again at the saved time: with the same
+    // manifest and live state, the same plan. With it, the fresh plan is computed now (it is
+    // what an apply without the saved plan would do), and must still make the saved changes.
+    let at = if args.replan_if_same {
+        super::plan::now_unix()?
+    } else {
+        time::OffsetDateTime::parse(
+            &saved_plan.generated,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| miette::miette!("the plan's `generated` time is invalid: {e}"))?
+        .unix_timestamp()
+    };
+    let envs: Vec<String> = reviewed.iter().map(|e| e.env.clone()).collect();
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        // Plan again at the saved time: with the same manifest and live state, the same plan.
-        let planning = plan_environments(&loaded, &paths, &envs, None, generated, |env: String| {
+        let planning = plan_environments(&loaded, &paths, &envs, None, at, |env: String| {
             let loaded = &loaded;
             let requests = &args.env;
             async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
         });
         let (fresh, connections) = printer.while_waiting(&reading(&envs), planning).await?;
         let mut stale = Vec::new();
-        for (old, new) in saved_plan.environments.iter().zip(&fresh.environments) {
+        let mut differ = Vec::new();
+        for (old, new) in reviewed.iter().zip(&fresh.environments) {
             if let Some(why) = saved::staleness(old, new) {
                 stale.push(why);
-            } else if serde_json::to_value(&old.changes).ok()
-                != serde_json::to_value(&new.changes).ok()
+            } else if !args.replan_if_same
+                && serde_json::to_value(&old.changes).ok()
+                    != serde_json::to_value(&new.changes).ok()
             {
                 stale.push(format!(
                     "the plan of `{}` computed now differs from the saved one",
                     old.env
                 ));
             }
+            if let Some(d) = compare::changes_differ(old, new) {
+                differ.push(d.to_string());
+            }
         }
-        if !stale.is_empty() {
-            let refused = miette::miette!(
-                help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file",
+        let refused = if !args.replan_if_same && !stale.is_empty() {
+            Some(miette::miette!(
+                help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; \
+                        or pass --replan-if-same to apply a fresh plan that makes the same changes",
                 "the saved plan {} is stale; nothing was applied:\n{}",
                 path.display(),
                 stale.join("\n")
-            );
+            ))
+        } else if args.replan_if_same && !differ.is_empty() {
+            Some(miette::miette!(
+                help = "plan again on the current manifest (`mpctl plan --out FILE`), review that \
+                        plan, and apply it",
+                "the changes planned now are not the ones reviewed in {}; nothing was applied:\n{}",
+                path.display(),
+                differ.join("\n")
+            ))
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
             if args.format == OutputFormat::Json {
                 print_json(printer, &fresh, &[], Some(&refused.to_string()));
             }
             return Err(refused);
         }
+        if manifest_moved || !stale.is_empty() {
+            printer.status(&format!(
+                "The manifest or live state changed since the plan in {} was saved, but the \
+                 changes to make are the same ones: applying them.",
+                path.display()
+            ));
+        }
         // The saved plan was the review: no confirmation.
         proceed(&fresh, &loaded, &connections, args, false, printer).await
     })
+}
+
+/// The environments of a saved plan to apply: all of them, or those `--env` names (a subset of
+/// what was reviewed, e.g. `test` before `prod`), in the plan's order.
+fn saved_environments<'a>(
+    plan: &'a Plan,
+    wanted: &[String],
+    path: &Path,
+) -> miette::Result<Vec<&'a EnvPlan>> {
+    let names: Vec<&str> = plan.environments.iter().map(|e| e.env.as_str()).collect();
+    if let Some(unknown) = wanted.iter().find(|w| !names.contains(&w.as_str())) {
+        miette::bail!(
+            help = format!("the plan in {} has: {}", path.display(), names.join(", ")),
+            "the saved plan has no environment `{unknown}`"
+        );
+    }
+    Ok(plan
+        .environments
+        .iter()
+        .filter(|e| wanted.is_empty() || wanted.contains(&e.env))
+        .collect())
 }
 
 /// Refuses a plan with errors, or one over the mass-destroy threshold without the flag.

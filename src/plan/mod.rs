@@ -3,9 +3,10 @@
 //! every managed key, and the errors that block it.
 //!
 //! A plan is computed by [`diff::diff`] (pure: desired × live → [`EnvPlan`]), ordered by
-//! [`order`], checked by [`guard`], saved and re-checked by [`saved`], rendered by
-//! [`crate::render`] and carried out by [`crate::apply`].
+//! [`order`], checked by [`guard`], saved and re-checked by [`saved`] and [`compare`], rendered
+//! by [`crate::render`] and carried out by [`crate::apply`].
 
+pub mod compare;
 pub mod diff;
 pub mod guard;
 pub mod order;
