@@ -3,7 +3,8 @@
 //!
 //! It reads a workflow file, walks one job's steps in order, evaluates the `${{ … }}`
 //! expressions the workflows use (contexts `github`, `secrets`, `steps`, `inputs`, `runner`,
-//! and `||`), honours `if:` (`always()`, `==`, and the implicit "previous steps succeeded"),
+//! and `||`), honours `if:` (`always()`, `!cancelled()`, `==`, `!=`, `&&`, and the implicit
+//! "previous steps succeeded"),
 //! runs `run:` steps with GitHub's bash invocation (`bash --noprofile --norc -eo pipefail`),
 //! and runs the mpctl action (`uses: ./` or the published name) through action.yml's own steps.
 //! GitHub's file commands (`GITHUB_OUTPUT`, `GITHUB_ENV`, `GITHUB_PATH`, `GITHUB_STEP_SUMMARY`)
@@ -30,6 +31,9 @@ pub fn mpctl_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mpctl"))
 }
 
+/// The head commit of the simulated pull request.
+pub const PR_HEAD_SHA: &str = "feedc0de00000000000000000000000000000017";
+
 /// The name the user workflows use for the action.
 pub const PUBLISHED_ACTION: &str = "mpctl-dev/mpctl@v0";
 
@@ -39,6 +43,7 @@ const SKIPPED_ACTIONS: &[&str] = &[
     "actions/cache@v4",
     "actions/cache/restore@v4",
     "actions/cache/save@v4",
+    "actions/upload-artifact@v4",
 ];
 
 /// A workflow file, as far as the runner needs it.
@@ -221,6 +226,24 @@ impl Runner {
         }
         fs::write(gh_dir.join("comments.json"), "[]").expect("write");
         fs::write(gh_dir.join("issues.json"), "[]").expect("write");
+        // The pull request changes the manifests, of users and of this repository's example.
+        fs::write(
+            gh_dir.join("files.json"),
+            r#"[{"filename": "manifests/mpctl.yaml"}, {"filename": "examples/gitops/manifests/mpctl.yaml"}]"#,
+        )
+        .expect("write");
+        // The pushed commit is the merge of pull request 17, planned by run 4242.
+        fs::write(
+            gh_dir.join("pulls.json"),
+            format!(r#"[{{"number": 17, "merged_at": "2026-11-26T09:00:00Z", "head": {{"sha": "{PR_HEAD_SHA}"}}, "labels": []}}]"#),
+        )
+        .expect("write");
+        fs::write(
+            gh_dir.join("runs.json"),
+            r#"{"workflow_runs": [{"id": 4242}]}"#,
+        )
+        .expect("write");
+        fs::create_dir_all(gh_dir.join("artifact")).expect("create dir");
         let gh = bin_dir.join("gh");
         fs::write(&gh, FAKE_GH).expect("write fake gh");
         fs::set_permissions(&gh, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -232,13 +255,22 @@ impl Runner {
             ("github.run_id".into(), "4242".into()),
             ("github.run_attempt".into(), "1".into()),
             ("github.sha".into(), "0123456789abcdef".into()),
+            ("github.event_name".into(), "pull_request".into()),
             ("github.event.pull_request.number".into(), "17".into()),
+            (
+                "github.event.pull_request.head.sha".into(),
+                PR_HEAD_SHA.into(),
+            ),
             (
                 "github.event.pull_request.head.repo.full_name".into(),
                 repository,
             ),
             ("runner.os".into(), "Linux".into()),
             ("runner.arch".into(), "X64".into()),
+            (
+                "runner.temp".into(),
+                runner_temp.to_string_lossy().into_owned(),
+            ),
         ]);
         Runner {
             root,
@@ -265,6 +297,34 @@ impl Runner {
     /// Sets the fake `gh`'s answer to `gh issue list`.
     pub fn set_open_issues(&self, json: &serde_json::Value) {
         fs::write(self.gh_dir.join("issues.json"), json.to_string()).expect("write");
+    }
+
+    /// Sets the fake `gh`'s answer to listing a pull request's changed files.
+    pub fn set_changed_files(&self, names: &[&str]) {
+        let files: Vec<serde_json::Value> = names
+            .iter()
+            .map(|n| serde_json::json!({ "filename": n }))
+            .collect();
+        fs::write(
+            self.gh_dir.join("files.json"),
+            serde_json::Value::Array(files).to_string(),
+        )
+        .expect("write");
+    }
+
+    /// Sets the fake `gh`'s answer to the pull requests of a commit.
+    pub fn set_pulls(&self, json: &serde_json::Value) {
+        fs::write(self.gh_dir.join("pulls.json"), json.to_string()).expect("write");
+    }
+
+    /// Sets the fake `gh`'s answer to listing the plan workflow's runs.
+    pub fn set_runs(&self, json: &serde_json::Value) {
+        fs::write(self.gh_dir.join("runs.json"), json.to_string()).expect("write");
+    }
+
+    /// Puts a file into the artifact `gh run download` gives (the plan run's saved plan).
+    pub fn set_artifact_file(&self, name: &str, from: &Path) {
+        fs::copy(from, self.gh_dir.join("artifact").join(name)).expect("copy artifact");
     }
 
     /// The `gh` calls made so far, one line of arguments each, and forgets them.
@@ -534,21 +594,48 @@ impl Runner {
         }
     }
 
-    /// Whether a step runs: `always()`, or the previous steps succeeded and the condition holds.
+    /// Whether a step runs: the `&&` of its terms (`always()`, `!cancelled()`, `success()`,
+    /// `failure()`, `a == b`, `a != b`), with the implicit `success()` when no term is a status
+    /// function. Nothing is ever cancelled here.
     fn should_run(&self, condition: Option<&str>, succeeded: bool, scope: &Scope) -> bool {
         let Some(condition) = condition else {
             return succeeded;
         };
         let condition = condition.trim();
-        if condition == "always()" {
-            return true;
+        let condition = condition
+            .strip_prefix("${{")
+            .and_then(|c| c.strip_suffix("}}"))
+            .unwrap_or(condition);
+        let mut status_checked = false;
+        let mut holds = true;
+        for term in condition.split("&&").map(str::trim) {
+            holds &= match term {
+                "always()" | "!cancelled()" => {
+                    status_checked = true;
+                    true
+                }
+                "success()" => {
+                    status_checked = true;
+                    succeeded
+                }
+                "failure()" => {
+                    status_checked = true;
+                    !succeeded
+                }
+                _ => {
+                    if let Some((left, right)) = term.split_once("!=") {
+                        self.eval_expression(left.trim(), scope)
+                            != self.eval_expression(right.trim(), scope)
+                    } else if let Some((left, right)) = term.split_once("==") {
+                        self.eval_expression(left.trim(), scope)
+                            == self.eval_expression(right.trim(), scope)
+                    } else {
+                        panic!("the runner cannot evaluate the condition {condition:?}")
+                    }
+                }
+            };
         }
-        if let Some((left, right)) = condition.split_once("==") {
-            return succeeded
-                && self.eval_expression(left.trim(), scope)
-                    == self.eval_expression(right.trim(), scope);
-        }
-        panic!("the runner cannot evaluate the condition {condition:?}")
+        holds && (status_checked || succeeded)
     }
 
     /// Replaces every `${{ … }}` in a string.
@@ -656,7 +743,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The fake `gh`: logs each call (numbered), keeps what was piped in and each `--body-file`,
-/// answers listings from `comments.json` / `issues.json`, and insists on a token.
+/// answers listings from `comments.json`, `issues.json`, `files.json`, `pulls.json` and
+/// `runs.json`, downloads the artifact from `artifact/`, and insists on a token.
 const FAKE_GH: &str = r#"#!/usr/bin/env bash
 set -eu
 dir="$FAKE_GH_DIR"
@@ -670,7 +758,21 @@ for arg in "$@"; do
   if [ "$prev" = "--input" ] && [ "$arg" = "-" ]; then cat > "$dir/input-$n"; fi
   prev="$arg"
 done
-if [ "$1" = api ] && [ "${2:-}" = --paginate ]; then cat "$dir/comments.json"; fi
+if [ "$1" = api ]; then
+  case "$*" in
+    "api --paginate "*/files) cat "$dir/files.json" ;;
+    "api --paginate "*) cat "$dir/comments.json" ;;
+    *"/commits/"*"/pulls") cat "$dir/pulls.json" ;;
+    *"/actions/workflows/"*"/runs?"*) cat "$dir/runs.json" ;;
+  esac
+fi
 if [ "$1" = issue ] && [ "${2:-}" = list ]; then cat "$dir/issues.json"; fi
+if [ "$1" = run ] && [ "${2:-}" = download ]; then
+  prev=""
+  for arg in "$@"; do
+    if [ "$prev" = "--dir" ]; then mkdir -p "$arg" && cp -R "$dir/artifact/." "$arg"; fi
+    prev="$arg"
+  done
+fi
 exit 0
 "#;
