@@ -179,13 +179,42 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
     }
     assert_no_secret(&runner, &job, &secrets);
     let calls = runner.take_gh_calls();
-    assert!(calls[1].args.contains("--method POST"), "{calls:?}");
+    assert!(calls[2].args.contains("--method POST"), "{calls:?}");
+    let saved = runner.runner_temp.join("mpctl-plan.json");
+    let saved_text = fs::read_to_string(&saved).expect("the plan is saved for apply");
+    assert!(
+        secrets
+            .iter()
+            .all(|line| !saved_text.contains(line.as_str())),
+        "no secret in the saved plan"
+    );
+    runner.set_artifact_file("mpctl-plan.json", &saved);
 
-    // Merge: test, then prod.
+    // Merge: the reviewed plan is applied to test, then to prod, each reported on the pull
+    // request.
+    runner
+        .github
+        .insert("github.event_name".into(), "push".into());
     for env in ["test", "prod"] {
         let job = runner.run_job("examples/github/apply.yml", env);
         assert!(job.succeeded, "{env}: {}", job.describe());
         assert_eq!(job.step("apply").outputs["exit-code"], "0");
+        assert!(
+            job.step("reviewed").outputs["source"].contains("--replan-if-same"),
+            "{}",
+            job.describe()
+        );
+        let calls = runner.take_gh_calls();
+        let report = calls.last().expect("a report");
+        assert!(report.args.contains("issues/17/comments"), "{calls:?}");
+        assert!(
+            report
+                .input
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&format!("applied to `{env}`")),
+            "{calls:?}"
+        );
         assert!(
             job.summary.contains(&format!("Applied {env}")),
             "{}",
@@ -211,7 +240,7 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
     );
     let calls = runner.take_gh_calls();
     assert!(
-        calls[1].args.contains("--method PATCH") && calls[1].args.contains("/comments/41"),
+        calls[2].args.contains("--method PATCH") && calls[2].args.contains("/comments/41"),
         "{calls:?}"
     );
 

@@ -63,7 +63,14 @@ fn secret_names(text: &str) -> Vec<String> {
 fn plan_runs_on_pull_requests_and_may_comment() {
     for file in ["examples/github/plan.yml", ".github/workflows/plan.yml"] {
         let wf = workflow_value(file);
-        assert!(get(&wf, &["on", "pull_request"]).is_mapping(), "{file}");
+        // Every pull request, so that the check can be required: no `paths` filter (a required
+        // check whose workflow does not run waits forever); the first step decides.
+        let trigger = get(&wf, &["on", "pull_request"]);
+        assert!(
+            trigger.is_null() || trigger.get("paths").is_none(),
+            "{file}"
+        );
+        assert!(trigger.get("paths-ignore").is_none(), "{file}");
         assert_eq!(
             str_at(&wf, &["permissions", "pull-requests"]),
             "write",
@@ -79,12 +86,36 @@ fn plan_runs_on_pull_requests_and_may_comment() {
         );
         assert_eq!(
             step(job, "plan").with["command"],
-            "plan manifests --format markdown --detailed-exitcode",
+            "plan manifests --format markdown --detailed-exitcode --out ${{ runner.temp }}/mpctl-plan.json",
             "{file}"
         );
         assert_eq!(step(job, "plan").with["step-summary"], "true", "{file}");
+        // The saved plan is kept for the apply workflow under the name it downloads.
+        let upload = job
+            .steps
+            .iter()
+            .find(|s| s.uses.as_deref() == Some("actions/upload-artifact@v4"))
+            .expect("the plan is uploaded");
+        assert_eq!(upload.with["name"], "mpctl-plan", "{file}");
+        assert_eq!(upload.with["path"], "${{ runner.temp }}/mpctl-plan.json");
+        // The pull request's head is planned: the commit the comment names.
+        let checkout = job
+            .steps
+            .iter()
+            .find(|s| s.uses.as_deref() == Some("actions/checkout@v4"))
+            .expect("checkout");
+        assert_eq!(
+            checkout.with["ref"], "${{ github.event.pull_request.head.sha }}",
+            "{file}"
+        );
+        // The comment is written whatever happened, except when the run was cancelled.
+        for id in ["comment-body", "comment"] {
+            let condition = step(job, id).condition.as_deref().unwrap_or_default();
+            assert!(condition.starts_with("${{ !cancelled() &&"), "{file} {id}");
+        }
         let ids: Vec<_> = job.steps.iter().filter_map(|s| s.id.as_deref()).collect();
         let position = |id: &str| ids.iter().position(|i| *i == id).expect(id);
+        assert!(position("changes") < position("validate"), "{file}");
         assert!(position("validate") < position("plan"), "{file}");
         assert!(position("plan") < position("comment-body"), "{file}");
         assert!(position("comment-body") < position("comment"), "{file}");
@@ -103,7 +134,10 @@ fn apply_runs_on_main_one_at_a_time_with_prod_after_test() {
         Some(false),
         "a running apply must never be cancelled half-way"
     );
-    assert!(get(&wf, &["permissions"]).get("pull-requests").is_none());
+    // Downloads the plan artifact of the pull request's run, and reports on the pull request.
+    assert_eq!(str_at(&wf, &["permissions", "actions"]), "read");
+    assert_eq!(str_at(&wf, &["permissions", "pull-requests"]), "write");
+    assert_eq!(str_at(&wf, &["permissions", "contents"]), "read");
     let apply = workflow("examples/github/apply.yml");
     let test = &apply.jobs["test"];
     let prod = &apply.jobs["prod"];
@@ -119,14 +153,26 @@ fn apply_runs_on_main_one_at_a_time_with_prod_after_test() {
     assert!(test.needs.is_none());
     assert_eq!(
         step(test, "apply").with["command"],
-        "apply manifests --env test --yes --format markdown"
+        "apply ${{ steps.reviewed.outputs.source }} --env test --format markdown"
     );
     assert_eq!(
         step(prod, "apply").with["command"],
-        "apply manifests --env prod --yes --format markdown"
+        "apply ${{ steps.reviewed.outputs.source }} --env prod --format markdown"
     );
     for job in [test, prod] {
-        assert_eq!(step(job, "apply").with["step-summary"], "true");
+        let ids: Vec<_> = job.steps.iter().filter_map(|s| s.id.as_deref()).collect();
+        assert_eq!(
+            ids,
+            ["reviewed", "credentials", "apply", "report"],
+            "the reviewed plan is found before credentials are written"
+        );
+        assert_eq!(
+            step(job, "report").condition.as_deref(),
+            Some("${{ !cancelled() }}")
+        );
+        // Both jobs find the reviewed plan and report the same way.
+        assert_eq!(step(job, "reviewed").run, step(test, "reviewed").run);
+        assert_eq!(step(job, "report").run, step(test, "report").run);
     }
 
     let own = workflow_value(".github/workflows/apply.yml");
@@ -141,7 +187,7 @@ fn apply_runs_on_main_one_at_a_time_with_prod_after_test() {
     let own = workflow(".github/workflows/apply.yml");
     assert_eq!(
         step(&own.jobs["local"], "apply").with["command"],
-        "apply manifests --env local --yes --format markdown"
+        "apply ${{ steps.reviewed.outputs.source }} --env local --format markdown"
     );
 }
 
@@ -290,11 +336,23 @@ fn every_credentials_step_is_the_same_script() {
 fn action_declares_its_contract() {
     let action = action();
     assert_eq!(action.runs.using, "composite");
-    for input in ["command", "mpctl-path", "working-directory", "step-summary"] {
+    for input in [
+        "command",
+        "version",
+        "release-url",
+        "mpctl-path",
+        "working-directory",
+        "step-summary",
+    ] {
         assert!(action.inputs.contains_key(input), "input {input}");
     }
     assert!(action.inputs["command"].required);
-    for output in ["exit-code", "has-changes", "plan-markdown-file"] {
+    for output in [
+        "exit-code",
+        "has-changes",
+        "plan-markdown-file",
+        "error-file",
+    ] {
         assert!(
             action.outputs[output].value.contains("steps.run.outputs."),
             "output {output}"
@@ -311,7 +369,7 @@ fn action_declares_its_contract() {
     assert!(script.contains("--path \"$GITHUB_ACTION_PATH\""));
     assert_eq!(
         install.condition.as_deref(),
-        Some("inputs.mpctl-path == ''")
+        Some("inputs.mpctl-path == '' && steps.download.outputs.path == ''")
     );
     let cache = action
         .runs
@@ -396,6 +454,8 @@ fn action_maps_exit_codes_to_outputs_and_only_fails_on_errors() {
         (2, 0, "true"),
         (1, 1, "false"),
         (3, 3, "false"),
+        // A usage error (unknown flag) is a failure, never "changes".
+        (64, 64, "false"),
     ] {
         let run = run_action_step(&runner, "plan  manifests\n --format markdown", exit, ".");
         let (stdout, outputs) = (&run.stdout, &run.outputs);
@@ -536,6 +596,8 @@ fn run_step(
         )
         .env("GITHUB_REPOSITORY", "acme/maskinporten-config")
         .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", runner.root.path().join("summary.md"))
+        .env("RUNNER_TEMP", &runner.runner_temp)
         .env("FAKE_GH_DIR", &runner.gh_dir);
     for (k, v) in env {
         command.env(k, v);
@@ -556,59 +618,112 @@ fn run_step(
 }
 
 #[test]
-fn comment_body_starts_with_the_marker_and_fits_the_limit() {
+fn comment_body_names_the_commit_and_shows_the_plan_or_the_errors() {
     let runner = Runner::new();
     let dir = runner.runner_temp.join("plan");
     fs::create_dir_all(&dir).expect("dir");
-    let run_url = || {
-        (
-            "RUN_URL",
-            "https://github.com/acme/x/actions/runs/1".to_string(),
-        )
-    };
-
-    // A plan with the marker is posted as it is.
     let plan = dir.join("output.md");
+    let plan_errors = dir.join("plan-errors.txt");
+    let validate_out = dir.join("validate.md");
+    let validate_errors = dir.join("validate-errors.txt");
+    let run_url = "https://github.com/acme/x/actions/runs/1";
+    let sha = "feedc0de00000000000000000000000000000017";
+    let body_for = |validate_exit: &str, plan_exit: &str| -> String {
+        let env = [
+            ("VALIDATE_EXIT", validate_exit.to_string()),
+            ("VALIDATE_OUTPUT", validate_out.display().to_string()),
+            ("VALIDATE_ERRORS", validate_errors.display().to_string()),
+            ("PLAN_EXIT", plan_exit.to_string()),
+            ("PLAN_FILE", plan.display().to_string()),
+            ("PLAN_ERRORS", plan_errors.display().to_string()),
+            ("HEAD_SHA", sha.to_string()),
+            ("RUN_URL", run_url.to_string()),
+        ];
+        for file in ["examples/github/plan.yml", ".github/workflows/plan.yml"] {
+            let (code, out, outputs) = run_step(&runner, file, "plan", "comment-body", &env);
+            assert_eq!(code, 0, "{out}");
+            let body = fs::read_to_string(&outputs["file"]).expect("body");
+            if file.starts_with(".github") {
+                return body;
+            }
+        }
+        unreachable!()
+    };
+    let stamp = format!("Plan of commit {sha} ([run]({run_url})).\n\n");
+
+    // A plan: the marker, the commit and the run, then the plan without its own marker.
     let text = "<!-- mpctl-plan -->\n## Plan\n\n| env | add |\n|---|---|\n| local | 1 |\n";
     fs::write(&plan, text).expect("write");
-    let (code, out, outputs) = run_step(
-        &runner,
-        "examples/github/plan.yml",
-        "plan",
-        "comment-body",
-        &[("PLAN_FILE", plan.display().to_string()), run_url()],
-    );
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(fs::read_to_string(&outputs["file"]).expect("body"), text);
-
+    for exit in ["0", "2"] {
+        assert_eq!(
+            body_for("0", exit),
+            format!(
+                "<!-- mpctl-plan -->\n{stamp}## Plan\n\n| env | add |\n|---|---|\n| local | 1 |\n"
+            )
+        );
+    }
     // Output without the marker (an unexpected one) still gets it, so the comment is found again.
     fs::write(&plan, "Error: something\n").expect("write");
-    let (_, _, outputs) = run_step(
-        &runner,
-        "examples/github/plan.yml",
-        "plan",
-        "comment-body",
-        &[("PLAN_FILE", plan.display().to_string()), run_url()],
-    );
     assert_eq!(
-        fs::read_to_string(&outputs["file"]).expect("body"),
-        "<!-- mpctl-plan -->\nError: something\n"
+        body_for("0", "0"),
+        format!("<!-- mpctl-plan -->\n{stamp}Error: something\n")
     );
 
     // Oversized output is cut below GitHub's limit and points to the job summary.
     let huge = format!("<!-- mpctl-plan -->\n{}", "| a | b |\n".repeat(10_000));
     fs::write(&plan, huge).expect("write");
-    let (_, _, outputs) = run_step(
-        &runner,
-        "examples/github/plan.yml",
-        "plan",
-        "comment-body",
-        &[("PLAN_FILE", plan.display().to_string()), run_url()],
-    );
-    let body = fs::read_to_string(&outputs["file"]).expect("body");
+    let body = body_for("0", "2");
     assert!(body.chars().count() < 65_536, "{}", body.len());
     assert!(body.starts_with("<!-- mpctl-plan -->\n"));
-    assert!(body.contains("https://github.com/acme/x/actions/runs/1"));
+    assert!(body.ends_with(&format!("summary of [this run]({run_url}).**\n")));
+
+    // Invalid manifests: the problems, not the last plan; annotations are left out and no
+    // backtick run can close the block early.
+    fs::write(
+        &validate_out,
+        "  x invalid organisation number\n::error file=manifests/a.yaml,line=2::invalid\n`````\n1 error in 1 file\n",
+    )
+    .expect("write");
+    fs::write(&validate_errors, "").expect("write");
+    let body = body_for("1", "");
+    assert!(
+        body.starts_with(&format!(
+            "<!-- mpctl-plan -->\n## :x: The manifests are invalid\n\nCommit {sha} ([run]({run_url}))"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "`````text\n  x invalid organisation number\n````\n1 error in 1 file\n`````\n"
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("::error"), "{body}");
+    assert!(!body.contains("## Plan"), "{body}");
+
+    // Planning failed (an API error, a usage error): the errors.
+    fs::write(&plan, "").expect("write");
+    fs::write(&plan_errors, "  x cannot reach the API of `test`\n").expect("write");
+    for exit in ["1", "64"] {
+        let body = body_for("0", exit);
+        assert!(
+            body.starts_with("<!-- mpctl-plan -->\n## :x: Planning failed\n"),
+            "{body}"
+        );
+        assert!(body.contains(sha), "{body}");
+        assert!(
+            body.contains("`````text\n  x cannot reach the API of `test`\n`````"),
+            "{body}"
+        );
+    }
+
+    // Nothing ran (an earlier step failed): say so rather than keep the last plan.
+    let body = body_for("", "");
+    assert!(
+        body.starts_with("<!-- mpctl-plan -->\n## :x: No plan\n"),
+        "{body}"
+    );
+    assert!(body.contains(run_url), "{body}");
 }
 
 #[test]
