@@ -924,3 +924,220 @@ fn the_build_cache_key_follows_the_source() {
     fs::write(&main, format!("{text}\n// changed\n")).expect("write");
     assert_ne!(fingerprint(copy.path()), before, "a source change rebuilds");
 }
+
+#[test]
+fn apply_finds_the_reviewed_plan_of_the_merged_pull_request_and_its_mass_destroy_label() {
+    let env = |event: &str| {
+        vec![
+            ("GH_TOKEN", "ghs_token".to_string()),
+            ("EVENT", event.to_string()),
+            ("SHA", "0123456789abcdef".to_string()),
+            ("PLAN_WORKFLOW", "plan.yml".to_string()),
+            ("MASS_DESTROY_LABEL", "mpctl-allow-mass-destroy".to_string()),
+        ]
+    };
+    let label = json!([{"name": "mpctl-allow-mass-destroy"}]);
+    let pulls = |labels: &serde_json::Value| {
+        json!([
+            // An open pull request with the same commit and the label does not count.
+            {"number": 3, "merged_at": null, "head": {"sha": "aaa"}, "labels": label},
+            {"number": 17, "merged_at": "2026-11-26T09:00:00Z", "head": {"sha": "bbb"}, "labels": labels},
+        ])
+    };
+    for file in ["examples/github/apply.yml", ".github/workflows/apply.yml"] {
+        let job = if file.starts_with("examples") {
+            "test"
+        } else {
+            "local"
+        };
+        // The plan run's artifact is missing (expired): nothing is applied.
+        let runner = Runner::new();
+        runner.set_pulls(&pulls(&json!([])));
+        let (code, out, outputs) = run_step(&runner, file, job, "reviewed", &env("push"));
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            outputs["why"].contains("cannot download the plan"),
+            "{outputs:?}"
+        );
+        assert!(out.contains("::error title=mpctl apply::"), "{out}");
+
+        let plan = runner.root.path().join("plan.json");
+        fs::write(&plan, "{}").expect("write");
+        runner.set_artifact_file("mpctl-plan.json", &plan);
+        let (code, out, outputs) = run_step(&runner, file, job, "reviewed", &env("push"));
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(outputs["pr"], "17");
+        assert_eq!(outputs["head"], "bbb");
+        let saved = runner.runner_temp.join("mpctl-reviewed/mpctl-plan.json");
+        assert_eq!(
+            outputs["source"],
+            format!("{} --replan-if-same ", saved.display())
+        );
+        let calls = runner.take_gh_calls();
+        assert!(
+            calls[1].args.ends_with(
+                "actions/workflows/plan.yml/runs?event=pull_request&status=success&head_sha=bbb"
+            ),
+            "{calls:?}"
+        );
+        assert_eq!(
+            calls[2].args,
+            format!(
+                "run download 4242 --repo acme/maskinporten-config --name mpctl-plan --dir {}",
+                runner.runner_temp.join("mpctl-reviewed").display()
+            )
+        );
+
+        // The merged pull request carries the label: a mass destroy is allowed.
+        runner.set_pulls(&pulls(&label));
+        let (code, out, outputs) = run_step(&runner, file, job, "reviewed", &env("push"));
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            outputs["source"].ends_with(" --replan-if-same --allow-mass-destroy"),
+            "{outputs:?}"
+        );
+
+        // No successful plan run for the head: nothing reviewed, nothing applied.
+        runner.set_runs(&json!({"workflow_runs": []}));
+        let (code, _, outputs) = run_step(&runner, file, job, "reviewed", &env("push"));
+        assert_eq!(code, 1);
+        assert!(
+            outputs["why"].contains("no successful plan run for commit bbb"),
+            "{outputs:?}"
+        );
+        assert!(!outputs.contains_key("source"));
+
+        // A push that did not come from a merged pull request.
+        runner.set_pulls(&json!([]));
+        let (code, _, outputs) = run_step(&runner, file, job, "reviewed", &env("push"));
+        assert_eq!(code, 1);
+        assert!(
+            outputs["why"].contains("did not come from a merged pull request"),
+            "{outputs:?}"
+        );
+        runner.take_gh_calls();
+
+        // Run by hand: the manifests as they are, without asking GitHub anything.
+        let (code, _, outputs) =
+            run_step(&runner, file, job, "reviewed", &env("workflow_dispatch"));
+        assert_eq!(code, 0);
+        assert_eq!(outputs["source"], "manifests --yes");
+        assert!(runner.take_gh_calls().is_empty());
+    }
+}
+
+/// A release directory as the release workflow publishes it, holding a stand-in binary.
+fn fake_release(root: &std::path::Path, version: &str, target: &str) -> std::path::PathBuf {
+    let release = root.join(format!("v{version}"));
+    let stage = root.join("stage");
+    fs::create_dir_all(&release).expect("dir");
+    fs::create_dir_all(&stage).expect("dir");
+    let bin = stage.join("mpctl");
+    fs::write(&bin, format!("#!/bin/sh\necho \"mpctl {version}\"\n")).expect("write");
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let asset = format!("mpctl-{version}-{target}.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(release.join(&asset))
+        .arg("-C")
+        .arg(&stage)
+        .arg("mpctl")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let sums = std::process::Command::new("sha256sum")
+        .arg(&asset)
+        .current_dir(&release)
+        .output()
+        .expect("sha256sum");
+    fs::write(release.join("SHA256SUMS"), &sums.stdout).expect("write");
+    release
+}
+
+/// Runs the action's download step for a runner platform.
+fn run_download(
+    runner: &Runner,
+    version: &str,
+    url: &str,
+    os: &str,
+    arch: &str,
+) -> (i32, String, String) {
+    let script = action()
+        .runs
+        .steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some("download"))
+        .and_then(|s| s.run.clone())
+        .expect("download step");
+    let output = runner.root.path().join("download-output");
+    let path = runner.root.path().join("download-path");
+    fs::write(&output, "").expect("write");
+    fs::write(&path, "").expect("write");
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .current_dir(&runner.workspace)
+        .env("MPCTL_VERSION", version)
+        .env("MPCTL_RELEASE_URL", url)
+        .env("RUNNER_OS", os)
+        .env("RUNNER_ARCH", arch)
+        .env("RUNNER_TEMP", &runner.runner_temp)
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_PATH", &path)
+        .output()
+        .expect("bash");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        text,
+        fs::read_to_string(&output).expect("read"),
+    )
+}
+
+#[test]
+fn action_downloads_a_release_binary_only_when_its_checksum_matches() {
+    let runner = Runner::new();
+    let releases = runner.root.path().join("releases");
+    let release = fake_release(&releases, "9.9.9", "x86_64-unknown-linux-musl");
+    let url = format!("file://{}", releases.display());
+
+    let (code, out, outputs) = run_download(&runner, "v9.9.9", &url, "Linux", "X64");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mpctl 9.9.9"), "the binary ran: {out}");
+    let path = outputs.strip_prefix("path=").expect("a path output").trim();
+    assert!(path.ends_with("/mpctl"), "{path}");
+    let version = std::process::Command::new(path).output().expect("run");
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "mpctl 9.9.9\n");
+
+    // A platform the release has no binary for: no path, so the action builds from source.
+    let (code, out, outputs) = run_download(&runner, "9.9.9", &url, "Windows", "X64");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("building mpctl from source"), "{out}");
+    assert_eq!(outputs, "");
+
+    // A release that does not exist fails the step (no silent fallback).
+    let (code, out, outputs) = run_download(&runner, "9.9.8", &url, "Linux", "X64");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is 9.9.8 an mpctl release?"), "{out}");
+    assert_eq!(outputs, "");
+
+    // A binary that does not match its published sum never runs.
+    let sums = release.join("SHA256SUMS");
+    let good = fs::read_to_string(&sums).expect("sums");
+    let tampered = format!("{}{}", "0".repeat(64), &good[64..]);
+    fs::write(&sums, tampered).expect("write");
+    let (code, out, outputs) = run_download(&runner, "9.9.9", &url, "Linux", "X64");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not match the SHA-256 sum"), "{out}");
+    assert!(!out.contains("mpctl 9.9.9"), "{out}");
+    assert_eq!(outputs, "");
+
+    // Nor one missing from the sums.
+    fs::write(&sums, good.replace("x86_64-unknown-linux-musl", "other")).expect("write");
+    let (code, out, _) = run_download(&runner, "9.9.9", &url, "Linux", "X64");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not match the SHA-256 sum"), "{out}");
+}
