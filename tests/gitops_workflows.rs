@@ -1141,3 +1141,52 @@ fn action_downloads_a_release_binary_only_when_its_checksum_matches() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not match the SHA-256 sum"), "{out}");
 }
+
+#[test]
+fn the_action_downloads_what_the_release_workflow_publishes() {
+    let release = workflow_value(".github/workflows/release.yml");
+    let tags = get(&release, &["on", "push", "tags"]);
+    assert_eq!(tags[0].as_str(), Some("v*.*.*"));
+    let targets: Vec<&str> = get(
+        &release,
+        &["jobs", "build", "strategy", "matrix", "include"],
+    )
+    .as_sequence()
+    .expect("matrix")
+    .iter()
+    .map(|entry| entry["target"].as_str().expect("target"))
+    .collect();
+    assert_eq!(
+        targets,
+        [
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "x86_64-apple-darwin",
+            "aarch64-apple-darwin"
+        ]
+    );
+    let download = action()
+        .runs
+        .steps
+        .into_iter()
+        .find(|s| s.id.as_deref() == Some("download"))
+        .and_then(|s| s.run)
+        .expect("download step");
+    for target in &targets {
+        assert!(
+            download.contains(&format!(") target={target} ;;")),
+            "the action downloads {target}"
+        );
+    }
+    // The same file names: the archive, and the sums it is checked against.
+    let text = read(".github/workflows/release.yml");
+    assert!(text.contains(r#"asset="mpctl-${GITHUB_REF_NAME#v}-$TARGET.tar.gz""#));
+    assert!(text.contains("sha256sum mpctl-*.tar.gz > SHA256SUMS"));
+    assert!(download.contains(r#"asset="mpctl-$version-$target.tar.gz""#));
+    assert!(download.contains("for file in SHA256SUMS \"$asset\"; do"));
+    // The release's provenance is signed by the workflow's identity.
+    assert_eq!(
+        str_at(&release, &["jobs", "provenance", "permissions", "id-token"]),
+        "write"
+    );
+}
