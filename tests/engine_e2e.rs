@@ -251,6 +251,13 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
     let stale = h.mpctl(&["apply", "plan.json"]);
     assert_eq!(code(&stale), 1, "{}", text(&stale));
     assert!(text(&stale).contains("pass --replan-"), "{}", text(&stale));
+    let no_plan = h.mpctl(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"]);
+    assert_eq!(code(&no_plan), 1, "{}", text(&no_plan));
+    assert!(
+        text(&no_plan).contains("no saved plan"),
+        "{}",
+        text(&no_plan)
+    );
     let unknown = h.mpctl(&["apply", "plan.json", "--replan-if-same", "--env", "prod"]);
     assert_eq!(code(&unknown), 1, "{}", text(&unknown));
     assert!(

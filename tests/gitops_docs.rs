@@ -195,16 +195,31 @@ fn the_page_names_every_secret_workflow_and_exit_code() {
         "`needs: test`",
         "`concurrency`",
         "`mpctl import`",
+        "`mpctl-allow-mass-destroy`",
+        "`actions: read`",
+        "--replan-if-same",
     ] {
         assert!(doc.contains(needle), "{DOC} lacks {needle}");
     }
-    for input in ["command", "mpctl-path", "working-directory", "step-summary"] {
+    for input in [
+        "command",
+        "version",
+        "release-url",
+        "mpctl-path",
+        "working-directory",
+        "step-summary",
+    ] {
         assert!(
             doc.contains(&format!("| `{input}` |")),
             "{DOC}: input {input}"
         );
     }
-    for output in ["exit-code", "has-changes", "plan-markdown-file"] {
+    for output in [
+        "exit-code",
+        "has-changes",
+        "plan-markdown-file",
+        "error-file",
+    ] {
         assert!(
             doc.contains(&format!("| `{output}` |")),
             "{DOC}: output {output}"

@@ -23,6 +23,12 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     {
         return run_saved(path, args, printer);
     }
+    if args.replan_if_same {
+        miette::bail!(
+            help = "pass one plan file saved by `mpctl plan --out FILE`",
+            "--replan-if-same compares a fresh plan with a saved one; no saved plan was given"
+        );
+    }
     let can_ask = printer.interactive && std::io::stdin().is_terminal();
     if !args.yes && !can_ask {
         miette::bail!(
