@@ -314,7 +314,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Manifest files or directories, or one plan file saved by `mpctl plan --out`.
+    /// Manifest files or directories, or one plan file saved by `mpctl plan --out` (recognised
+    /// by its content, whatever its name).
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
