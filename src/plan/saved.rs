@@ -51,9 +51,12 @@ fn is_plan_text(text: &str) -> bool {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
         return false;
     };
-    map.get("manifest_digest").is_some_and(serde_json::Value::is_string)
+    map.get("manifest_digest")
+        .is_some_and(serde_json::Value::is_string)
         && map.contains_key("generated")
-        && map.get("environments").is_some_and(serde_json::Value::is_array)
+        && map
+            .get("environments")
+            .is_some_and(serde_json::Value::is_array)
 }
 
 /// Reads a saved plan, checking its format version.
