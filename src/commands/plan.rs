@@ -42,14 +42,14 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
         let settings = settings_for(&loaded.manifest, &env.env, None);
         if let Some(e) = crate::plan::guard::mass_destroy(env, settings.mass_destroy_percent, false)
         {
-            printer.status(&format!(
-                "warning: {}: apply will refuse it without `--allow-mass-destroy`",
+            printer.warn(&format!(
+                "{}: apply will refuse it without `--allow-mass-destroy`",
                 e.message
             ));
         }
     }
     if plan.has_errors() {
-        printer.status("error: the plan has errors (listed above); apply would refuse it.");
+        printer.error("the plan has errors (listed above); apply would refuse it.");
     }
     if let Some(out) = &args.out {
         crate::plan::saved::write(&plan, out)?;

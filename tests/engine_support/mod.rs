@@ -30,33 +30,44 @@ pub struct Harness {
 impl Harness {
     /// Starts one emulator per environment name, with the organisation owning prefix `acme`.
     pub fn start(names: &[&str]) -> Self {
+        let with: Vec<(&str, &[&str])> = names.iter().map(|n| (*n, &["acme"][..])).collect();
+        Self::start_with(&with)
+    }
+
+    /// Starts one emulator per environment, with the organisation owning the prefixes given.
+    pub fn start_with(envs: &[(&str, &[&str])]) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut envs = Vec::new();
-        for name in names {
+        let mut started = Vec::new();
+        for (name, prefixes) in envs {
             let emulator = runtime
                 .block_on(Emulator::start(EmulatorConfig::default()))
                 .unwrap();
+            let prefixes: Vec<String> = prefixes.iter().map(|p| (*p).to_owned()).collect();
             let admin = runtime
-                .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &["acme".to_owned()]))
+                .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &prefixes))
                 .unwrap();
             std::fs::write(
                 dir.path().join(format!("{name}-admin.pem")),
                 &admin.private_key_pem,
             )
             .unwrap();
-            envs.push(EnvEmulator {
+            started.push(EnvEmulator {
                 name: (*name).to_owned(),
                 emulator,
                 client_id: admin.client_id,
                 kid: admin.kid,
             });
         }
-        Self { envs, runtime, dir }
+        Self {
+            envs: started,
+            runtime,
+            dir,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -93,7 +104,13 @@ impl Harness {
 
     /// Runs the binary in the working directory, with every environment's credentials.
     pub fn mpctl(&self, args: &[&str]) -> Output {
+        self.mpctl_with(args, &[])
+    }
+
+    /// Runs the binary with extra environment variables.
+    pub fn mpctl_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut command = mpctl_command(self.path(), args);
+        command.envs(vars.iter().copied());
         for e in &self.envs {
             let var = |what: &str| format!("MPCTL_{}_{what}", e.name.to_uppercase());
             command
