@@ -42,7 +42,8 @@ pub fn usage_error(error: &clap::Error) -> std::process::ExitCode {
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Print less: only errors and the result.
+    /// Print only errors and the one-line result: no plan before apply, no progress, no
+    /// warnings.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
