@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use crate::api::{ApiError, ContactTarget, SelfService};
 use crate::plan::{Action, Change, ClientRef, EnvPlan, ManualStep, Phase};
-use crate::printer::Printer;
 
 pub mod fake;
 
@@ -65,83 +64,6 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn phase(&self, _: &str, _: Phase, _: usize) {}
     fn finished(&self, _: &Change, _: Option<&str>) {}
-}
-
-/// Progress as plain lines on stderr (CI logs): one per phase and one per change.
-pub struct LineProgress {
-    printer: Printer,
-}
-
-impl LineProgress {
-    pub fn new(printer: &Printer) -> Self {
-        Self {
-            printer: printer.clone(),
-        }
-    }
-}
-
-impl Progress for LineProgress {
-    fn phase(&self, env: &str, phase: Phase, count: usize) {
-        self.printer.status(&format!(
-            "{env}: phase {} ({}): {count} change{}",
-            phase.number(),
-            phase.title(),
-            if count == 1 { "" } else { "s" }
-        ));
-    }
-
-    fn finished(&self, change: &Change, error: Option<&str>) {
-        match error {
-            None => self.printer.status(&format!(
-                "  done    {} {}",
-                change.kind.symbol(),
-                change.headline()
-            )),
-            Some(e) => self.printer.status(&format!(
-                "  FAILED  {} {}: {e}",
-                change.kind.symbol(),
-                change.headline()
-            )),
-        }
-    }
-}
-
-/// Progress as an indicatif bar (on a terminal).
-pub struct BarProgress {
-    bar: indicatif::ProgressBar,
-}
-
-impl BarProgress {
-    /// A bar over `total` changes.
-    pub fn new(total: usize) -> Self {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        Self { bar }
-    }
-}
-
-impl Progress for BarProgress {
-    fn phase(&self, env: &str, phase: Phase, _: usize) {
-        self.bar
-            .set_prefix(format!("{env} · phase {}", phase.number()));
-        self.bar.set_message(phase.title());
-    }
-
-    fn finished(&self, change: &Change, error: Option<&str>) {
-        self.bar.inc(1);
-        if let Some(e) = error {
-            self.bar
-                .println(format!("FAILED {}: {e}", change.headline()));
-        }
-    }
-
-    fn end(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 /// Applies one environment's plan. Never panics; every outcome is in the report.

@@ -11,6 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// make it so with `mpctl apply`, and watch for changes made by hand with `mpctl drift`.
 /// The `local` environment runs an embedded emulator of the Maskinporten API, so everything
 /// can be tried without credentials.
+///
+/// Exit status: 0 success (no changes), 1 error, 2 changes present (`plan --detailed-exitcode`,
+/// `drift`), 64 usage error (unknown flag, value or subcommand).
 #[derive(Debug, Parser)]
 #[command(name = "mpctl", version, about, long_about, propagate_version = true)]
 pub struct Cli {
@@ -21,10 +24,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The exit status of a usage error (BSD `EX_USAGE`): a mistyped flag, value or subcommand.
+/// Not clap's default 2, which CI reads as "changes present".
+pub const EXIT_USAGE: u8 = 64;
+
+/// Prints a command-line parse error (or the help or version asked for) and returns its exit
+/// status: 0 for `--help` and `--version`, [`EXIT_USAGE`] for everything else.
+pub fn usage_error(error: &clap::Error) -> std::process::ExitCode {
+    let _ = error.print();
+    if error.use_stderr() {
+        std::process::ExitCode::from(EXIT_USAGE)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Print less: only errors and the result.
+    /// Print only errors and the one-line result: no plan before apply, no progress, no
+    /// warnings.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -50,26 +69,28 @@ pub enum Command {
     /// Check manifests without touching any API: schema, YAML hazards, organisation numbers,
     /// scope names and prefixes, grants, key files. Reports every problem at once.
     ///
-    /// Exit status: 0 valid, 1 invalid. With `GITHUB_ACTIONS=true` problems are also printed as
+    /// Exit status: 0 valid, 1 invalid, 64 usage error. With `GITHUB_ACTIONS=true` problems are also printed as
     /// GitHub annotations, so they show on the pull request's diff.
     Validate(ValidateArgs),
 
     /// Show what `apply` would change in each environment, in the order it would do it.
     ///
-    /// Exit status: 0 success, 1 error; with `--detailed-exitcode`, 2 when there are changes.
+    /// Exit status: 0 success, 1 error; with `--detailed-exitcode`, 2 when there are changes;
+    /// 64 usage error.
     Plan(PlanArgs),
 
     /// Make each environment match the manifest: create, update, grant, revoke and deactivate,
     /// phase by phase (scopes, grants, clients, then removals in reverse).
     ///
     /// Asks for confirmation on a terminal; in CI pass `--yes` or a saved plan file.
-    /// Exit status: 0 applied (or nothing to do), 1 error or refused.
+    /// Exit status: 0 applied (or nothing to do), 1 error or refused, 64 usage error.
     Apply(ApplyArgs),
 
     /// Report where live state differs from the manifest, including resources the manifest
     /// does not list and keys about to expire.
     ///
-    /// Exit status: 0 no drift, 2 drift, 1 error.
+    /// Exit status: 0 no drift; 2 drift, including drift apply would refuse to correct
+    /// (protected resources, the mass-destroy limit); 1 could not check; 64 usage error.
     Drift(DriftArgs),
 
     /// Write a manifest from an organisation's live configuration, to adopt mpctl after
@@ -294,7 +315,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Manifest files or directories, or one plan file saved by `mpctl plan --out`.
+    /// Manifest files or directories, or one plan file saved by `mpctl plan --out` (recognised
+    /// by its content, whatever its name).
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

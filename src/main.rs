@@ -6,7 +6,10 @@ use clap::Parser;
 use mpctl::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return mpctl::cli::usage_error(&error),
+    };
     let printer = mpctl::printer::Printer::new(&cli.global);
     mpctl::printer::install_miette_handler(&printer);
     printer.init_tracing(cli.global.verbose);

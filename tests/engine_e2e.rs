@@ -177,7 +177,10 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
     assert_eq!(code(&drift), 2, "{}", text(&drift));
     let out = String::from_utf8_lossy(&drift.stdout);
     assert!(out.starts_with("<!-- mpctl-plan -->"), "{out}");
-    assert!(out.contains("update scope acme:orders.write"), "{out}");
+    assert!(
+        out.contains("scope acme:orders.write was changed outside mpctl"),
+        "{out}"
+    );
 
     let json = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
     assert_eq!(code(&json), 0, "{}", text(&json));
@@ -614,7 +617,7 @@ fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
     assert_eq!(code(&drift), 2, "{}", text(&drift));
     assert!(text(&drift).contains("EXPIRING"), "{}", text(&drift));
     assert!(
-        text(&drift).contains("refresh expiry of key sync-key-1"),
+        text(&drift).contains("key sync-key-1 of client sync is close to its expiry"),
         "{}",
         text(&drift)
     );

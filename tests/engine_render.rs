@@ -180,6 +180,40 @@ fn human_rendering_of_drift() {
 }
 
 #[test]
+fn markdown_rendering_of_drift() {
+    let text = markdown::render(&rich_plan(), Purpose::Drift);
+    assert!(text.starts_with("<!-- mpctl-plan -->\n"));
+    assert!(
+        text.contains(
+            "- grant of acme:orders.write to 991825827 was removed outside mpctl; apply adds it back"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Phase 2"), "drift is not worded as a plan");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn json_rendering_of_drift_words_each_change_from_the_live_side() {
+    let mut plan = rich_plan();
+    mpctl::render::annotate_drift(&mut plan);
+    let text = json::render(&plan);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schema = mpctl::plan::json_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let changes = value["environments"][0]["changes"].as_array().unwrap();
+    assert!(changes.iter().all(|c| c["drift"].is_string()), "{text}");
+    let plain = json::render(&rich_plan());
+    assert!(!plain.contains("\"drift\""), "a plan has no drift wording");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn markdown_rendering_of_a_rich_plan() {
     let text = markdown::render(&rich_plan(), Purpose::Plan);
     assert!(text.starts_with("<!-- mpctl-plan -->\n"));

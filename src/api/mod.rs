@@ -12,6 +12,7 @@ mod diagnostic;
 pub mod endpoints;
 pub mod retry;
 mod transport;
+pub use transport::requests_sent;
 pub mod wire;
 
 pub use client::HttpClient;

@@ -2,6 +2,7 @@
 //! (method, path, status, duration — shown with `-v`), and the answer read in full. Headers and
 //! bodies are never logged: they carry tokens and grants.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Instrument;
@@ -62,6 +63,14 @@ pub(crate) async fn send(
     }
 }
 
+/// Attempts sent by this process, for progress displays.
+static SENT: AtomicU64 = AtomicU64::new(0);
+
+/// How many HTTP requests (attempts, retries included) this process has sent so far.
+pub fn requests_sent() -> u64 {
+    SENT.load(Ordering::Relaxed)
+}
+
 /// One attempt's result: final, or a failure the policy decides about.
 enum Attempt {
     Done(Sent),
@@ -74,6 +83,7 @@ async fn attempt_once(
     path: &str,
 ) -> Attempt {
     let started = Instant::now();
+    SENT.fetch_add(1, Ordering::Relaxed);
     let response = match build().send().await {
         Ok(response) => response,
         Err(e) => {

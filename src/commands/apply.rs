@@ -10,7 +10,7 @@ use super::engine_io::{self, Access};
 use super::plan::{
     HasApi, plan_environments, reading, render_plan, select_environments, settings_for,
 };
-use crate::apply::{ApplyReport, BarProgress, LineProgress, Progress, execute};
+use crate::apply::{ApplyReport, execute};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::manifest::LoadedManifest;
 use crate::plan::{EnvPlan, Plan, compare, guard, saved};
@@ -63,25 +63,28 @@ async fn proceed<C: HasApi>(
     printer: &Printer,
 ) -> miette::Result<Exit> {
     let json = args.format == OutputFormat::Json;
-    if !json {
+    // With --quiet the plan is not shown, unless it is asked about: nobody confirms unseen.
+    if !json && (!printer.is_quiet() || ask) {
         printer.out(&render_plan(plan, args.format, Purpose::Plan, printer));
     }
     if let Err(refused) = check(plan, loaded, args.allow_mass_destroy) {
         if json {
-            print_json(printer, plan, &[], Some(&refused.to_string()));
+            print_json(printer, plan, &[], Some(&refused.to_string()), &[]);
         }
         return Err(refused);
     }
     if !plan.has_changes() {
         if json {
-            print_json(printer, plan, &[], None);
+            print_json(printer, plan, &[], None, &[]);
+        } else if printer.is_quiet() {
+            printer.out("Nothing to apply.");
         }
         printer.status("Nothing to apply.");
         return Ok(Exit::Success);
     }
     if ask && !confirm(plan)? {
         if json {
-            print_json(printer, plan, &[], Some("apply cancelled"));
+            print_json(printer, plan, &[], Some("apply cancelled"), &[]);
         }
         printer.status("Apply cancelled; nothing was changed.");
         return Ok(Exit::Failure);
@@ -90,11 +93,23 @@ async fn proceed<C: HasApi>(
     Ok(execute_all(plan, connections, concurrency, args.format, printer).await)
 }
 
-/// `apply --format json`'s one document: the plan, the outcome of each environment applied, and
-/// why nothing was applied when the plan was refused (`null` otherwise).
-fn print_json(printer: &Printer, plan: &Plan, reports: &[ApplyReport], refused: Option<&str>) {
+/// `apply --format json`'s one document: the plan, the outcome of each environment applied, why
+/// nothing was applied when the plan was refused (`null` otherwise), and the environments not
+/// attempted because an earlier one failed.
+fn print_json(
+    printer: &Printer,
+    plan: &Plan,
+    reports: &[ApplyReport],
+    refused: Option<&str>,
+    not_attempted: &[String],
+) {
     let applied: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
-    let document = serde_json::json!({ "plan": plan, "applied": applied, "refused": refused });
+    let document = serde_json::json!({
+        "plan": plan,
+        "applied": applied,
+        "refused": refused,
+        "not_attempted": not_attempted,
+    });
     printer.out(&serde_json::to_string_pretty(&document).unwrap_or_default());
 }
 
@@ -181,7 +196,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         };
         if let Some(refused) = refused {
             if args.format == OutputFormat::Json {
-                print_json(printer, &fresh, &[], Some(&refused.to_string()));
+                print_json(printer, &fresh, &[], Some(&refused.to_string()), &[]);
             }
             return Err(refused);
         }
@@ -268,7 +283,8 @@ fn confirm(plan: &Plan) -> miette::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// Applies each environment in turn; stops at the first that fails.
+/// Applies each environment in turn, in the manifest's order; stops at the first that fails and
+/// says which environments were not attempted. With `--quiet`, a success is one line.
 async fn execute_all<C: HasApi>(
     plan: &Plan,
     connections: &BTreeMap<String, C>,
@@ -277,42 +293,63 @@ async fn execute_all<C: HasApi>(
     printer: &Printer,
 ) -> Exit {
     let mut reports: Vec<ApplyReport> = Vec::new();
-    let mut failed = false;
+    let mut failed: Option<&str> = None;
+    let mut not_attempted: Vec<String> = Vec::new();
     for env in &plan.environments {
-        if failed {
-            printer.status(&format!(
-                "{}: not applied (an earlier environment failed).",
-                env.env
-            ));
+        if !env.has_changes() && env.manual_steps.is_empty() {
+            continue;
+        }
+        if failed.is_some() {
+            not_attempted.push(env.env.clone());
             continue;
         }
         let Some(connection) = connections.get(&env.env) else {
             continue;
         };
-        if !env.has_changes() && env.manual_steps.is_empty() {
-            continue;
-        }
-        let progress: Box<dyn Progress> = if printer.interactive && format == OutputFormat::Human {
-            Box::new(BarProgress::new(env.changes.len()))
-        } else {
-            Box::new(LineProgress::new(printer))
-        };
+        let progress = printer.apply_progress(env.changes.len(), format == OutputFormat::Human);
         let report = execute(env, connection.api(), concurrency, progress.as_ref()).await;
-        failed = !report.succeeded();
-        if format == OutputFormat::Human {
-            printer.out(&render::human::render_report(&report, printer.color));
-        } else if format == OutputFormat::Markdown {
-            printer.out(&format!(
-                "```\n{}```",
-                render::human::render_report(&report, false)
-            ));
+        let succeeded = report.succeeded();
+        if !succeeded {
+            failed = Some(&env.env);
+        }
+        // With --quiet, a success is summed up in one line at the end; a failure is an error.
+        if !printer.is_quiet() || !succeeded {
+            match format {
+                OutputFormat::Human => {
+                    printer.out(&render::human::render_report(&report, printer.color))
+                }
+                OutputFormat::Markdown => printer.out(&format!(
+                    "```\n{}```",
+                    render::human::render_report(&report, false)
+                )),
+                OutputFormat::Json => {}
+            }
         }
         reports.push(report);
     }
     if format == OutputFormat::Json {
-        print_json(printer, plan, &reports, None);
+        print_json(printer, plan, &reports, None, &not_attempted);
+    } else if let Some(failed) = failed {
+        if !not_attempted.is_empty() {
+            printer.out(&format!(
+                "Not attempted, because applying {failed} failed: {}.",
+                not_attempted.join(", ")
+            ));
+        }
+    } else if printer.is_quiet() {
+        let done: usize = reports.iter().map(|r| r.done.len()).sum();
+        let envs: Vec<&str> = reports.iter().map(|r| r.env.as_str()).collect();
+        printer.out(&format!(
+            "Applied {}: {done} change{} done.",
+            envs.join(", "),
+            if done == 1 { "" } else { "s" }
+        ));
     }
-    if failed { Exit::Failure } else { Exit::Success }
+    if failed.is_some() {
+        Exit::Failure
+    } else {
+        Exit::Success
+    }
 }
 
 /// The outcome of one environment as JSON: headlines of what was done, failed and not done.

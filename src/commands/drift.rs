@@ -1,11 +1,14 @@
 //! `mpctl drift`: the plan, read as a report of how live differs from the manifest, including
-//! unmanaged resources and keys expired or about to expire. Exit 0 clean, 2 drift, 1 error.
+//! unmanaged resources and keys expired or about to expire, each difference told from the live
+//! side. Exit 0 clean; 2 for every difference, also one apply would refuse to correct (a
+//! `protected` resource, the mass-destroy limit: the report says why); 1 only when it could not
+//! check (the manifest does not load, the live state cannot be read).
 
 use super::Exit;
 use super::engine_io::{self, Access};
-use super::plan::{plan_environments, reading, render_plan, select_environments};
+use super::plan::{plan_environments, reading, render_plan, select_environments, settings_for};
 use crate::cli::DriftArgs;
-use crate::plan::Plan;
+use crate::plan::{Plan, guard};
 use crate::printer::Printer;
 use crate::render::Purpose;
 
@@ -26,19 +29,25 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
             async move { engine_io::connect(loaded, &env, Access::Read, requests).await }
         },
     );
-    let (plan, _connections) =
+    let (mut plan, _connections) =
         runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
+    // Drift apply would refuse to correct is still drift: say why it would refuse.
+    for env in &mut plan.environments {
+        let settings = settings_for(&loaded.manifest, &env.env, None);
+        if let Some(refusal) = guard::mass_destroy(env, settings.mass_destroy_percent, false) {
+            env.errors.push(refusal);
+        }
+    }
+    crate::render::annotate_drift(&mut plan);
     printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));
     Ok(drift_exit(&plan))
 }
 
-/// 1 when the plan has errors, 2 when any environment drifted (changes, unmanaged resources,
-/// managed keys expired or inside the warning window), else 0. Manual steps cannot be checked
-/// and are not drift.
+/// 2 when any environment drifted (changes, also ones apply would refuse to make; unmanaged
+/// resources; managed keys expired or inside the warning window), else 0. Never 1: a plan was
+/// made, so the check was done. Manual steps cannot be checked and are not drift.
 pub(crate) fn drift_exit(plan: &Plan) -> Exit {
-    if plan.has_errors() {
-        Exit::Failure
-    } else if plan.environments.iter().any(|e| e.has_drift()) {
+    if plan.environments.iter().any(|e| e.has_drift()) {
         Exit::Changes
     } else {
         Exit::Success
@@ -78,6 +87,23 @@ mod tests {
             "unmanaged keys are reported only"
         );
         plan.environments[0].key_expiries.push(key(true));
+        assert_eq!(drift_exit(&plan), Exit::Changes);
+    }
+
+    #[test]
+    fn drift_apply_would_refuse_to_correct_is_still_drift() {
+        let mut plan = Plan {
+            version: 1,
+            generated: String::new(),
+            manifest_digest: String::new(),
+            manifest_paths: vec![],
+            environments: vec![EnvPlan::default()],
+        };
+        plan.environments[0].errors.push(crate::plan::PlanError {
+            resource: None,
+            message: "the plan revokes a grant of the protected scope `acme:a`".into(),
+            help: "h".into(),
+        });
         assert_eq!(drift_exit(&plan), Exit::Changes);
     }
 }

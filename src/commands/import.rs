@@ -12,7 +12,7 @@ use crate::api::retry::RetryPolicy;
 use crate::api::{ApiError, SelfService};
 use crate::cli::ImportArgs;
 use crate::import::{self, ImportedEnv};
-use crate::manifest::model::{Environment, Manifest};
+use crate::manifest::model::{Environments, Manifest};
 use crate::manifest::orgno::OrgNo;
 use crate::printer::Printer;
 
@@ -24,7 +24,7 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
         Some(path) => Some(read_manifest(path)?),
         None => None,
     };
-    let environments: BTreeMap<String, Environment> = base
+    let environments: Environments = base
         .as_ref()
         .map(|m| m.environments.clone())
         .unwrap_or_default();

@@ -98,13 +98,30 @@ pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> 
         today: time::OffsetDateTime::now_utc().date(),
     };
     let outcome = rotate_key(&options)?;
-    printer.out(&colour_diff(&outcome.diff, printer.color));
+    if !printer.is_quiet() {
+        printer.out(&colour_diff(&outcome.diff, printer.color));
+    }
     for warning in &outcome.warnings {
-        printer.status(&format!("warning: {warning}"));
+        printer.warn(warning);
     }
     let manifest = outcome.manifest.display();
     let public = outcome.public_key_file.display();
     let private = options.private_key_out.display();
+    // With --quiet, the one-line result.
+    if printer.is_quiet() {
+        printer.out(&if outcome.written {
+            format!(
+                "Added key {} to `{}` in {manifest}; private key in {private}.",
+                outcome.kid, options.client
+            )
+        } else {
+            format!(
+                "Dry run: key {} for `{}` not written.",
+                outcome.kid, options.client
+            )
+        });
+        return Ok(Exit::Success);
+    }
     if !outcome.written {
         printer.status(&format!(
             "Dry run: nothing was written. Without --dry-run this writes the private key to \

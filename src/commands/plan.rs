@@ -42,14 +42,14 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
         let settings = settings_for(&loaded.manifest, &env.env, None);
         if let Some(e) = crate::plan::guard::mass_destroy(env, settings.mass_destroy_percent, false)
         {
-            printer.status(&format!(
-                "warning: {}: apply will refuse it without `--allow-mass-destroy`",
+            printer.warn(&format!(
+                "{}: apply will refuse it without `--allow-mass-destroy`",
                 e.message
             ));
         }
     }
     if plan.has_errors() {
-        printer.status("error: the plan has errors (listed above); apply would refuse it.");
+        printer.error("the plan has errors (listed above); apply would refuse it.");
     }
     if let Some(out) = &args.out {
         crate::plan::saved::write(&plan, out)?;
@@ -114,7 +114,8 @@ pub(crate) fn now_unix() -> miette::Result<i64> {
     Ok(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
-/// The environments to work on: those asked for (each must be in the manifest), or all.
+/// The environments to work on: those asked for (each must be in the manifest), or all; in
+/// the order the manifest lists them either way, whatever the order of `--env`.
 pub(crate) fn select_environments(
     manifest: &Manifest,
     requested: &[String],
@@ -129,7 +130,6 @@ pub(crate) fn select_environments(
     if requested.is_empty() {
         return Ok(known);
     }
-    let mut out = Vec::new();
     for env in requested {
         if !known.contains(env) {
             let closest = known
@@ -150,11 +150,11 @@ pub(crate) fn select_environments(
                 "unknown environment `{env}`"
             );
         }
-        if !out.contains(env) {
-            out.push(env.clone());
-        }
     }
-    Ok(out)
+    Ok(known
+        .into_iter()
+        .filter(|k| requested.contains(k))
+        .collect())
 }
 
 /// The settings for one environment: the manifest's, with the environment's `prune` and the
@@ -308,10 +308,19 @@ mod tests {
     #[test]
     fn unknown_environments_are_refused_with_a_suggestion() {
         let m = manifest(&["test", "prod"]);
-        assert_eq!(select_environments(&m, &[]).unwrap(), ["prod", "test"]);
+        assert_eq!(
+            select_environments(&m, &[]).unwrap(),
+            ["test", "prod"],
+            "the manifest's order, not the alphabet's"
+        );
         assert_eq!(
             select_environments(&m, &["test".into(), "test".into()]).unwrap(),
             ["test"]
+        );
+        assert_eq!(
+            select_environments(&m, &["prod".into(), "test".into()]).unwrap(),
+            ["test", "prod"],
+            "the manifest's order, not the command line's"
         );
         let err = select_environments(&m, &["tset".into()]).unwrap_err();
         let text = format!("{err:?}");

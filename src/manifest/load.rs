@@ -890,6 +890,22 @@ mod tests {
     }
 
     #[test]
+    fn environments_keep_the_order_they_are_listed_in_across_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "version: 1\norganization: \"910753282\"\nenvironments:\n  test: {}\n  local: {}\n",
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("b.yaml"), "environments: { prod: {} }\n").expect("write");
+        let loaded = crate::manifest::load(&[dir.path().to_path_buf()]).expect("loads");
+        assert_eq!(
+            crate::manifest::resolve::environments(&loaded.manifest),
+            ["test", "local", "prod"]
+        );
+    }
+
+    #[test]
     fn merged_list_entries_point_into_their_own_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(

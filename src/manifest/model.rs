@@ -6,10 +6,16 @@
 
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::orgno::OrgNo;
+
+/// The manifest's environments in the order it lists them (across files: in order of first
+/// appearance, files in load order): plan, apply and drift follow this order, so `test` written
+/// before `prod` is applied first.
+pub type Environments = IndexMap<String, Environment>;
 
 /// One manifest file: the organisation it acts for, the environments it manages, and the scopes
 /// (as API provider) and clients (as API consumer) it wants there.
@@ -32,8 +38,10 @@ pub struct Manifest {
 
     /// The environments this manifest manages, by name. `test` and `prod` are Digdir's
     /// environments (endpoints preset), `local` is the embedded emulator (no credentials needed).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub environments: BTreeMap<String, Environment>,
+    /// Every command processes them in the order listed here.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, Environment>")]
+    pub environments: Environments,
 
     /// Behaviour of plan and apply.
     #[serde(default, skip_serializing_if = "Settings::is_default")]

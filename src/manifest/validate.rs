@@ -1213,7 +1213,7 @@ mod tests {
         let first = d.iter().next().unwrap();
         assert_eq!(first.code, "mpctl::client::scope_not_granted");
         assert_eq!(first.position().unwrap().line, 11);
-        assert!(first.message.contains("prod, test"), "{}", first.message);
+        assert!(first.message.contains("test, prod"), "{}", first.message);
     }
 
     #[test]

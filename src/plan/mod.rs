@@ -271,6 +271,11 @@ pub struct Change {
     /// Why, where it is not obvious (e.g. which immutable field forces a replacement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Drift reports only: the difference told from the live side (what changed outside mpctl)
+    /// and what apply does about it, e.g. `grant of acme:a to 974760673 was removed outside
+    /// mpctl; apply adds it back`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
     /// What the executor sends. Not part of the JSON document: a saved plan is applied by
     /// computing it again from the same manifest and live state (see [`saved`]).
     #[serde(skip)]
@@ -288,6 +293,7 @@ impl Change {
             fields: Vec::new(),
             destructive: kind.is_destructive(),
             reason: None,
+            drift: None,
             action,
         }
     }
@@ -485,9 +491,11 @@ impl EnvPlan {
     }
 
     /// Whether live differs from the manifest in any way drift reports: changes, unmanaged
-    /// resources, or keys expired or inside the warning window.
+    /// resources, keys expired or inside the warning window, or differences apply would refuse
+    /// to correct (the plan's errors, e.g. a grant added by hand to a `protected` scope).
     pub fn has_drift(&self) -> bool {
         self.has_changes()
+            || !self.errors.is_empty()
             || !self.unmanaged.is_empty()
             || self
                 .key_expiries

@@ -29,9 +29,34 @@ pub fn write(plan: &Plan, path: &Path) -> miette::Result<()> {
         .wrap_err_with(|| format!("cannot write the plan to {}", path.display()))
 }
 
-/// Whether `path` is a saved plan rather than a manifest: a `.json` file.
+/// Whether `path` is a saved plan rather than a manifest, judged by its content whatever its
+/// name: a JSON object carrying the plan's marker fields (`manifest_digest`, `generated`,
+/// `environments`), which no manifest has. A directory is never a plan.
 pub fn is_plan_file(path: &Path) -> bool {
-    path.is_file() && path.extension().is_some_and(|e| e == "json")
+    if !path.is_file() {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    is_plan_text(&text)
+}
+
+/// Whether `text` is a saved plan (see [`is_plan_file`]). A YAML manifest may be written as JSON
+/// too, so being JSON is not enough.
+fn is_plan_text(text: &str) -> bool {
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
+    };
+    map.get("manifest_digest")
+        .is_some_and(serde_json::Value::is_string)
+        && map.contains_key("generated")
+        && map
+            .get("environments")
+            .is_some_and(serde_json::Value::is_array)
 }
 
 /// Reads a saved plan, checking its format version.
@@ -204,6 +229,35 @@ mod tests {
         let back = read(&path).unwrap();
         assert_eq!(back.environments[0].changes.len(), 2);
         assert_eq!(back.manifest_digest, "d");
+    }
+
+    #[test]
+    fn a_plan_is_recognised_by_its_content_not_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            version: PLAN_FORMAT_VERSION,
+            generated: crate::plan::format_time(0),
+            manifest_digest: "d".into(),
+            manifest_paths: vec![],
+            environments: vec![],
+        };
+        for name in ["saved.plan", "plan", "plan.yaml", "plan.json"] {
+            let path = dir.path().join(name);
+            write(&plan, &path).unwrap();
+            assert!(is_plan_file(&path), "{name}");
+        }
+        let manifest = dir.path().join("mpctl.json");
+        std::fs::write(
+            &manifest,
+            r#"{"version": 1, "organization": "910753282", "environments": {"local": {}}}"#,
+        )
+        .unwrap();
+        assert!(!is_plan_file(&manifest), "a manifest written as JSON");
+        let yaml = dir.path().join("mpctl.yaml");
+        std::fs::write(&yaml, "version: 1\nmanifest_digest: x\n").unwrap();
+        assert!(!is_plan_file(&yaml));
+        assert!(!is_plan_file(dir.path()), "a directory");
+        assert!(!is_plan_file(&dir.path().join("missing")));
     }
 
     #[test]

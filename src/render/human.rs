@@ -70,7 +70,17 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
         Purpose::Drift => format!("Drift in environment {}", env.env),
     };
     let _ = writeln!(out, "{}", paint.bold(&title));
-    for phase in Phase::ALL {
+    if purpose == Purpose::Drift && !env.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {}",
+            paint.bold("Changed outside mpctl (values: live → manifest):")
+        );
+        for change in &env.changes {
+            render_drift_change(out, change, paint);
+        }
+    }
+    for phase in Phase::ALL.into_iter().filter(|_| purpose == Purpose::Plan) {
         let changes: Vec<&Change> = env.changes.iter().filter(|c| c.phase == phase).collect();
         if changes.is_empty() {
             continue;
@@ -132,7 +142,11 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
         }
     }
     if !env.errors.is_empty() {
-        let _ = writeln!(out, "\n  {}", paint.fg(AnsiColor::Red, "Errors:"));
+        let heading = match purpose {
+            Purpose::Plan => "Errors:",
+            Purpose::Drift => "Apply would refuse to correct this drift:",
+        };
+        let _ = writeln!(out, "\n  {}", paint.fg(AnsiColor::Red, heading));
         for e in &env.errors {
             let _ = writeln!(out, "    ✗ {}", e.message);
             let _ = writeln!(out, "      help: {}", e.help);
@@ -160,19 +174,34 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
     }
     let destructive: Vec<&Change> = env.changes.iter().filter(|c| c.destructive).collect();
     if !destructive.is_empty() {
-        let _ = writeln!(
-            out,
-            "  {}",
-            paint.fg(
-                AnsiColor::Red,
-                &format!(
-                    "⚠ {} destructive change{} (deactivate, revoke, replace): review before applying.",
-                    destructive.len(),
-                    if destructive.len() == 1 { "" } else { "s" }
-                )
-            )
-        );
+        let n = destructive.len();
+        let s = if n == 1 { "" } else { "s" };
+        let text = match purpose {
+            Purpose::Plan => format!(
+                "⚠ {n} destructive change{s} (deactivate, revoke, replace): review before applying."
+            ),
+            Purpose::Drift => format!(
+                "⚠ correcting this drift takes {n} destructive change{s} (deactivate, revoke, replace)."
+            ),
+        };
+        let _ = writeln!(out, "  {}", paint.fg(AnsiColor::Red, &text));
     }
+}
+
+/// One drift item: the change told from the live side (see [`super::drift_text`]).
+fn render_drift_change(out: &mut String, change: &Change, paint: &Paint) {
+    let symbol = super::drift_symbol(change.kind);
+    let mut line = format!("{symbol} {}", super::drift_text(change));
+    if change.destructive {
+        line.push_str("  [destructive]");
+    }
+    let color = match symbol {
+        "+" => AnsiColor::Green,
+        "-" => AnsiColor::Red,
+        _ => AnsiColor::Yellow,
+    };
+    let _ = writeln!(out, "    {}", paint.fg(color, &line));
+    render_details(out, change, paint);
 }
 
 fn render_change(out: &mut String, change: &Change, paint: &Paint) {
@@ -181,6 +210,11 @@ fn render_change(out: &mut String, change: &Change, paint: &Paint) {
         line.push_str("  [destructive]");
     }
     let _ = writeln!(out, "    {}", paint.kind(change.kind, &line));
+    render_details(out, change, paint);
+}
+
+/// A change's reason and fields, under its line.
+fn render_details(out: &mut String, change: &Change, paint: &Paint) {
     if let Some(reason) = &change.reason {
         let _ = writeln!(out, "        why: {reason}");
     }

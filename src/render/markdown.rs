@@ -31,7 +31,7 @@ pub fn render_limited(plan: &Plan, purpose: Purpose, limit: usize) -> String {
         Purpose::Drift => "mpctl drift report",
     };
     let _ = writeln!(head, "## {title}\n");
-    destructive_banner(&mut head, plan);
+    destructive_banner(&mut head, plan, purpose);
     summary_table(&mut head, plan, purpose);
 
     // Reserve room for the closing of an open section and the truncation note.
@@ -95,7 +95,7 @@ fn env_line(env: &EnvPlan, purpose: Purpose) -> String {
     }
 }
 
-fn destructive_banner(out: &mut String, plan: &Plan) {
+fn destructive_banner(out: &mut String, plan: &Plan, purpose: Purpose) {
     let destructive: Vec<(&str, &Change)> = plan
         .environments
         .iter()
@@ -108,29 +108,39 @@ fn destructive_banner(out: &mut String, plan: &Plan) {
         .collect();
     let errors: usize = plan.environments.iter().map(|e| e.errors.len()).sum();
     if errors > 0 {
-        let _ = writeln!(
-            out,
-            "> [!CAUTION]\n> **{errors} error{}** block this plan; see the environments below.\n",
-            if errors == 1 { "" } else { "s" }
-        );
+        let s = if errors == 1 { "" } else { "s" };
+        let _ = match purpose {
+            Purpose::Plan => writeln!(
+                out,
+                "> [!CAUTION]\n> **{errors} error{s}** block this plan; see the environments below.\n"
+            ),
+            Purpose::Drift => writeln!(
+                out,
+                "> [!CAUTION]\n> **{errors} difference{s}** apply would refuse to correct; see the environments below.\n"
+            ),
+        };
     }
     if destructive.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "> [!WARNING]\n> **{} destructive change{}** (deactivate, revoke, replace):",
-        destructive.len(),
-        if destructive.len() == 1 { "" } else { "s" }
-    );
-    for (env, c) in destructive.iter().take(20) {
-        let _ = writeln!(
+    let n = destructive.len();
+    let s = if n == 1 { "" } else { "s" };
+    let _ = match purpose {
+        Purpose::Plan => writeln!(
             out,
-            "> - `{}` {} {}",
-            env,
-            c.kind.symbol(),
-            escape(&c.headline())
-        );
+            "> [!WARNING]\n> **{n} destructive change{s}** (deactivate, revoke, replace):"
+        ),
+        Purpose::Drift => writeln!(
+            out,
+            "> [!WARNING]\n> Correcting this drift takes **{n} destructive change{s}** (deactivate, revoke, replace):"
+        ),
+    };
+    for (env, c) in destructive.iter().take(20) {
+        let (symbol, text) = match purpose {
+            Purpose::Plan => (c.kind.symbol(), c.headline()),
+            Purpose::Drift => (super::drift_symbol(c.kind), super::drift_text(c)),
+        };
+        let _ = writeln!(out, "> - `{}` {} {}", env, symbol, escape(&text));
     }
     if destructive.len() > 20 {
         let _ = writeln!(out, "> - … and {} more", destructive.len() - 20);
@@ -141,7 +151,11 @@ fn destructive_banner(out: &mut String, plan: &Plan) {
 fn summary_table(out: &mut String, plan: &Plan, purpose: Purpose) {
     let _ = writeln!(
         out,
-        "| Environment | Add | Change | Replace | Revoke | Deactivate | Manual steps | Unmanaged | Keys expiring or expired | Errors |"
+        "| Environment | Add | Change | Replace | Revoke | Deactivate | Manual steps | Unmanaged | Keys expiring or expired | {} |",
+        match purpose {
+            Purpose::Plan => "Errors",
+            Purpose::Drift => "Apply would refuse",
+        }
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for env in &plan.environments {
@@ -190,19 +204,18 @@ impl Section {
     }
 }
 
-fn change_text(c: &Change) -> String {
+fn change_text(c: &Change, purpose: Purpose) -> String {
     let mut text = String::new();
     let flag = if c.destructive {
         "   (destructive)"
     } else {
         ""
     };
-    let _ = writeln!(
-        text,
-        "{} {}{flag}",
-        c.kind.symbol(),
-        fence_safe(&c.headline())
-    );
+    let (symbol, line) = match purpose {
+        Purpose::Plan => (c.kind.symbol(), c.headline()),
+        Purpose::Drift => (super::drift_symbol(c.kind), super::drift_text(c)),
+    };
+    let _ = writeln!(text, "{symbol} {}{flag}", fence_safe(&line));
     if let Some(reason) = &c.reason {
         let _ = writeln!(text, "    why: {}", fence_safe(reason));
     }
@@ -227,7 +240,11 @@ fn change_text(c: &Change) -> String {
 fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
     let mut sections = Vec::new();
     if !env.errors.is_empty() {
-        let mut s = Section::new("**Errors**\n\n", "\n");
+        let heading = match purpose {
+            Purpose::Plan => "**Errors**\n\n",
+            Purpose::Drift => "**Apply would refuse to correct this drift**\n\n",
+        };
+        let mut s = Section::new(heading, "\n");
         for e in &env.errors {
             s.items.push(format!(
                 "- ❌ {}  \n  _help:_ {}\n",
@@ -237,7 +254,19 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
         }
         sections.push(s);
     }
-    for phase in Phase::ALL {
+    if purpose == Purpose::Drift && !env.changes.is_empty() {
+        let mut s = Section::new(
+            "**Changed outside mpctl** (values: live → manifest)\n\n```diff\n",
+            "```\n\n",
+        );
+        s.items = env
+            .changes
+            .iter()
+            .map(|c| change_text(c, purpose))
+            .collect();
+        sections.push(s);
+    }
+    for phase in Phase::ALL.into_iter().filter(|_| purpose == Purpose::Plan) {
         let changes: Vec<&Change> = env.changes.iter().filter(|c| c.phase == phase).collect();
         if changes.is_empty() {
             continue;
@@ -250,7 +279,10 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
             ),
             "```\n\n",
         );
-        s.items = changes.into_iter().map(change_text).collect();
+        s.items = changes
+            .into_iter()
+            .map(|c| change_text(c, purpose))
+            .collect();
         sections.push(s);
     }
     if !env.manual_steps.is_empty() {

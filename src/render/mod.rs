@@ -6,7 +6,9 @@ pub mod human;
 pub mod json;
 pub mod markdown;
 
-use crate::plan::{EnvPlan, ExpiryStatus, FieldChange, KeyExpiry};
+use crate::plan::{
+    Change, ChangeKind, EnvPlan, ExpiryStatus, FieldChange, KeyExpiry, ResourceKind,
+};
 
 /// What the rendering is for: a plan (what apply would do) or a drift report (how live differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,82 @@ pub fn sorted_expiries(env: &EnvPlan) -> Vec<&KeyExpiry> {
     keys
 }
 
+/// A change as drift: told from the live side, as what happened outside mpctl, then what apply
+/// does about it (`grant of acme:a to 974760673 was removed outside mpctl; apply adds it back`),
+/// so a reviewer does not have to reverse the plan's wording in their head.
+pub fn drift_text(change: &Change) -> String {
+    let r = &change.resource;
+    let what = match r.kind {
+        ResourceKind::Grant => format!(
+            "grant of {} to {}",
+            r.name,
+            r.consumer.as_deref().unwrap_or("?")
+        ),
+        _ => r.label(),
+    };
+    // Contacts are plural ("contacts of client x were changed").
+    let was = if r.kind == ResourceKind::Contacts {
+        "were"
+    } else {
+        "was"
+    };
+    let retired = change
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("retire_after"));
+    match change.kind {
+        ChangeKind::Create => format!("{what} does not exist; apply creates it"),
+        ChangeKind::Update => format!("{what} {was} changed outside mpctl; apply changes it back"),
+        ChangeKind::Reactivate => {
+            format!("{what} {was} deactivated outside mpctl; apply reactivates it")
+        }
+        // With a reason, the deactivation is part of another change (a replacement).
+        ChangeKind::Deactivate if change.reason.is_some() => {
+            format!("{what} is active; apply deactivates it")
+        }
+        ChangeKind::Deactivate => {
+            format!("{what} is active but not in the manifest; apply deactivates it")
+        }
+        ChangeKind::Grant => format!("{what} {was} removed outside mpctl; apply adds it back"),
+        ChangeKind::Revoke => format!("{what} {was} added outside mpctl; apply revokes it"),
+        ChangeKind::Replace => format!(
+            "{what} {was} changed outside mpctl in a field that cannot change; apply replaces it (its client_id changes)"
+        ),
+        ChangeKind::AddKey => format!("{what} {was} removed outside mpctl; apply adds it back"),
+        ChangeKind::RemoveKey if retired => {
+            format!("{what} is still registered past its retire_after date; apply removes it")
+        }
+        ChangeKind::RemoveKey => format!("{what} {was} added outside mpctl; apply removes it"),
+        ChangeKind::RefreshKey => {
+            format!("{what} is close to its expiry; apply registers it again to move it forward")
+        }
+        ChangeKind::SetContacts => format!("{what} {was} changed outside mpctl; apply sets them"),
+    }
+}
+
+/// The symbol of a drift item, from the live side: `-` something is missing live, `+` something
+/// live is extra, `~` something live differs.
+pub fn drift_symbol(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Create | ChangeKind::Grant | ChangeKind::AddKey => "-",
+        ChangeKind::Revoke | ChangeKind::Deactivate | ChangeKind::RemoveKey => "+",
+        ChangeKind::Update
+        | ChangeKind::Reactivate
+        | ChangeKind::Replace
+        | ChangeKind::RefreshKey
+        | ChangeKind::SetContacts => "~",
+    }
+}
+
+/// Fills each change's [`Change::drift`] with [`drift_text`], for the JSON drift report.
+pub fn annotate_drift(plan: &mut crate::plan::Plan) {
+    for env in &mut plan.environments {
+        for change in &mut env.changes {
+            change.drift = Some(drift_text(change));
+        }
+    }
+}
+
 /// A one-line account of drift in an environment, or `None` when there is none.
 pub fn drift_line(env: &EnvPlan) -> Option<String> {
     let mut parts = Vec::new();
@@ -170,6 +248,13 @@ pub fn drift_line(env: &EnvPlan) -> Option<String> {
             if expired == 1 { "" } else { "s" }
         ));
     }
+    let refused = env.errors.len();
+    if refused > 0 {
+        parts.push(format!(
+            "{refused} difference{} apply would refuse to correct",
+            if refused == 1 { "" } else { "s" }
+        ));
+    }
     if parts.is_empty() {
         None
     } else {
@@ -180,7 +265,33 @@ pub fn drift_line(env: &EnvPlan) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::orgno::OrgNo;
+    use crate::plan::{Action, Phase, Resource};
     use serde_json::json;
+
+    #[test]
+    fn drift_is_told_from_the_live_side() {
+        let org = OrgNo::new_unchecked("964338531");
+        let change = |kind, resource| Change::new(kind, Phase::Grants, resource, Action::None);
+        let grant = change(ChangeKind::Grant, Resource::grant("fdir:x", &org));
+        assert_eq!(
+            drift_text(&grant),
+            "grant of fdir:x to 964338531 was removed outside mpctl; apply adds it back"
+        );
+        assert_eq!(drift_symbol(grant.kind), "-", "missing live");
+        let revoke = change(ChangeKind::Revoke, Resource::grant("fdir:x", &org));
+        assert_eq!(
+            drift_text(&revoke),
+            "grant of fdir:x to 964338531 was added outside mpctl; apply revokes it"
+        );
+        assert_eq!(drift_symbol(revoke.kind), "+", "extra live");
+        let mut key = change(ChangeKind::RemoveKey, Resource::key("sync", None, "k1"));
+        assert!(drift_text(&key).contains("was added outside mpctl"));
+        key.reason = Some("past its retire_after date (2026-11-01)".into());
+        assert!(drift_text(&key).contains("past its retire_after date"));
+        let contacts = change(ChangeKind::SetContacts, Resource::contacts(None));
+        assert!(drift_text(&contacts).contains("were changed outside mpctl"));
+    }
 
     #[test]
     fn long_text_gets_a_word_diff_short_values_do_not() {
