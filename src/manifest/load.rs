@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use super::keys::{self, load_key_file};
+use super::sniff;
 use super::model::{KeyRef, Manifest};
 use super::yaml::{self, SpanIndex};
 use super::{LoadedManifest, validate};
@@ -273,26 +274,72 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
             .into());
         }
     };
+    if let Some(kind) = sniff::sniff(&bytes) {
+        return Err(not_a_manifest(path, kind.message(), kind.help()).into());
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let file = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+            // Only the position is shown: a file that is not UTF-8 may be anything.
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = valid
+                .rsplit(|&b| b == b'\n')
+                .next()
+                .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
+                + 1;
             return Err(Diagnostic::error(
                 "mpctl::file::not_utf8",
-                format!("{} is not valid UTF-8", path.display()),
+                format!(
+                    "{} is not valid UTF-8 (first invalid byte at line {line}, column {column})",
+                    path.display()
+                ),
             )
             .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
-            .at(
-                &file,
-                // The lossy text holds U+FFFD (three bytes) where the first bad byte was.
-                SourceSpan::new(at.into(), char::REPLACEMENT_CHARACTER.len_utf8()),
-                "not UTF-8",
-            )
+            .at(&empty(), SourceSpan::new(0.into(), 0), "not UTF-8")
             .into());
         }
     };
-    parse_source(path, text)
+    let read = parse_source(path, text)?;
+    if let Some(problem) = not_a_manifest_shape(&read) {
+        return Err(problem.into());
+    }
+    Ok(read)
+}
+
+/// A diagnostic about a file that is not a manifest: located at the file, with none of its text
+/// (the diagnostic's source is empty, so no report format can show a line of it).
+fn not_a_manifest(path: &Path, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("mpctl::file::not_a_manifest", message)
+        .with_help(help)
+        .at(
+            &SourceFile::new(path, String::new()),
+            SourceSpan::new(0.into(), 0),
+            "not a manifest",
+        )
+}
+
+/// A parsed file whose top level cannot be a manifest's: a scalar or a list, or a mapping with
+/// none of a manifest's fields (a workflow, a kubeconfig, a credentials file). Such a file is
+/// refused without quoting it; an empty file or mapping is left to the schema check, which says
+/// what a manifest starts with.
+fn not_a_manifest_shape(file: &ReadFile) -> Option<Diagnostic> {
+    let what = match &file.parsed.value {
+        Value::Null => return None,
+        Value::Object(map) if map.is_empty() || map.keys().any(|k| schema::is_manifest_field(k)) => {
+            return None;
+        }
+        Value::Object(_) => "a mapping without any manifest field",
+        Value::Array(_) => "a list",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+    };
+    Some(not_a_manifest(
+        file.source.path(),
+        &format!("this is not a manifest: its top level is {what}; its content is not shown"),
+        "a manifest is a YAML mapping starting with `version: 1` and `organization:` (a part of a multi-file manifest has `scopes:`, `clients:` or other manifest fields); see docs/manifest.md",
+    ))
 }
 
 /// Checks one manifest given as text, as if read from `path` (key paths resolve against its

@@ -7,6 +7,7 @@ pub mod load;
 pub mod model;
 pub mod orgno;
 pub mod resolve;
+pub mod sniff;
 pub mod validate;
 pub mod yaml;
 

@@ -4,7 +4,7 @@
 //! carries out the same plan, computed again at the saved time. The file holds no secrets: only
 //! names, public key ids, field values of the manifest, and digests.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use miette::{IntoDiagnostic, WrapErr};
 
@@ -21,12 +21,76 @@ pub fn live_digest(live: &LiveEnv) -> String {
     crate::digest::of_json(live)
 }
 
-/// Writes a plan to `path` as JSON.
+/// Writes a plan to `path` as JSON. Its manifest paths are written relative to the working
+/// directory, and refused unless `apply` will accept them (see [`manifest_paths_under`]).
 pub fn write(plan: &Plan, path: &Path) -> miette::Result<()> {
-    let text = serde_json::to_string_pretty(plan).into_diagnostic()?;
+    let cwd = std::env::current_dir().into_diagnostic()?;
+    let mut plan = plan.clone();
+    for p in &mut plan.manifest_paths {
+        if let Ok(relative) = Path::new(p.as_str()).strip_prefix(&cwd) {
+            *p = relative.display().to_string();
+        }
+    }
+    manifest_paths_under(&plan.manifest_paths, &cwd).map_err(|e| {
+        miette::miette!(
+            help = "plan from the directory that holds the manifest (e.g. the repository's top \
+                    level), naming it by a relative path; apply the plan from that directory",
+            "the plan was not saved: `mpctl apply` would refuse it: {e}"
+        )
+    })?;
+    let text = serde_json::to_string_pretty(&plan).into_diagnostic()?;
     std::fs::write(path, text + "\n")
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write the plan to {}", path.display()))
+}
+
+/// The manifest paths of a saved plan, checked before anything is read.
+///
+/// A plan file is an artifact that crosses jobs and machines, so its paths are data to check,
+/// not to trust: each must be relative, without `..`, lie under `base` (the directory `apply`
+/// runs in) also after symbolic links are followed, and be a directory or a `.yaml`/`.yml` file.
+/// Otherwise an edited plan could make mpctl read (and report on) any file, such as a private
+/// key. The error names the path, never anything read from it.
+pub fn manifest_paths_under(paths: &[String], base: &Path) -> Result<Vec<PathBuf>, String> {
+    if paths.is_empty() {
+        return Err("the plan names no manifest".into());
+    }
+    let base = base
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve the working directory: {e}"))?;
+    paths
+        .iter()
+        .map(|text| {
+            let path = Path::new(text);
+            let plain = path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+            if !plain {
+                return Err(format!(
+                    "the manifest path {text:?} is absolute or climbs with `..`; a saved plan only \
+                     names manifests under the directory it is applied from"
+                ));
+            }
+            let real = base.join(path).canonicalize().map_err(|_| {
+                format!("the manifest path {text:?} does not exist under {}", base.display())
+            })?;
+            if !real.starts_with(&base) {
+                return Err(format!(
+                    "the manifest path {text:?} leads (through a symbolic link) outside the \
+                     directory the plan is applied from"
+                ));
+            }
+            let yaml = real
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml");
+            if !(real.is_dir() || (real.is_file() && yaml)) {
+                return Err(format!(
+                    "the manifest path {text:?} is not a directory or a YAML file (*.yaml, *.yml)"
+                ));
+            }
+            Ok(path.to_path_buf())
+        })
+        .collect()
 }
 
 /// Whether `path` is a saved plan rather than a manifest: a `.json` file.
