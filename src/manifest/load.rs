@@ -15,7 +15,8 @@ use miette::SourceSpan;
 use serde_json::{Map, Value};
 
 use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
-use super::keys::{self, load_key_file};
+use super::key_path;
+use super::keys::{self, load_key_file_named};
 use super::sniff;
 use super::model::{KeyRef, Manifest};
 use super::yaml::{self, SpanIndex};
@@ -649,8 +650,8 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             return (None, problems);
         }
     };
-    resolve_key_paths(&mut manifest, &locator);
-    let keys = read_keys(&manifest, &locator, now_unix, &mut problems);
+    let resolved = resolve_key_paths(&mut manifest, &locator, &mut problems);
+    let keys = read_keys(&manifest, &resolved, &locator, now_unix, &mut problems);
     problems.extend(validate::check(&manifest, &keys, &locator));
     let digest = digest(&manifest, &keys);
     let loaded = LoadedManifest {
@@ -797,32 +798,66 @@ fn duplicate_across_files(
     d
 }
 
-/// Makes key paths relative to the working directory: each is resolved against the directory
-/// of the file that declared it.
-fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
-    for (ci, client) in manifest.clients.iter_mut().enumerate() {
-        let Some(file) = locator.file(&format!("/clients/{ci}")) else {
-            continue;
+/// Resolves every key path against the directory of the file that declared it (see
+/// [`key_path`]) and rewrites it as shown from the repository's top level. Returns, by that
+/// path, the file to read, or `None` for a path already refused here (with its diagnostic).
+fn resolve_key_paths(
+    manifest: &mut Manifest,
+    locator: &Locator,
+    problems: &mut Diagnostics,
+) -> BTreeMap<String, Option<PathBuf>> {
+    let mut resolved = BTreeMap::new();
+    let Some(root) = locator.files.first() else {
+        return resolved;
+    };
+    let boundary = key_path::Boundary::of_manifest(root.source.path());
+    let mut resolve = |pointer: &str, k: &mut KeyRef| {
+        let written = k.path().to_owned();
+        let Some(file) = locator.file(pointer) else {
+            return;
         };
-        let dir = file
-            .path()
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let fix = |k: &mut KeyRef| {
-            let joined = normalize(&dir.join(k.path()));
-            let text = joined.to_string_lossy().into_owned();
-            match k {
-                KeyRef::Path(p) => *p = text,
-                KeyRef::Detailed(d) => d.path = text,
+        let (shown, readable) = match key_path::resolve(&written, file.path(), &boundary) {
+            Ok(key) => (key.shown, Some(key.absolute)),
+            Err((error, key)) => {
+                let mut d = Diagnostic::error("mpctl::keys::path", error.message(&written, &boundary))
+                    .with_help(error.help());
+                if let Some((file, span)) = locator.value(pointer) {
+                    d = d.at(&file, span, error.label());
+                }
+                problems.push(d);
+                (key.map_or(written, |k| k.shown), None)
             }
         };
-        client.keys.iter_mut().for_each(fix);
-        for o in client.overrides.values_mut() {
-            if let Some(keys) = &mut o.keys {
-                keys.iter_mut().for_each(fix);
+        resolved.entry(shown.clone()).or_insert(readable);
+        match k {
+            KeyRef::Path(p) => *p = shown,
+            KeyRef::Detailed(d) => d.path = shown,
+        }
+    };
+    for (ci, client) in manifest.clients.iter_mut().enumerate() {
+        for (ki, k) in client.keys.iter_mut().enumerate() {
+            let pointer = format!("/clients/{ci}/keys/{ki}{}", key_suffix(k));
+            resolve(&pointer, k);
+        }
+        for (env, o) in &mut client.overrides {
+            for (ki, k) in o.keys.iter_mut().flatten().enumerate() {
+                let pointer = format!(
+                    "/clients/{ci}/overrides/{}/keys/{ki}{}",
+                    yaml::escape_pointer_segment(env),
+                    key_suffix(k)
+                );
+                resolve(&pointer, k);
             }
         }
+    }
+    resolved
+}
+
+/// The pointer suffix of a key reference's path: the entry itself, or its `path` field.
+fn key_suffix(k: &KeyRef) -> &'static str {
+    match k {
+        KeyRef::Path(_) => "",
+        KeyRef::Detailed(_) => "/path",
     }
 }
 
@@ -830,10 +865,7 @@ fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
 pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
     let mut refs = Vec::new();
     for (ci, client) in manifest.clients.iter().enumerate() {
-        let at = |k: &KeyRef| match k {
-            KeyRef::Path(_) => "",
-            KeyRef::Detailed(_) => "/path",
-        };
+        let at = key_suffix;
         for (ki, k) in client.keys.iter().enumerate() {
             refs.push((
                 k.path().to_owned(),
@@ -858,6 +890,7 @@ pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
 
 fn read_keys(
     manifest: &Manifest,
+    resolved: &BTreeMap<String, Option<PathBuf>>,
     locator: &Locator,
     now_unix: i64,
     problems: &mut Diagnostics,
@@ -867,24 +900,13 @@ fn read_keys(
         if keys.contains_key(&path) {
             continue;
         }
-        if !Path::new(&path).is_file() {
-            let mut d = Diagnostic::error(
-                "mpctl::keys::not_found",
-                format!("key file {path} does not exist"),
-            )
-            .with_help("key paths are relative to the manifest file that names them; check the path, or create the key with `mpctl keys rotate`");
-            if let Some((file, span)) = locator.value(&pointer) {
-                d = d.at(&file, span, "no such file");
-            }
-            problems.push(d);
+        let Some(Some(absolute)) = resolved.get(&path) else {
+            // Refused when resolved, with its diagnostic.
             keys.insert(path, Vec::new());
             continue;
-        }
-        let (found, file_problems) = load_key_file(
-            Path::new(&path),
-            now_unix,
-            manifest.settings.warn_expiry_days,
-        );
+        };
+        let (found, file_problems) =
+            load_key_file_named(absolute, &path, now_unix, manifest.settings.warn_expiry_days);
         for p in file_problems {
             let mut d = match p.severity {
                 keys::Severity::Error => Diagnostic::error("mpctl::keys::file", p.message),

@@ -25,13 +25,18 @@ pub fn live_digest(live: &LiveEnv) -> String {
 /// directory, and refused unless `apply` will accept them (see [`manifest_paths_under`]).
 pub fn write(plan: &Plan, path: &Path) -> miette::Result<()> {
     let cwd = std::env::current_dir().into_diagnostic()?;
+    write_in(plan, path, &cwd)
+}
+
+/// [`write`] with `cwd` as the working directory.
+fn write_in(plan: &Plan, path: &Path, cwd: &Path) -> miette::Result<()> {
     let mut plan = plan.clone();
     for p in &mut plan.manifest_paths {
-        if let Ok(relative) = Path::new(p.as_str()).strip_prefix(&cwd) {
+        if let Ok(relative) = Path::new(p.as_str()).strip_prefix(cwd) {
             *p = relative.display().to_string();
         }
     }
-    manifest_paths_under(&plan.manifest_paths, &cwd).map_err(|e| {
+    manifest_paths_under(&plan.manifest_paths, cwd).map_err(|e| {
         miette::miette!(
             help = "plan from the directory that holds the manifest (e.g. the repository's top \
                     level), naming it by a relative path; apply the plan from that directory",
@@ -261,13 +266,51 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
-        write(&plan, &path).unwrap();
+        let err = format!("{:?}", write_in(&plan, &path, dir.path()).unwrap_err());
+        assert!(err.contains("\"mpctl.yaml\" does not exist"), "{err}");
+        std::fs::write(dir.path().join("mpctl.yaml"), "version: 1\n").unwrap();
+        write_in(&plan, &path, dir.path()).unwrap();
         assert!(is_plan_file(&path));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("AQAB"), "no key material in a saved plan");
         let back = read(&path).unwrap();
         assert_eq!(back.environments[0].changes.len(), 2);
         assert_eq!(back.manifest_digest, "d");
+    }
+
+    #[test]
+    fn a_plan_only_leads_to_yaml_manifests_under_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("repo");
+        std::fs::create_dir_all(base.join("manifests")).unwrap();
+        std::fs::write(base.join("mpctl.yaml"), "version: 1\n").unwrap();
+        std::fs::write(base.join("admin.pem"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::write(dir.path().join("outside.yaml"), "version: 1\n").unwrap();
+        let check = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|p| (*p).to_owned()).collect();
+            manifest_paths_under(&paths, &base)
+        };
+        assert_eq!(
+            check(&["mpctl.yaml", "./manifests"]).unwrap(),
+            [PathBuf::from("mpctl.yaml"), PathBuf::from("./manifests")]
+        );
+        let refused = |paths: &[&str], why: &str| {
+            let err = check(paths).unwrap_err();
+            assert!(err.contains(why), "{paths:?}: {err}");
+        };
+        refused(&[], "names no manifest");
+        refused(&["../outside.yaml"], "climbs with `..`");
+        refused(&["manifests/../../outside.yaml"], "climbs with `..`");
+        let absolute = dir.path().join("outside.yaml").display().to_string();
+        refused(&[absolute.as_str()], "is absolute");
+        refused(&["admin.pem"], "not a directory or a YAML file");
+        refused(&["mpctl.yaml", "missing.yaml"], "does not exist");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("outside.yaml"), base.join("link.yaml"))
+                .unwrap();
+            refused(&["link.yaml"], "outside the directory");
+        }
     }
 
     #[test]
