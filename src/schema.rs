@@ -348,6 +348,8 @@ fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProble
             "quote the value to make it a string: \"{}\"",
             crate::manifest::sniff::clip(&instance.to_string())
         );
+    } else if expected == "array" && instance.is_object() {
+        help = format!("write a list: each entry of `{field}` on its own line, starting with `- `");
     } else if expected == "array" && !instance.is_array() {
         help = format!("write a list, e.g. `{field}: [{}]`", show_plain(instance));
     }

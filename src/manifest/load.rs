@@ -291,13 +291,18 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
                 + 1;
             return Err(Diagnostic::error(
                 "mpctl::file::not_utf8",
-                format!(
-                    "{} is not valid UTF-8 (first invalid byte at line {line}, column {column})",
-                    path.display()
-                ),
+                format!("{} is not valid UTF-8", path.display()),
             )
             .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
-            .at(&empty(), SourceSpan::new(0.into(), 0), "not UTF-8")
+            .at(
+                // Blank lines up to the position: located, with none of the text.
+                &SourceFile::new(
+                    path,
+                    format!("{}{} ", "\n".repeat(line - 1), " ".repeat(column - 1)),
+                ),
+                SourceSpan::new((line - 1 + column - 1).into(), 1),
+                "not UTF-8",
+            )
             .into());
         }
     };
@@ -819,13 +824,24 @@ fn resolve_key_paths(
         let (shown, readable) = match key_path::resolve(&written, file.path(), &boundary) {
             Ok(key) => (key.shown, Some(key.absolute)),
             Err((error, key)) => {
-                let mut d = Diagnostic::error("mpctl::keys::path", error.message(&written, &boundary))
-                    .with_help(error.help());
-                if let Some((file, span)) = locator.value(pointer) {
-                    d = d.at(&file, span, error.label());
+                let shown = key.map_or_else(|| written.clone(), |k| k.shown);
+                // A path listed twice is reported once (and as a duplicate by validation).
+                if !resolved.contains_key(&shown) {
+                    let code = match error {
+                        key_path::KeyPathError::Missing => "mpctl::keys::not_found",
+                        _ => "mpctl::keys::path",
+                    };
+                    let mut message = error.message(&written, &boundary);
+                    if matches!(error, key_path::KeyPathError::Missing) && shown != written {
+                        message.push_str(&format!(" (looked for {shown} in {})", boundary.what));
+                    }
+                    let mut d = Diagnostic::error(code, message).with_help(error.help());
+                    if let Some((file, span)) = locator.value(pointer) {
+                        d = d.at(&file, span, error.label());
+                    }
+                    problems.push(d);
                 }
-                problems.push(d);
-                (key.map_or(written, |k| k.shown), None)
+                (shown, None)
             }
         };
         resolved.entry(shown.clone()).or_insert(readable);

@@ -69,12 +69,11 @@ impl NotManifest {
 
 /// Classifies a file's bytes; `None` when it may be a manifest (text that is none of the above).
 pub fn sniff(bytes: &[u8]) -> Option<NotManifest> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Some(binary_kind(bytes));
-    };
-    if text.contains('\0') {
+    if matches!(bytes, [0x30, 0x80..=0x84, ..]) || bytes.contains(&0) {
         return Some(binary_kind(bytes));
     }
+    // Text in another encoding than UTF-8 is left to the loader, which shows no line of it.
+    let text = std::str::from_utf8(bytes).ok()?;
     if let Some(kind) = pem_kind(text) {
         return Some(kind);
     }
@@ -158,7 +157,7 @@ fn is_jwt(text: &str) -> bool {
 /// A scalar as quoted in a message: its first line, cut to a short prefix, so that a value that
 /// is in fact a secret pasted in the wrong place is never shown whole.
 pub fn clip(text: &str) -> String {
-    const MAX_CHARS: usize = 24;
+    const MAX_CHARS: usize = 32;
     let first_line = text.lines().next().unwrap_or_default();
     let cut: String = first_line.chars().take(MAX_CHARS).collect();
     if cut.len() < text.len() {
@@ -221,7 +220,7 @@ mod tests {
     fn clip_keeps_a_short_first_line_prefix() {
         assert_eq!(clip("short"), "short");
         assert_eq!(clip("line one\nline two"), "line one…");
-        assert_eq!(clip(&"x".repeat(100)), format!("{}…", "x".repeat(24)));
-        assert_eq!(clip("ééééééééééééééééééééééééé"), format!("{}…", "é".repeat(24)));
+        assert_eq!(clip(&"x".repeat(100)), format!("{}…", "x".repeat(32)));
+        assert_eq!(clip(&"é".repeat(33)), format!("{}…", "é".repeat(32)));
     }
 }
