@@ -139,12 +139,12 @@ impl KeyPathError {
     }
 
     /// The label at the key path.
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self, boundary: &Boundary) -> String {
         match self {
-            Self::Outside { .. } => "outside the repository",
-            Self::Missing => "no such file",
-            Self::NotAFile { .. } => "not a file",
-            Self::Empty => "empty file",
+            Self::Outside { .. } => format!("outside {}", boundary.what),
+            Self::Missing => "no such file".into(),
+            Self::NotAFile { .. } => "not a file".into(),
+            Self::Empty => "empty file".into(),
         }
     }
 }

@@ -837,7 +837,7 @@ fn resolve_key_paths(
                     }
                     let mut d = Diagnostic::error(code, message).with_help(error.help());
                     if let Some((file, span)) = locator.value(pointer) {
-                        d = d.at(&file, span, error.label());
+                        d = d.at(&file, span, error.label(&boundary));
                     }
                     problems.push(d);
                 }
