@@ -342,10 +342,16 @@ pub struct ImportArgs {
     #[arg(long, value_name = "ORGNO")]
     pub org: Option<String>,
 
-    /// Write the manifest here instead of standard output; public keys go to a `keys/`
-    /// directory beside it.
+    /// Write the manifest here instead of standard output (missing directories are created);
+    /// public keys go to a `keys/` directory beside it. An existing file is kept unless
+    /// `--force` is given.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Replace the `--out` file if it exists (key files with other content are still never
+    /// overwritten).
+    #[arg(long, requires = "out")]
+    pub force: bool,
 
     /// A manifest whose `environments` (endpoints) to use; needed for environments other than
     /// `test`, `prod` and `local`.
