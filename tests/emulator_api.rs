@@ -306,10 +306,16 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
     env.create_scope(0, "acme", "orders.read").await;
     let scope = "acme:orders.read";
 
-    for bad in ["974760674", "12345678", "abcdefghi"] {
+    for bad in ["974760674", "12345678", "abcdefghi", "000000000"] {
         let (status, _) = env.grant(0, scope, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
+    // 000000000 passes the mod-11 check: refused for its first digit, and said so.
+    let (_, body) = env.grant(0, scope, "000000000").await;
+    assert!(
+        body.to_string().contains("starts with 8 or 9"),
+        "{body}"
+    );
     let (status, grant) = env.grant(0, scope, ORG_B).await;
     assert_eq!(status, StatusCode::OK, "{grant}");
     assert_eq!(grant["state"], "APPROVED");

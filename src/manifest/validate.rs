@@ -410,6 +410,10 @@ impl Rules<'_> {
                 "mpctl::orgno::check_digit",
                 "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
             ),
+            OrgNoError::FirstDigit(..) => (
+                "mpctl::orgno::first_digit",
+                "check the number (look it up in Enhetsregisteret, brreg.no): every Norwegian organisation number starts with 8 or 9",
+            ),
             _ => (
                 "mpctl::orgno::format",
                 "an organisation number is exactly 9 digits, e.g. \"974760673\"",
