@@ -224,6 +224,17 @@ async fn organisations_see_and_change_only_their_own_resources() {
         .call(1, Method::GET, &format!("/clients/{id}/jwks"), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Ownership is checked before the body: another organisation learns nothing from a 400.
+    let (_, jwk) = new_key("hijack");
+    for (method, path, body) in [
+        (Method::POST, format!("/clients/{id}/jwks"), json!({"keys": []})),
+        (Method::PUT, format!("/clients/{id}/jwks"), json!("not a key set")),
+        (Method::POST, format!("/clients/{id}/jwks"), json!({"keys": [jwk]})),
+        (Method::PUT, format!("/clients/{id}"), json!("not an object")),
+    ] {
+        let (status, body) = env.call(1, method.clone(), &path, Some(body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
     let (_, list) = env.call(1, Method::GET, "/clients", None).await;
     assert_eq!(list, json!([]));
     let (_, list) = env.call(0, Method::GET, "/clients", None).await;
