@@ -433,7 +433,9 @@ pub enum EmulatorCommand {
 
 #[derive(Debug, Args)]
 pub struct EmulatorServeArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but a loopback address (e.g. `0.0.0.0:8480`) makes the
+    /// emulator reachable from other machines, with unauthenticated `/emulator/*` control
+    /// endpoints: mpctl warns when it is so.
     #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
     pub listen: String,
 
