@@ -459,3 +459,26 @@ fn serve_on_every_interface_warns_and_prints_the_address_bound() {
         }
     }
 }
+
+#[test]
+fn a_local_environment_in_use_says_so_without_naming_options_apply_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = serve(&dir.path().join(".mpctl/emulator/state.json"));
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.yaml"),
+        dir.path().join("mpctl.yaml"),
+    )
+    .unwrap();
+    let apply = Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        .current_dir(dir.path())
+        .args(["apply", "--yes", "--color", "never", "mpctl.yaml"])
+        .output()
+        .unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert_eq!(apply.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    assert!(stderr.contains("wait for it to finish"), "{stderr}");
+    assert!(!stderr.contains("--state"), "{stderr}");
+}
