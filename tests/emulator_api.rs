@@ -227,10 +227,26 @@ async fn organisations_see_and_change_only_their_own_resources() {
     // Ownership is checked before the body: another organisation learns nothing from a 400.
     let (_, jwk) = new_key("hijack");
     for (method, path, body) in [
-        (Method::POST, format!("/clients/{id}/jwks"), json!({"keys": []})),
-        (Method::PUT, format!("/clients/{id}/jwks"), json!("not a key set")),
-        (Method::POST, format!("/clients/{id}/jwks"), json!({"keys": [jwk]})),
-        (Method::PUT, format!("/clients/{id}"), json!("not an object")),
+        (
+            Method::POST,
+            format!("/clients/{id}/jwks"),
+            json!({"keys": []}),
+        ),
+        (
+            Method::PUT,
+            format!("/clients/{id}/jwks"),
+            json!("not a key set"),
+        ),
+        (
+            Method::POST,
+            format!("/clients/{id}/jwks"),
+            json!({"keys": [jwk]}),
+        ),
+        (
+            Method::PUT,
+            format!("/clients/{id}"),
+            json!("not an object"),
+        ),
     ] {
         let (status, body) = env.call(1, method.clone(), &path, Some(body)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
@@ -323,10 +339,7 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
     }
     // 000000000 passes the mod-11 check: refused for its first digit, and said so.
     let (_, body) = env.grant(0, scope, "000000000").await;
-    assert!(
-        body.to_string().contains("starts with 8 or 9"),
-        "{body}"
-    );
+    assert!(body.to_string().contains("starts with 8 or 9"), "{body}");
     let (status, grant) = env.grant(0, scope, ORG_B).await;
     assert_eq!(status, StatusCode::OK, "{grant}");
     assert_eq!(grant["state"], "APPROVED");

@@ -408,7 +408,9 @@ fn serve_on_every_interface_warns_and_prints_the_address_bound() {
     let dir = tempfile::tempdir().unwrap();
     for (listen, warns) in [("0.0.0.0:0", true), ("127.0.0.1:0", false)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-            .args(["emulator", "serve", "--quiet", "--listen", listen, "--state"])
+            .args([
+                "emulator", "serve", "--quiet", "--listen", listen, "--state",
+            ])
             .arg(dir.path().join("state.json"))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -18,7 +18,9 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 fn example_key(name: &str) -> String {
     std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/multi-env/keys").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/multi-env/keys")
+            .join(name),
     )
     .expect("example key")
 }
@@ -32,24 +34,36 @@ fn repository() -> (tempfile::TempDir, PathBuf) {
     for d in [".git", "keys", "sub/deeper/keys", "sub/escape"] {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }
-    std::fs::write(root.join("keys/k.jwk.json"), example_key("order-sync-2026.jwk.json"))
-        .expect("write");
+    std::fs::write(
+        root.join("keys/k.jwk.json"),
+        example_key("order-sync-2026.jwk.json"),
+    )
+    .expect("write");
     std::fs::write(
         root.join("sub/deeper/keys/k.jwk.json"),
         example_key("order-sync-2027.jwk.json"),
     )
     .expect("write");
-    std::fs::write(dir.path().join("secret.jwk.json"), example_key("order-sync-2027.jwk.json"))
-        .expect("write");
+    std::fs::write(
+        dir.path().join("secret.jwk.json"),
+        example_key("order-sync-2027.jwk.json"),
+    )
+    .expect("write");
     let manifest = |keys: &str| {
         format!(
             "version: 1\norganization: \"910753282\"\nenvironments: {{ local: {{}} }}\nclients:\n  - name: sync\n    keys: [{keys}]\n"
         )
     };
-    std::fs::write(root.join("sub/deeper/m.yaml"), manifest("\"../../keys/k.jwk.json\""))
-        .expect("write");
-    std::fs::write(root.join("sub/escape/m.yaml"), manifest("\"../../../secret.jwk.json\""))
-        .expect("write");
+    std::fs::write(
+        root.join("sub/deeper/m.yaml"),
+        manifest("\"../../keys/k.jwk.json\""),
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("sub/escape/m.yaml"),
+        manifest("\"../../../secret.jwk.json\""),
+    )
+    .expect("write");
     (dir, root)
 }
 
@@ -59,13 +73,25 @@ fn relative(file: &Path, cwd: &Path, root: &Path) -> PathBuf {
     if let Ok(below) = file.strip_prefix(cwd) {
         return below.to_path_buf();
     }
-    let depth = cwd.strip_prefix(root).expect("cwd under root").components().count();
+    let depth = cwd
+        .strip_prefix(root)
+        .expect("cwd under root")
+        .components()
+        .count();
     let mut path: PathBuf = std::iter::repeat_n("..", depth).collect();
     path.push(file.strip_prefix(root).expect("file under root"));
     path
 }
 
-const CWDS: &[&str] = &["", "sub", "sub/deeper", "sub/deeper/keys", "keys", "sub/escape", ".."];
+const CWDS: &[&str] = &[
+    "",
+    "sub",
+    "sub/deeper",
+    "sub/deeper/keys",
+    "keys",
+    "sub/escape",
+    "..",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
@@ -124,7 +150,12 @@ fn a_key_path_that_is_not_a_regular_file_says_what_it_is() {
         .as_array()
         .expect("array")
         .iter()
-        .map(|p| (p["line"].as_u64().unwrap_or(0), p["message"].as_str().unwrap_or("")))
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap_or(0),
+                p["message"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     let mut want = vec![
         (7, "key path `keys` is a directory, not a regular file"),

@@ -57,7 +57,8 @@ fn secrets() -> Vec<Secret> {
         .expect("der")
         .as_bytes()
         .to_vec();
-    let jwk = r#"{"kty":"RSA","kid":"k1","n":"sSECRETMODULUS","e":"AQAB","d":"PRIVATEEXPONENTdonotlog"}"#;
+    let jwk =
+        r#"{"kty":"RSA","kid":"k1","n":"sSECRETMODULUS","e":"AQAB","d":"PRIVATEEXPONENTdonotlog"}"#;
     vec![
         Secret {
             name: "admin.pem",
@@ -107,7 +108,11 @@ fn assert_not_shown(out: &str, secret: &Secret, context: &str) {
             secret.name
         );
     }
-    assert!(out.contains(secret.says), "{context}: {}:\n{out}", secret.name);
+    assert!(
+        out.contains(secret.says),
+        "{context}: {}:\n{out}",
+        secret.name
+    );
 }
 
 #[test]
@@ -122,7 +127,11 @@ fn validate_never_shows_a_key_certificate_or_token_in_any_format() {
         assert_not_shown(&text, &secret, "human");
         assert!(text.contains(&format!("[{}:1:1]", secret.name)), "{text}");
 
-        let json = run(dir.path(), &["validate", "--format", "json", secret.name], false);
+        let json = run(
+            dir.path(),
+            &["validate", "--format", "json", secret.name],
+            false,
+        );
         assert_eq!(json.status.code(), Some(1));
         assert_not_shown(&all_output(&json), &secret, "json");
         let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
@@ -152,11 +161,18 @@ fn a_scalar_in_a_message_is_cut_to_a_short_prefix() {
         ),
     )
     .expect("write");
-    let out = run(dir.path(), &["validate", "--format", "json", "m.yaml"], false);
+    let out = run(
+        dir.path(),
+        &["validate", "--format", "json", "m.yaml"],
+        false,
+    );
     assert_eq!(out.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let message = value[0]["message"].as_str().expect("message");
-    assert!(message.contains("`acme:xxxxxxxxxxxxxxxxxxxxxxxxxxx…`"), "{message}");
+    assert!(
+        message.contains("`acme:xxxxxxxxxxxxxxxxxxxxxxxxxxx…`"),
+        "{message}"
+    );
     assert!(!message.contains(&"x".repeat(40)), "{message}");
 }
 
@@ -231,7 +247,11 @@ fn plan_out_refuses_a_manifest_that_apply_could_not_load_from_its_directory() {
     std::fs::create_dir(&work).expect("mkdir");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.yaml");
     std::fs::copy(example, dir.path().join("mpctl.yaml")).expect("copy");
-    let out = run(&work, &["plan", "../mpctl.yaml", "--out", "plan.json"], false);
+    let out = run(
+        &work,
+        &["plan", "../mpctl.yaml", "--out", "plan.json"],
+        false,
+    );
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("the plan was not saved"), "{text}");

@@ -201,12 +201,11 @@ fn check_out(out: &Path, args: &ImportArgs) -> miette::Result<()> {
     if !out.exists() || args.force {
         return Ok(());
     }
-    let same = |a: &Path, b: &Path| {
-        matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
-    };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     if args.manifest.as_deref().is_some_and(|m| same(m, out)) {
         miette::bail!(
-            help = "write the import elsewhere and compare, or pass --force to replace the manifest",
+            help =
+                "write the import elsewhere and compare, or pass --force to replace the manifest",
             "--out {} is the manifest given to --manifest; not overwriting it",
             out.display()
         );

@@ -317,10 +317,11 @@ fn check_key_count(
         .collect();
     // Key paths resolve as when the manifest is loaded; a path refused there counts as one key.
     let boundary = key_path::Boundary::of_manifest(&options.manifest);
-    let keys_in = |entry: &KeyEntry| match key_path::resolve(&entry.path, &options.manifest, &boundary) {
-        Ok(key) => load_key_file(&key.absolute, today_unix, 0).0.len().max(1),
-        Err(_) => 1,
-    };
+    let keys_in =
+        |entry: &KeyEntry| match key_path::resolve(&entry.path, &options.manifest, &boundary) {
+            Ok(key) => load_key_file(&key.absolute, today_unix, 0).0.len().max(1),
+            Err(_) => 1,
+        };
     let count: usize = live.iter().map(|e| keys_in(e)).sum::<usize>() + 1;
     if count <= MAX_KEYS_PER_CLIENT {
         return Ok(());

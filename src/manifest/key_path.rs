@@ -233,7 +233,10 @@ mod tests {
         let KeyPathError::Outside { resolved } = &error else {
             panic!("{error:?}");
         };
-        assert_eq!(resolved, &boundary.root.parent().expect("parent").join("etc/passwd"));
+        assert_eq!(
+            resolved,
+            &boundary.root.parent().expect("parent").join("etc/passwd")
+        );
         assert!(
             error
                 .message("../../../etc/passwd", &boundary)
@@ -270,7 +273,10 @@ mod tests {
         assert_eq!(kind("keys/empty.json"), KeyPathError::Empty);
         assert_eq!(kind("keys/none.json"), KeyPathError::Missing);
         #[cfg(unix)]
-        assert_eq!(kind("/dev/zero"), KeyPathError::NotAFile { kind: "a device" });
+        assert_eq!(
+            kind("/dev/zero"),
+            KeyPathError::NotAFile { kind: "a device" }
+        );
     }
 
     #[cfg(unix)]

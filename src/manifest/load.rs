@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use super::key_path;
 use super::keys::{self, load_key_file_named};
-use super::sniff;
 use super::model::{KeyRef, Manifest};
+use super::sniff;
 use super::yaml::{self, SpanIndex};
 use super::{LoadedManifest, validate};
 use crate::schema;
@@ -332,7 +332,9 @@ fn not_a_manifest(path: &Path, message: &str, help: &str) -> Diagnostic {
 fn not_a_manifest_shape(file: &ReadFile) -> Option<Diagnostic> {
     let what = match &file.parsed.value {
         Value::Null => return None,
-        Value::Object(map) if map.is_empty() || map.keys().any(|k| schema::is_manifest_field(k)) => {
+        Value::Object(map)
+            if map.is_empty() || map.keys().any(|k| schema::is_manifest_field(k)) =>
+        {
             return None;
         }
         Value::Object(_) => "a mapping without any manifest field",
@@ -921,8 +923,12 @@ fn read_keys(
             keys.insert(path, Vec::new());
             continue;
         };
-        let (found, file_problems) =
-            load_key_file_named(absolute, &path, now_unix, manifest.settings.warn_expiry_days);
+        let (found, file_problems) = load_key_file_named(
+            absolute,
+            &path,
+            now_unix,
+            manifest.settings.warn_expiry_days,
+        );
         for p in file_problems {
             let mut d = match p.severity {
                 keys::Severity::Error => Diagnostic::error("mpctl::keys::file", p.message),

@@ -46,7 +46,9 @@ impl NotManifest {
             Self::PrivateJwk => {
                 "this looks like a private key (a JWK with private members); key files are referenced from a manifest, never loaded as one"
             }
-            Self::Jwt => "this looks like a token (a JWT), not a manifest; its content is not shown",
+            Self::Jwt => {
+                "this looks like a token (a JWT), not a manifest; its content is not shown"
+            }
             Self::Der => {
                 "this looks like a binary key, certificate or PKCS#12 key store (DER); key files are referenced from a manifest, never loaded as one"
             }
@@ -186,7 +188,10 @@ mod tests {
                 b"-----BEGIN CERTIFICATE-----\nMIIC\n",
                 Some(NotManifest::Certificate),
             ),
-            (b"-----BEGIN PUBLIC KEY-----\n", Some(NotManifest::PublicKey)),
+            (
+                b"-----BEGIN PUBLIC KEY-----\n",
+                Some(NotManifest::PublicKey),
+            ),
             (b"-----BEGIN OPENSSH THING-----\n", Some(NotManifest::Pem)),
             (
                 br#"{"kty":"RSA","n":"x","e":"AQAB","d":"secret"}"#,
@@ -204,7 +209,10 @@ mod tests {
                 b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\n",
                 Some(NotManifest::Jwt),
             ),
-            (&[0x30, 0x82, 0x04, 0xbe, 0x02, 0x01, 0x00], Some(NotManifest::Der)),
+            (
+                &[0x30, 0x82, 0x04, 0xbe, 0x02, 0x01, 0x00],
+                Some(NotManifest::Der),
+            ),
             (&[0x89, b'P', b'N', b'G', 0], Some(NotManifest::Binary)),
             (b"version: 1\norganization: \"910753282\"\n", None),
             (b"{\"version\": 1}", None),

@@ -77,7 +77,10 @@ pub fn manifest_paths_under(paths: &[String], base: &Path) -> Result<Vec<PathBuf
                 ));
             }
             let real = base.join(path).canonicalize().map_err(|_| {
-                format!("the manifest path {text:?} does not exist under {}", base.display())
+                format!(
+                    "the manifest path {text:?} does not exist under {}",
+                    base.display()
+                )
             })?;
             if !real.starts_with(&base) {
                 return Err(format!(
@@ -85,9 +88,7 @@ pub fn manifest_paths_under(paths: &[String], base: &Path) -> Result<Vec<PathBuf
                      directory the plan is applied from"
                 ));
             }
-            let yaml = real
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml");
+            let yaml = real.extension().is_some_and(|e| e == "yaml" || e == "yml");
             if !(real.is_dir() || (real.is_file() && yaml)) {
                 return Err(format!(
                     "the manifest path {text:?} is not a directory or a YAML file (*.yaml, *.yml)"
