@@ -69,7 +69,17 @@ pub fn resolve(
     declared_in: &Path,
     boundary: &Boundary,
 ) -> Result<KeyPath, (KeyPathError, Option<KeyPath>)> {
-    let joined = normalize(&absolute_dir(declared_in).join(written));
+    resolve_in(written, &absolute_dir(declared_in), boundary)
+}
+
+/// [`resolve`] with the absolute directory of the declaring file (see [`absolute_dir`]) already
+/// known: a manifest names many keys from few files.
+pub fn resolve_in(
+    written: &str,
+    dir: &Path,
+    boundary: &Boundary,
+) -> Result<KeyPath, (KeyPathError, Option<KeyPath>)> {
+    let joined = normalize(&dir.join(written));
     // Asking what is there opens nothing: a FIFO or `/dev/zero` is named, never read.
     let metadata = std::fs::metadata(&joined).ok();
     if let Some(m) = &metadata
@@ -172,7 +182,7 @@ fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
 }
 
 /// The absolute directory of `file`, with symbolic links resolved where it exists.
-fn absolute_dir(file: &Path) -> PathBuf {
+pub fn absolute_dir(file: &Path) -> PathBuf {
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

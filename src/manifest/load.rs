@@ -818,12 +818,16 @@ fn resolve_key_paths(
         return resolved;
     };
     let boundary = key_path::Boundary::of_manifest(root.source.path());
+    let mut dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut resolve = |pointer: &str, k: &mut KeyRef| {
         let written = k.path().to_owned();
         let Some(file) = locator.file(pointer) else {
             return;
         };
-        let (shown, readable) = match key_path::resolve(&written, file.path(), &boundary) {
+        let dir = dirs
+            .entry(file.path().to_path_buf())
+            .or_insert_with(|| key_path::absolute_dir(file.path()));
+        let (shown, readable) = match key_path::resolve_in(&written, dir, &boundary) {
             Ok(key) => (key.shown, Some(key.absolute)),
             Err((error, key)) => {
                 let shown = key.map_or_else(|| written.clone(), |k| k.shown);

@@ -48,11 +48,12 @@ impl OrgNo {
     /// and `000000000` would otherwise pass the mod-11 check) and the mod-11 check digit.
     pub fn check(&self) -> Result<(), OrgNoError> {
         let s = &self.0;
+        // A value that is not a number at all is quoted by its short prefix only.
         if !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(OrgNoError::NotDigits(s.clone()));
+            return Err(OrgNoError::NotDigits(super::sniff::clip(s)));
         }
         if s.len() != 9 {
-            return Err(OrgNoError::Length(s.clone(), s.len()));
+            return Err(OrgNoError::Length(super::sniff::clip(s), s.len()));
         }
         if let Some(first) = s.chars().next().filter(|c| !matches!(c, '8' | '9')) {
             return Err(OrgNoError::FirstDigit(s.clone(), first));
