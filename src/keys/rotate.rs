@@ -135,11 +135,21 @@ pub enum RotateError {
 /// Rotates the key of `options.client` in `options.env`.
 pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let manifest_name = options.manifest.display().to_string();
-    let source =
-        std::fs::read_to_string(&options.manifest).map_err(|e| RotateError::ReadManifest {
-            path: manifest_name.clone(),
-            message: e.to_string(),
-        })?;
+    let bytes = std::fs::read(&options.manifest).map_err(|e| RotateError::ReadManifest {
+        path: manifest_name.clone(),
+        message: e.to_string(),
+    })?;
+    // A key or token given as the manifest is named as such, never parsed or quoted.
+    if let Some(kind) = crate::manifest::sniff::sniff(&bytes) {
+        return Err(RotateError::ReadManifest {
+            path: manifest_name,
+            message: kind.message().to_owned(),
+        });
+    }
+    let source = String::from_utf8(bytes).map_err(|_| RotateError::ReadManifest {
+        path: manifest_name.clone(),
+        message: "it is not valid UTF-8".into(),
+    })?;
     let edit_error = |source| RotateError::Edit {
         path: manifest_name.clone(),
         source,
