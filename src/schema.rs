@@ -125,7 +125,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                         pointer: format!("{pointer}/{}", escape_pointer_segment(name)),
                         at_key: true,
                         code: "mpctl::schema::unknown_field",
-                        message: format!("unknown field `{name}`"),
+                        message: format!("unknown field `{}`", crate::manifest::sniff::clip(name)),
                         help,
                     }
                 })
