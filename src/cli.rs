@@ -370,10 +370,16 @@ pub struct ImportArgs {
     #[arg(long, value_name = "ORGNO")]
     pub org: Option<String>,
 
-    /// Write the manifest here instead of standard output; public keys go to a `keys/`
-    /// directory beside it.
+    /// Write the manifest here instead of standard output (missing directories are created);
+    /// public keys go to a `keys/` directory beside it. An existing file is kept unless
+    /// `--force` is given.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Replace the `--out` file if it exists (key files with other content are still never
+    /// overwritten).
+    #[arg(long, requires = "out")]
+    pub force: bool,
 
     /// A manifest whose `environments` (endpoints) to use; needed for environments other than
     /// `test`, `prod` and `local`.
@@ -455,7 +461,9 @@ pub enum EmulatorCommand {
 
 #[derive(Debug, Args)]
 pub struct EmulatorServeArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but a loopback address (e.g. `0.0.0.0:8480`) makes the
+    /// emulator reachable from other machines, with unauthenticated `/emulator/*` control
+    /// endpoints: mpctl warns when it is so.
     #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
     pub listen: String,
 

@@ -65,6 +65,14 @@ fn validators() -> Option<&'static Validators> {
         .as_ref()
 }
 
+/// Whether `name` is a top-level field of a manifest.
+pub fn is_manifest_field(name: &str) -> bool {
+    validators()
+        .and_then(|v| v.schema.get("properties"))
+        .and_then(Value::as_object)
+        .is_some_and(|fields| fields.contains_key(name))
+}
+
 /// Checks one manifest file. A `part` (a file of a multi-file manifest without `version`) need
 /// not have the top-level required fields.
 pub fn check(document: &Value, part: bool) -> Vec<SchemaProblem> {
@@ -117,7 +125,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                         pointer: format!("{pointer}/{}", escape_pointer_segment(name)),
                         at_key: true,
                         code: "mpctl::schema::unknown_field",
-                        message: format!("unknown field `{name}`"),
+                        message: format!("unknown field `{}`", crate::manifest::sniff::clip(name)),
                         help,
                     }
                 })
@@ -225,7 +233,14 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
         _ => vec![problem(
             "mpctl::schema::invalid",
             false,
-            format!("`{}` is invalid: {error}", describe(&pointer)),
+            format!(
+                "`{}` is invalid: {}",
+                describe(&pointer),
+                // The validator's text quotes the whole value: quote only its short prefix.
+                error
+                    .to_string()
+                    .replace(&instance.to_string(), &show(instance))
+            ),
             "see the manifest reference in docs/manifest.md".into(),
         )],
     }
@@ -329,7 +344,12 @@ fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProble
         help =
             format!("YAML 1.2 reads `{s}` as a string: the only booleans are `true` and `false`");
     } else if expected.contains("string") && (instance.is_number() || instance.is_boolean()) {
-        help = format!("quote the value to make it a string: \"{instance}\"");
+        help = format!(
+            "quote the value to make it a string: \"{}\"",
+            crate::manifest::sniff::clip(&instance.to_string())
+        );
+    } else if expected == "array" && instance.is_object() {
+        help = format!("write a list: each entry of `{field}` on its own line, starting with `- `");
     } else if expected == "array" && !instance.is_array() {
         help = format!("write a list, e.g. `{field}: [{}]`", show_plain(instance));
     }
@@ -366,7 +386,7 @@ fn kind_of(value: &Value) -> String {
         Value::Null => "nothing (null)".into(),
         Value::Bool(b) => format!("the boolean `{b}`"),
         Value::Number(n) => format!("the number `{n}`"),
-        Value::String(s) => format!("the string \"{s}\""),
+        Value::String(s) => format!("the string \"{}\"", crate::manifest::sniff::clip(s)),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "a mapping".into(),
     }
@@ -374,16 +394,16 @@ fn kind_of(value: &Value) -> String {
 
 fn show(value: &Value) -> String {
     match value {
-        Value::String(s) => format!("`{s}`"),
-        other => format!("`{other}`"),
+        Value::String(s) => format!("`{}`", crate::manifest::sniff::clip(s)),
+        other => format!("`{}`", crate::manifest::sniff::clip(&other.to_string())),
     }
 }
 
 fn show_plain(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => crate::manifest::sniff::clip(s),
         Value::Null => String::new(),
-        other => other.to_string(),
+        other => crate::manifest::sniff::clip(&other.to_string()),
     }
 }
 

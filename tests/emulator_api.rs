@@ -224,6 +224,33 @@ async fn organisations_see_and_change_only_their_own_resources() {
         .call(1, Method::GET, &format!("/clients/{id}/jwks"), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Ownership is checked before the body: another organisation learns nothing from a 400.
+    let (_, jwk) = new_key("hijack");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/clients/{id}/jwks"),
+            json!({"keys": []}),
+        ),
+        (
+            Method::PUT,
+            format!("/clients/{id}/jwks"),
+            json!("not a key set"),
+        ),
+        (
+            Method::POST,
+            format!("/clients/{id}/jwks"),
+            json!({"keys": [jwk]}),
+        ),
+        (
+            Method::PUT,
+            format!("/clients/{id}"),
+            json!("not an object"),
+        ),
+    ] {
+        let (status, body) = env.call(1, method.clone(), &path, Some(body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
     let (_, list) = env.call(1, Method::GET, "/clients", None).await;
     assert_eq!(list, json!([]));
     let (_, list) = env.call(0, Method::GET, "/clients", None).await;
@@ -306,10 +333,13 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
     env.create_scope(0, "acme", "orders.read").await;
     let scope = "acme:orders.read";
 
-    for bad in ["974760674", "12345678", "abcdefghi"] {
+    for bad in ["974760674", "12345678", "abcdefghi", "000000000"] {
         let (status, _) = env.grant(0, scope, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
+    // 000000000 passes the mod-11 check: refused for its first digit, and said so.
+    let (_, body) = env.grant(0, scope, "000000000").await;
+    assert!(body.to_string().contains("starts with 8 or 9"), "{body}");
     let (status, grant) = env.grant(0, scope, ORG_B).await;
     assert_eq!(status, StatusCode::OK, "{grant}");
     assert_eq!(grant["state"], "APPROVED");

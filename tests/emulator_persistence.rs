@@ -402,3 +402,85 @@ async fn start_local_bootstraps_idempotently_with_contacts_on() {
     .await;
     assert_eq!(contacts["notifications"], json!([]));
 }
+
+#[test]
+fn serve_on_every_interface_warns_and_prints_the_address_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    for (listen, warns) in [("0.0.0.0:0", true), ("127.0.0.1:0", false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mpctl"))
+            .args([
+                "emulator", "serve", "--quiet", "--listen", listen, "--state",
+            ])
+            .arg(dir.path().join("state.json"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut printed = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.trim_start().starts_with("bound:");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let bound = printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("bound:"))
+            .map(str::trim)
+            .expect("the bound address");
+        let host = listen.trim_end_matches(":0");
+        let port: u16 = bound
+            .strip_prefix(&format!("{host}:"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{listen}: bound {bound}"));
+        assert_ne!(port, 0);
+        if warns {
+            assert!(
+                printed[0].contains(&format!("0.0.0.0:{port} (every network interface")),
+                "{printed:?}"
+            );
+            assert!(
+                stderr.contains(&format!("warning: the emulator listens on 0.0.0.0:{port}"))
+                    && stderr.contains("/emulator/* control endpoints")
+                    && stderr.contains("no authentication"),
+                "{stderr}"
+            );
+        } else {
+            assert_eq!(
+                printed[0],
+                format!("mpctl emulator listening on http://127.0.0.1:{port}/")
+            );
+            assert!(!stderr.contains("warning"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_local_environment_in_use_says_so_without_naming_options_apply_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = serve(&dir.path().join(".mpctl/emulator/state.json"));
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.yaml"),
+        dir.path().join("mpctl.yaml"),
+    )
+    .unwrap();
+    let apply = Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        .current_dir(dir.path())
+        .args(["apply", "--yes", "--color", "never", "mpctl.yaml"])
+        .output()
+        .unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert_eq!(apply.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    assert!(stderr.contains("wait for it to finish"), "{stderr}");
+    assert!(!stderr.contains("--state"), "{stderr}");
+}

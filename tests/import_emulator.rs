@@ -445,3 +445,50 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
         );
     });
 }
+
+#[test]
+fn out_creates_missing_directories_and_never_replaces_a_file_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let import = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
+            .current_dir(dir.path())
+            .args([
+                "--color", "never", "import", "--env", "local", "--org", ACME,
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr)
+    };
+    let out = "new/dir/mpctl.yaml";
+    let (code, stderr) = import(&["--out", out]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let written = std::fs::read_to_string(dir.path().join(out)).unwrap();
+
+    std::fs::write(dir.path().join(out), "# mine\n").unwrap();
+    let (code, stderr) = import(&["--out", out]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("new/dir/mpctl.yaml exists; not overwriting it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass --force"), "{stderr}");
+    let (code, stderr) = import(&["--manifest", out, "--out", "./new/dir/mpctl.yaml"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is the manifest given to --manifest"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(out)).unwrap(),
+        "# mine\n"
+    );
+
+    let (code, stderr) = import(&["--out", out, "--force"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(out)).unwrap(),
+        written
+    );
+}

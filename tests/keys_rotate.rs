@@ -368,3 +368,35 @@ fn no_output_of_rotate_contains_private_key_material() {
         assert!(!all.contains(line.as_str()));
     }
 }
+
+#[test]
+fn a_key_given_as_the_manifest_is_named_as_such_and_never_shown() {
+    let dir = setup();
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQSECRETBODYLINEdonotshow\n-----END PRIVATE KEY-----\n";
+    std::fs::write(dir.path().join("admin.pem"), pem).unwrap();
+    let out = mpctl(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "order-sync",
+            "--env",
+            "test",
+            "--manifest",
+            "admin.pem",
+            "--private-key-out",
+            "new.pem",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("this looks like a private key"), "{stderr}");
+    assert!(!stderr.contains("SECRETBODYLINE"), "{stderr}");
+    assert!(!text(&out.stdout).contains("SECRETBODYLINE"));
+    assert!(!dir.path().join("new.pem").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("admin.pem")).unwrap(),
+        pem
+    );
+}

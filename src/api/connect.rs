@@ -263,7 +263,18 @@ pub async fn connect_local_in(
         prefixes: prefixes.to_vec(),
     })
     .await
-    .map_err(miette::Report::new)
+    .map_err(|e| match e {
+        // The generic help names `emulator serve --state`; here the state is the working
+        // directory's.
+        crate::emulator::EmulatorError::Locked { path } => miette::miette!(
+            code = "mpctl::emulator::locked",
+            help = "another mpctl command (or an `mpctl emulator serve`) is using the `local` \
+                    environment's state in this directory: wait for it to finish, or stop it",
+            "the emulator state {} is in use by another process",
+            path.display()
+        ),
+        e => miette::Report::new(e),
+    })
     .wrap_err_with(|| format!("cannot start the embedded emulator for environment `{env}`"))?;
     let credentials = Credentials::from_private_key(
         local.admin.client_id.clone(),

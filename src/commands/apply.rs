@@ -119,12 +119,30 @@ fn print_json(
 fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let saved_plan = saved::read(path)?;
     let reviewed = saved_environments(&saved_plan, &args.env.envs, path)?;
-    let paths: Vec<PathBuf> = saved_plan
-        .manifest_paths
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    let loaded = engine_io::load(&paths)?;
+    let cwd = std::env::current_dir().map_err(|e| miette::miette!("{e}"))?;
+    let paths: Vec<PathBuf> = saved::manifest_paths_under(&saved_plan.manifest_paths, &cwd)
+        .map_err(|e| {
+            miette::miette!(
+                help = "apply a plan from the directory it was made in; if it was edited, plan \
+                        again (`mpctl plan --out FILE`)",
+                "{e}; nothing was read and nothing was applied"
+            )
+        })?;
+    // Nothing read because the plan named it is shown: only how many problems there are.
+    let loaded = crate::manifest::load(&paths).map_err(|problems| {
+        miette::miette!(
+            help = format!(
+                "run `mpctl validate {}` to see them",
+                saved_plan.manifest_paths.join(" ")
+            ),
+            "the manifest the plan {} names does not load ({}); nothing was applied",
+            path.display(),
+            crate::manifest::diagnostics::count_phrase(
+                problems.error_count(),
+                problems.warning_count()
+            )
+        )
+    })?;
     let manifest_moved = loaded.digest != saved_plan.manifest_digest;
     if manifest_moved && !args.replan_if_same {
         miette::bail!(

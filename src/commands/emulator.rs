@@ -155,8 +155,20 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
     runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
         let credentials = register(&emulator, &orgs, &state_dir(&args.state)).await?;
+        let bound = emulator.addr();
+        if !bound.ip().is_loopback() {
+            // Printed even with --quiet: this is about who else can reach it.
+            eprintln!("{}", exposure_warning(bound, &state_dir(&args.state)));
+        }
+        // The URLs are as seen from this machine (the issuer must be one fixed URL); the
+        // address bound is printed as it is.
+        let listening = if bound.ip().is_unspecified() {
+            format!("{bound} (every network interface; URLs below as seen from this machine)")
+        } else {
+            emulator.issuer()
+        };
         printer.out(&format!(
-            "mpctl emulator listening on {issuer}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}",
+            "mpctl emulator listening on {listening}\n  bound:    {bound}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}",
             issuer = emulator.issuer(),
             api = emulator.api_url(),
             token = emulator.token_url(),
@@ -170,6 +182,17 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         Ok::<_, miette::Report>(())
     })?;
     Ok(Exit::Success)
+}
+
+/// The warning for an emulator reachable from other machines.
+fn exposure_warning(bound: SocketAddr, key_dir: &Path) -> String {
+    format!(
+        "warning: the emulator listens on {bound}, which other machines can reach. Its \
+         /emulator/* control endpoints (audit log, faults, clock) have no authentication, and \
+         anyone who can read {} can act as its organisations. Listen on 127.0.0.1 unless this \
+         is meant.",
+        key_dir.display()
+    )
 }
 
 async fn wait_for_signal() {

@@ -20,6 +20,9 @@ use crate::printer::Printer;
 const CONCURRENCY: usize = 8;
 
 pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
+    if let Some(out) = &args.out {
+        check_out(out, args)?;
+    }
     let base = match &args.manifest {
         Some(path) => Some(read_manifest(path)?),
         None => None,
@@ -111,6 +114,11 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
     write_key_files(&key_dir, &imported.key_files)?;
     match &args.out {
         Some(out) => {
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .into_diagnostic()
+                    .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
+            }
             std::fs::write(out, &yaml)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot write {}", out.display()))?;
@@ -178,6 +186,35 @@ fn read_manifest(path: &Path) -> miette::Result<Manifest> {
                 path.display()
             )
         })
+}
+
+/// Refuses, before anything is read, an `--out` that would replace a file without `--force`
+/// (above all the manifest given to `--manifest`), or that is not a file.
+fn check_out(out: &Path, args: &ImportArgs) -> miette::Result<()> {
+    if out.is_dir() {
+        miette::bail!(
+            help = "name the manifest file to write, e.g. `--out manifests/mpctl.yaml`",
+            "--out {} is a directory",
+            out.display()
+        );
+    }
+    if !out.exists() || args.force {
+        return Ok(());
+    }
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if args.manifest.as_deref().is_some_and(|m| same(m, out)) {
+        miette::bail!(
+            help =
+                "write the import elsewhere and compare, or pass --force to replace the manifest",
+            "--out {} is the manifest given to --manifest; not overwriting it",
+            out.display()
+        );
+    }
+    miette::bail!(
+        help = "pass --force to replace it, or choose another --out",
+        "{} exists; not overwriting it",
+        out.display()
+    )
 }
 
 /// Writes the public key files under `dir`; an existing file with other content is never

@@ -925,6 +925,8 @@ async fn update_client(
     body: Bytes,
 ) -> ApiResult {
     let caller = authorize(&s, &headers, &[DCR_MODIFY, DCR_WRITE])?;
+    // Ownership before the body: another organisation's client is 403 whatever is sent.
+    owned_client(&s.store.read(), &caller, &id)?;
     let body = parse_body(&body)?;
     let c = caller.clone();
     let value = s
@@ -1023,6 +1025,8 @@ async fn put_jwks(
     body: Bytes,
 ) -> ApiResult {
     let caller = authorize(&s, &headers, &[DCR_MODIFY, DCR_WRITE])?;
+    // Ownership before the body: another organisation's client is 403 whatever is sent.
+    owned_client(&s.store.read(), &caller, &id)?;
     let body = parse_body(&body)?;
     let keys: Vec<Map<String, Value>> = match body.get("keys") {
         Some(Value::Array(keys)) => keys
@@ -1203,6 +1207,8 @@ async fn put_client_contacts(
     body: Bytes,
 ) -> ApiResult {
     let caller = authorize(&s, &headers, &[DCR_MODIFY, DCR_WRITE])?;
+    // Ownership before the body: another organisation's client is 403 whatever is sent.
+    owned_client(&s.store.read(), &caller, &id)?;
     let contacts = parse_contacts(&body)?;
     let c = caller.clone();
     let target = format!("client:{id}");

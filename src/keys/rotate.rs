@@ -11,6 +11,7 @@ use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 use super::manifest_edit::{self, EditError, KeyEntry, KeysSite};
+use crate::manifest::key_path;
 use crate::manifest::keys::{MAX_KEYS_PER_CLIENT, load_key_file, public_jwk};
 
 /// What to rotate, and where to write.
@@ -134,11 +135,21 @@ pub enum RotateError {
 /// Rotates the key of `options.client` in `options.env`.
 pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let manifest_name = options.manifest.display().to_string();
-    let source =
-        std::fs::read_to_string(&options.manifest).map_err(|e| RotateError::ReadManifest {
-            path: manifest_name.clone(),
-            message: e.to_string(),
-        })?;
+    let bytes = std::fs::read(&options.manifest).map_err(|e| RotateError::ReadManifest {
+        path: manifest_name.clone(),
+        message: e.to_string(),
+    })?;
+    // A key or token given as the manifest is named as such, never parsed or quoted.
+    if let Some(kind) = crate::manifest::sniff::sniff(&bytes) {
+        return Err(RotateError::ReadManifest {
+            path: manifest_name,
+            message: kind.message().to_owned(),
+        });
+    }
+    let source = String::from_utf8(bytes).map_err(|_| RotateError::ReadManifest {
+        path: manifest_name.clone(),
+        message: "it is not valid UTF-8".into(),
+    })?;
     let edit_error = |source| RotateError::Edit {
         path: manifest_name.clone(),
         source,
@@ -152,7 +163,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let today_unix = options.today.midnight().assume_utc().unix_timestamp();
-    check_key_count(&site, &manifest_dir, today_unix, options)?;
+    check_key_count(&site, today_unix, options)?;
 
     if options.private_key_out.exists() {
         return Err(RotateError::PrivateKeyExists {
@@ -192,7 +203,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         .to_string();
 
     let mut warnings = Vec::new();
-    let (guarded, what) = match repository_root(&manifest_dir) {
+    let (guarded, what) = match key_path::repository_root(&manifest_dir) {
         Some(root) => (root, "the manifest's Git repository"),
         None => (manifest_dir.clone(), "the manifest's directory"),
     };
@@ -300,7 +311,6 @@ fn check_environment(
 /// names the entries to retire (those already retiring first, then the oldest).
 fn check_key_count(
     site: &KeysSite,
-    manifest_dir: &Path,
     today_unix: i64,
     options: &RotateOptions,
 ) -> Result<(), RotateError> {
@@ -315,10 +325,13 @@ fn check_key_count(
                 .is_none_or(|d| d >= today.as_str())
         })
         .collect();
-    let keys_in = |entry: &KeyEntry| {
-        let (keys, _) = load_key_file(&manifest_dir.join(&entry.path), today_unix, 0);
-        keys.len().max(1)
-    };
+    // Key paths resolve as when the manifest is loaded; a path refused there counts as one key.
+    let boundary = key_path::Boundary::of_manifest(&options.manifest);
+    let keys_in =
+        |entry: &KeyEntry| match key_path::resolve(&entry.path, &options.manifest, &boundary) {
+            Ok(key) => load_key_file(&key.absolute, today_unix, 0).0.len().max(1),
+            Err(_) => 1,
+        };
     let count: usize = live.iter().map(|e| keys_in(e)).sum::<usize>() + 1;
     if count <= MAX_KEYS_PER_CLIENT {
         return Ok(());
@@ -454,14 +467,6 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
-}
-
-/// The Git work tree holding `dir` (the nearest ancestor with a `.git`), if any.
-fn repository_root(dir: &Path) -> Option<PathBuf> {
-    let dir = std::fs::canonicalize(dir).ok()?;
-    dir.ancestors()
-        .find(|candidate| candidate.join(".git").exists())
-        .map(Path::to_path_buf)
 }
 
 /// Whether the file `path` (which need not exist yet) would be inside `dir`.

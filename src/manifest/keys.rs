@@ -85,7 +85,17 @@ pub fn load_key_file(
     now: i64,
     warn_expiry_days: u32,
 ) -> (Vec<KeyState>, Vec<KeyFileProblem>) {
-    let name = path.display().to_string();
+    load_key_file_named(path, &path.display().to_string(), now, warn_expiry_days)
+}
+
+/// [`load_key_file`], with problems naming the file `name` (as the manifest shows it).
+pub fn load_key_file_named(
+    path: &Path,
+    name: &str,
+    now: i64,
+    warn_expiry_days: u32,
+) -> (Vec<KeyState>, Vec<KeyFileProblem>) {
+    let name = name.to_owned();
     let resolved = || {
         std::path::absolute(path)
             .map(|p| p.display().to_string())

@@ -15,8 +15,10 @@ use miette::SourceSpan;
 use serde_json::{Map, Value};
 
 use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
-use super::keys::{self, load_key_file};
+use super::key_path;
+use super::keys::{self, load_key_file_named};
 use super::model::{KeyRef, Manifest};
+use super::sniff;
 use super::yaml::{self, SpanIndex};
 use super::{LoadedManifest, validate};
 use crate::schema;
@@ -273,26 +275,79 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
             .into());
         }
     };
+    if let Some(kind) = sniff::sniff(&bytes) {
+        return Err(not_a_manifest(path, kind.message(), kind.help()).into());
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let file = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+            // Only the position is shown: a file that is not UTF-8 may be anything.
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = valid
+                .rsplit(|&b| b == b'\n')
+                .next()
+                .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
+                + 1;
             return Err(Diagnostic::error(
                 "mpctl::file::not_utf8",
                 format!("{} is not valid UTF-8", path.display()),
             )
             .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
             .at(
-                &file,
-                // The lossy text holds U+FFFD (three bytes) where the first bad byte was.
-                SourceSpan::new(at.into(), char::REPLACEMENT_CHARACTER.len_utf8()),
+                // Blank lines up to the position: located, with none of the text.
+                &SourceFile::new(
+                    path,
+                    format!("{}{} ", "\n".repeat(line - 1), " ".repeat(column - 1)),
+                ),
+                SourceSpan::new((line - 1 + column - 1).into(), 1),
                 "not UTF-8",
             )
             .into());
         }
     };
-    parse_source(path, text)
+    let read = parse_source(path, text)?;
+    if let Some(problem) = not_a_manifest_shape(&read) {
+        return Err(problem.into());
+    }
+    Ok(read)
+}
+
+/// A diagnostic about a file that is not a manifest: located at the file, with none of its text
+/// (the diagnostic's source is empty, so no report format can show a line of it).
+fn not_a_manifest(path: &Path, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("mpctl::file::not_a_manifest", message)
+        .with_help(help)
+        .at(
+            &SourceFile::new(path, String::new()),
+            SourceSpan::new(0.into(), 0),
+            "not a manifest",
+        )
+}
+
+/// A parsed file whose top level cannot be a manifest's: a scalar or a list, or a mapping with
+/// none of a manifest's fields (a workflow, a kubeconfig, a credentials file). Such a file is
+/// refused without quoting it; an empty file or mapping is left to the schema check, which says
+/// what a manifest starts with.
+fn not_a_manifest_shape(file: &ReadFile) -> Option<Diagnostic> {
+    let what = match &file.parsed.value {
+        Value::Null => return None,
+        Value::Object(map)
+            if map.is_empty() || map.keys().any(|k| schema::is_manifest_field(k)) =>
+        {
+            return None;
+        }
+        Value::Object(_) => "a mapping without any manifest field",
+        Value::Array(_) => "a list",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+    };
+    Some(not_a_manifest(
+        file.source.path(),
+        &format!("this is not a manifest: its top level is {what}; its content is not shown"),
+        "a manifest is a YAML mapping starting with `version: 1` and `organization:` (a part of a multi-file manifest has `scopes:`, `clients:` or other manifest fields); see docs/manifest.md",
+    ))
 }
 
 /// Checks one manifest given as text, as if read from `path` (key paths resolve against its
@@ -602,8 +657,8 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             return (None, problems);
         }
     };
-    resolve_key_paths(&mut manifest, &locator);
-    let keys = read_keys(&manifest, &locator, now_unix, &mut problems);
+    let resolved = resolve_key_paths(&mut manifest, &locator, &mut problems);
+    let keys = read_keys(&manifest, &resolved, &locator, now_unix, &mut problems);
     problems.extend(validate::check(&manifest, &keys, &locator));
     let digest = digest(&manifest, &keys);
     let loaded = LoadedManifest {
@@ -750,32 +805,81 @@ fn duplicate_across_files(
     d
 }
 
-/// Makes key paths relative to the working directory: each is resolved against the directory
-/// of the file that declared it.
-fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
-    for (ci, client) in manifest.clients.iter_mut().enumerate() {
-        let Some(file) = locator.file(&format!("/clients/{ci}")) else {
-            continue;
+/// Resolves every key path against the directory of the file that declared it (see
+/// [`key_path`]) and rewrites it as shown from the repository's top level. Returns, by that
+/// path, the file to read, or `None` for a path already refused here (with its diagnostic).
+fn resolve_key_paths(
+    manifest: &mut Manifest,
+    locator: &Locator,
+    problems: &mut Diagnostics,
+) -> BTreeMap<String, Option<PathBuf>> {
+    let mut resolved = BTreeMap::new();
+    let Some(root) = locator.files.first() else {
+        return resolved;
+    };
+    let boundary = key_path::Boundary::of_manifest(root.source.path());
+    let mut dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut resolve = |pointer: &str, k: &mut KeyRef| {
+        let written = k.path().to_owned();
+        let Some(file) = locator.file(pointer) else {
+            return;
         };
-        let dir = file
-            .path()
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let fix = |k: &mut KeyRef| {
-            let joined = normalize(&dir.join(k.path()));
-            let text = joined.to_string_lossy().into_owned();
-            match k {
-                KeyRef::Path(p) => *p = text,
-                KeyRef::Detailed(d) => d.path = text,
+        let dir = dirs
+            .entry(file.path().to_path_buf())
+            .or_insert_with(|| key_path::absolute_dir(file.path()));
+        let (shown, readable) = match key_path::resolve_in(&written, dir, &boundary) {
+            Ok(key) => (key.shown, Some(key.absolute)),
+            Err((error, key)) => {
+                let shown = key.map_or_else(|| written.clone(), |k| k.shown);
+                // A path listed twice is reported once (and as a duplicate by validation).
+                if !resolved.contains_key(&shown) {
+                    let code = match error {
+                        key_path::KeyPathError::Missing => "mpctl::keys::not_found",
+                        _ => "mpctl::keys::path",
+                    };
+                    let mut message = error.message(&written, &boundary);
+                    if matches!(error, key_path::KeyPathError::Missing) && shown != written {
+                        message.push_str(&format!(" (looked for {shown} in {})", boundary.what));
+                    }
+                    let mut d = Diagnostic::error(code, message).with_help(error.help());
+                    if let Some((file, span)) = locator.value(pointer) {
+                        d = d.at(&file, span, error.label(&boundary));
+                    }
+                    problems.push(d);
+                }
+                (shown, None)
             }
         };
-        client.keys.iter_mut().for_each(fix);
-        for o in client.overrides.values_mut() {
-            if let Some(keys) = &mut o.keys {
-                keys.iter_mut().for_each(fix);
+        resolved.entry(shown.clone()).or_insert(readable);
+        match k {
+            KeyRef::Path(p) => *p = shown,
+            KeyRef::Detailed(d) => d.path = shown,
+        }
+    };
+    for (ci, client) in manifest.clients.iter_mut().enumerate() {
+        for (ki, k) in client.keys.iter_mut().enumerate() {
+            let pointer = format!("/clients/{ci}/keys/{ki}{}", key_suffix(k));
+            resolve(&pointer, k);
+        }
+        for (env, o) in &mut client.overrides {
+            for (ki, k) in o.keys.iter_mut().flatten().enumerate() {
+                let pointer = format!(
+                    "/clients/{ci}/overrides/{}/keys/{ki}{}",
+                    yaml::escape_pointer_segment(env),
+                    key_suffix(k)
+                );
+                resolve(&pointer, k);
             }
         }
+    }
+    resolved
+}
+
+/// The pointer suffix of a key reference's path: the entry itself, or its `path` field.
+fn key_suffix(k: &KeyRef) -> &'static str {
+    match k {
+        KeyRef::Path(_) => "",
+        KeyRef::Detailed(_) => "/path",
     }
 }
 
@@ -783,10 +887,7 @@ fn resolve_key_paths(manifest: &mut Manifest, locator: &Locator) {
 pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
     let mut refs = Vec::new();
     for (ci, client) in manifest.clients.iter().enumerate() {
-        let at = |k: &KeyRef| match k {
-            KeyRef::Path(_) => "",
-            KeyRef::Detailed(_) => "/path",
-        };
+        let at = key_suffix;
         for (ki, k) in client.keys.iter().enumerate() {
             refs.push((
                 k.path().to_owned(),
@@ -811,6 +912,7 @@ pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
 
 fn read_keys(
     manifest: &Manifest,
+    resolved: &BTreeMap<String, Option<PathBuf>>,
     locator: &Locator,
     now_unix: i64,
     problems: &mut Diagnostics,
@@ -820,21 +922,14 @@ fn read_keys(
         if keys.contains_key(&path) {
             continue;
         }
-        if !Path::new(&path).is_file() {
-            let mut d = Diagnostic::error(
-                "mpctl::keys::not_found",
-                format!("key file {path} does not exist"),
-            )
-            .with_help("key paths are relative to the manifest file that names them; check the path, or create the key with `mpctl keys rotate`");
-            if let Some((file, span)) = locator.value(&pointer) {
-                d = d.at(&file, span, "no such file");
-            }
-            problems.push(d);
+        let Some(Some(absolute)) = resolved.get(&path) else {
+            // Refused when resolved, with its diagnostic.
             keys.insert(path, Vec::new());
             continue;
-        }
-        let (found, file_problems) = load_key_file(
-            Path::new(&path),
+        };
+        let (found, file_problems) = load_key_file_named(
+            absolute,
+            &path,
             now_unix,
             manifest.settings.warn_expiry_days,
         );

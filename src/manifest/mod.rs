@@ -2,11 +2,13 @@
 //! desired state of each environment.
 
 pub mod diagnostics;
+pub mod key_path;
 pub mod keys;
 pub mod load;
 pub mod model;
 pub mod orgno;
 pub mod resolve;
+pub mod sniff;
 pub mod validate;
 pub mod yaml;
 
@@ -21,7 +23,8 @@ use crate::state::KeyState;
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
     /// The merged manifest. Key paths in it are already resolved against the directory of the
-    /// file that declared them (relative to the working directory where possible).
+    /// file that declared them, and written relative to the repository's top level (see
+    /// [`key_path`]): the same from any working directory.
     pub manifest: model::Manifest,
     /// The public keys of each key file, by the resolved path as it appears in `manifest`.
     pub keys: BTreeMap<String, Vec<KeyState>>,

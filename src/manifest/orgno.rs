@@ -21,6 +21,10 @@ pub enum OrgNoError {
     Length(String, usize),
     #[error("an organisation number has only digits, `{0}` has other characters")]
     NotDigits(String),
+    #[error(
+        "an organisation number starts with 8 or 9 (Enhetsregisteret assigns no other), `{0}` starts with {1}"
+    )]
+    FirstDigit(String, char),
     #[error("`{value}` fails the mod-11 check: its last digit should be {expected}")]
     CheckDigit { value: String, expected: String },
 }
@@ -40,14 +44,19 @@ impl OrgNo {
         Ok(org)
     }
 
-    /// Checks length, digits and the mod-11 check digit.
+    /// Checks digits, length, the first digit (8 or 9: Enhetsregisteret's numbers all start so,
+    /// and `000000000` would otherwise pass the mod-11 check) and the mod-11 check digit.
     pub fn check(&self) -> Result<(), OrgNoError> {
         let s = &self.0;
+        // A value that is not a number at all is quoted by its short prefix only.
         if !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(OrgNoError::NotDigits(s.clone()));
+            return Err(OrgNoError::NotDigits(super::sniff::clip(s)));
         }
         if s.len() != 9 {
-            return Err(OrgNoError::Length(s.clone(), s.len()));
+            return Err(OrgNoError::Length(super::sniff::clip(s), s.len()));
+        }
+        if let Some(first) = s.chars().next().filter(|c| !matches!(c, '8' | '9')) {
+            return Err(OrgNoError::FirstDigit(s.clone(), first));
         }
         let digits: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
         let sum: u32 = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
@@ -164,7 +173,7 @@ mod tests {
     #[test]
     fn rejects_numbers_whose_check_digit_would_be_ten() {
         // 3*1 + 2*0*... chosen so that 11 - sum % 11 == 10.
-        let bad = (100_000_000u32..100_001_000)
+        let bad = (800_000_000u32..800_001_000)
             .map(|n| n.to_string())
             .find(|s| {
                 let sum: u32 = s
@@ -180,6 +189,22 @@ mod tests {
             OrgNo::parse(&bad),
             Err(OrgNoError::CheckDigit { .. })
         ));
+    }
+
+    #[test]
+    fn rejects_numbers_not_starting_with_8_or_9_even_with_a_valid_check_digit() {
+        for n in ["000000000", "123456785", "710000018"] {
+            let first = n.chars().next().unwrap();
+            assert_eq!(
+                OrgNo::parse(n),
+                Err(OrgNoError::FirstDigit(n.into(), first)),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            OrgNoError::FirstDigit("000000000".into(), '0').to_string(),
+            "an organisation number starts with 8 or 9 (Enhetsregisteret assigns no other), `000000000` starts with 0"
+        );
     }
 
     #[test]

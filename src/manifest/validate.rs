@@ -10,6 +10,7 @@ use super::diagnostics::{Diagnostic, Diagnostics};
 use super::load::{Locator, key_refs};
 use super::model::{Contacts, Grant, KeyRef, Manifest, Scope};
 use super::orgno::{OrgNo, OrgNoError};
+use super::sniff::clip;
 use super::yaml::escape_pointer_segment as esc;
 use crate::schema::did_you_mean;
 use crate::state::KeyState;
@@ -410,6 +411,10 @@ impl Rules<'_> {
                 "mpctl::orgno::check_digit",
                 "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
             ),
+            OrgNoError::FirstDigit(..) => (
+                "mpctl::orgno::first_digit",
+                "check the number (look it up in Enhetsregisteret, brreg.no): every Norwegian organisation number starts with 8 or 9",
+            ),
             _ => (
                 "mpctl::orgno::format",
                 "an organisation number is exactly 9 digits, e.g. \"974760673\"",
@@ -431,7 +436,7 @@ impl Rules<'_> {
                 self.push_value(
                     Diagnostic::error(
                         "mpctl::prefix::syntax",
-                        format!("`{p}` is not a valid scope prefix"),
+                        format!("`{}` is not a valid scope prefix", clip(p)),
                     )
                     .with_help("a prefix is lowercase letters and digits, optionally joined by single `-` or `_` (at most 64 characters), exactly as Digdir registered it"),
                     &format!("/prefixes/{k}"),
@@ -445,10 +450,10 @@ impl Rules<'_> {
                 self.push_value(
                     Diagnostic::error(
                         "mpctl::scope::name",
-                        format!("scope name `{}` has no prefix", s.name),
+                        format!("scope name `{}` has no prefix", clip(&s.name)),
                     )
                     .with_help(match m.prefixes.first() {
-                        Some(p) => format!("write `prefix:subscope`, e.g. `{p}:{}`", s.name),
+                        Some(p) => format!("write `prefix:subscope`, e.g. `{p}:{}`", clip(&s.name)),
                         None => "write `prefix:subscope`, e.g. `acme:orders.read`".into(),
                     }),
                     &pointer,
@@ -463,7 +468,7 @@ impl Rules<'_> {
                 self.push_value(
                     Diagnostic::error(
                         "mpctl::scope::name",
-                        format!("`{}` is not a valid scope name", s.name),
+                        format!("`{}` is not a valid scope name", clip(&s.name)),
                     )
                     .with_help("a scope is `prefix:subscope` (at most 255 characters): the prefix lowercase letters and digits joined by single `-` or `_`, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
                     &pointer,
@@ -514,7 +519,7 @@ impl Rules<'_> {
                         self.push_value(
                             Diagnostic::error(
                                 "mpctl::scope::name",
-                                format!("`{name}` is not a scope name"),
+                                format!("`{}` is not a scope name", clip(name)),
                             )
                             .with_help("a scope is `prefix:subscope`, e.g. `acme:orders.read`, with no spaces"),
                             &format!("{base}/{k}"),
@@ -866,7 +871,7 @@ impl Rules<'_> {
                     self.push_value(
                         Diagnostic::error(
                             "mpctl::contacts::email",
-                            format!("`{address}` is not a valid e-mail address"),
+                            format!("`{}` is not a valid e-mail address", clip(address)),
                         )
                         .with_help("write a full address such as drift@acme.no"),
                         &pointer,
@@ -951,7 +956,7 @@ impl Rules<'_> {
                         self.push_value(
                             Diagnostic::error(
                                 "mpctl::keys::retire_after",
-                                format!("`{date}` is not a date"),
+                                format!("`{}` is not a date", clip(date)),
                             )
                             .with_help("write `retire_after` as YYYY-MM-DD, e.g. 2026-01-31"),
                             &format!("{}/retire_after", pointer()),

@@ -4,7 +4,7 @@
 //! carries out the same plan, computed again at the saved time. The file holds no secrets: only
 //! names, public key ids, field values of the manifest, and digests.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use miette::{IntoDiagnostic, WrapErr};
 
@@ -21,12 +21,82 @@ pub fn live_digest(live: &LiveEnv) -> String {
     crate::digest::of_json(live)
 }
 
-/// Writes a plan to `path` as JSON.
+/// Writes a plan to `path` as JSON. Its manifest paths are written relative to the working
+/// directory, and refused unless `apply` will accept them (see [`manifest_paths_under`]).
 pub fn write(plan: &Plan, path: &Path) -> miette::Result<()> {
-    let text = serde_json::to_string_pretty(plan).into_diagnostic()?;
+    let cwd = std::env::current_dir().into_diagnostic()?;
+    write_in(plan, path, &cwd)
+}
+
+/// [`write`] with `cwd` as the working directory.
+fn write_in(plan: &Plan, path: &Path, cwd: &Path) -> miette::Result<()> {
+    let mut plan = plan.clone();
+    for p in &mut plan.manifest_paths {
+        if let Ok(relative) = Path::new(p.as_str()).strip_prefix(cwd) {
+            *p = relative.display().to_string();
+        }
+    }
+    manifest_paths_under(&plan.manifest_paths, cwd).map_err(|e| {
+        miette::miette!(
+            help = "plan from the directory that holds the manifest (e.g. the repository's top \
+                    level), naming it by a relative path; apply the plan from that directory",
+            "the plan was not saved: `mpctl apply` would refuse it: {e}"
+        )
+    })?;
+    let text = serde_json::to_string_pretty(&plan).into_diagnostic()?;
     std::fs::write(path, text + "\n")
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write the plan to {}", path.display()))
+}
+
+/// The manifest paths of a saved plan, checked before anything is read.
+///
+/// A plan file is an artifact that crosses jobs and machines, so its paths are data to check,
+/// not to trust: each must be relative, without `..`, lie under `base` (the directory `apply`
+/// runs in) also after symbolic links are followed, and be a directory or a `.yaml`/`.yml` file.
+/// Otherwise an edited plan could make mpctl read (and report on) any file, such as a private
+/// key. The error names the path, never anything read from it.
+pub fn manifest_paths_under(paths: &[String], base: &Path) -> Result<Vec<PathBuf>, String> {
+    if paths.is_empty() {
+        return Err("the plan names no manifest".into());
+    }
+    let base = base
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve the working directory: {e}"))?;
+    paths
+        .iter()
+        .map(|text| {
+            let path = Path::new(text);
+            let plain = path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+            if !plain {
+                return Err(format!(
+                    "the manifest path {text:?} is absolute or climbs with `..`; a saved plan only \
+                     names manifests under the directory it is applied from"
+                ));
+            }
+            let real = base.join(path).canonicalize().map_err(|_| {
+                format!(
+                    "the manifest path {text:?} does not exist under {}",
+                    base.display()
+                )
+            })?;
+            if !real.starts_with(&base) {
+                return Err(format!(
+                    "the manifest path {text:?} leads (through a symbolic link) outside the \
+                     directory the plan is applied from"
+                ));
+            }
+            let yaml = real.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if !(real.is_dir() || (real.is_file() && yaml)) {
+                return Err(format!(
+                    "the manifest path {text:?} is not a directory or a YAML file (*.yaml, *.yml)"
+                ));
+            }
+            Ok(path.to_path_buf())
+        })
+        .collect()
 }
 
 /// Whether `path` is a saved plan rather than a manifest, judged by its content whatever its
@@ -222,13 +292,51 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
-        write(&plan, &path).unwrap();
+        let err = format!("{:?}", write_in(&plan, &path, dir.path()).unwrap_err());
+        assert!(err.contains("\"mpctl.yaml\" does not exist"), "{err}");
+        std::fs::write(dir.path().join("mpctl.yaml"), "version: 1\n").unwrap();
+        write_in(&plan, &path, dir.path()).unwrap();
         assert!(is_plan_file(&path));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("AQAB"), "no key material in a saved plan");
         let back = read(&path).unwrap();
         assert_eq!(back.environments[0].changes.len(), 2);
         assert_eq!(back.manifest_digest, "d");
+    }
+
+    #[test]
+    fn a_plan_only_leads_to_yaml_manifests_under_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("repo");
+        std::fs::create_dir_all(base.join("manifests")).unwrap();
+        std::fs::write(base.join("mpctl.yaml"), "version: 1\n").unwrap();
+        std::fs::write(base.join("admin.pem"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::write(dir.path().join("outside.yaml"), "version: 1\n").unwrap();
+        let check = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|p| (*p).to_owned()).collect();
+            manifest_paths_under(&paths, &base)
+        };
+        assert_eq!(
+            check(&["mpctl.yaml", "./manifests"]).unwrap(),
+            [PathBuf::from("mpctl.yaml"), PathBuf::from("./manifests")]
+        );
+        let refused = |paths: &[&str], why: &str| {
+            let err = check(paths).unwrap_err();
+            assert!(err.contains(why), "{paths:?}: {err}");
+        };
+        refused(&[], "names no manifest");
+        refused(&["../outside.yaml"], "climbs with `..`");
+        refused(&["manifests/../../outside.yaml"], "climbs with `..`");
+        let absolute = dir.path().join("outside.yaml").display().to_string();
+        refused(&[absolute.as_str()], "is absolute");
+        refused(&["admin.pem"], "not a directory or a YAML file");
+        refused(&["mpctl.yaml", "missing.yaml"], "does not exist");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("outside.yaml"), base.join("link.yaml"))
+                .unwrap();
+            refused(&["link.yaml"], "outside the directory");
+        }
     }
 
     #[test]
