@@ -448,6 +448,20 @@ pub struct EmulatorServeArgs {
     #[arg(long)]
     pub contacts_extension: bool,
 
+    /// Name an organisation, e.g. `942110464=Trondheim kommune` (repeatable): grants to it
+    /// then carry `consumer_organization_name`, as Digdir's API sends it.
+    #[arg(long, value_name = "ORGNO=NAME")]
+    pub org_name: Vec<String>,
+
+    /// The manifest environment the printed `export MPCTL_<ENV>_…` lines are for.
+    #[arg(long, default_value = "dev", value_name = "NAME")]
+    pub env: String,
+
+    /// Also write the `export MPCTL_<ENV>_…` lines of the bootstrapped organisation to FILE
+    /// (for `source FILE`); needs exactly one --bootstrap.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
     /// Start the emulator's clock at this time (RFC 3339) instead of now, to test expiry.
     #[arg(long, value_name = "TIME")]
     pub clock: Option<String>,

@@ -13,6 +13,7 @@
 //! - Clients are pinned by `client_ids` so that nothing is recreated; their public keys are
 //!   written as files `keys/<client>-<kid>.jwk.json` (relative to the manifest).
 //! - Only fields the API set are written.
+//! - The names the API gives the organisations granted access are written to `organizations`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,6 +137,23 @@ pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
         })
         .collect();
 
+    // Names of the organisations granted access, as the API names them.
+    let granted: BTreeSet<&OrgNo> = scopes
+        .values()
+        .flatten()
+        .flat_map(|(_, s)| s.grants.iter())
+        .collect();
+    let mut organizations = BTreeMap::new();
+    for env in envs {
+        for (number, name) in &env.live.org_names {
+            if granted.contains(&OrgNo::new_unchecked(number.clone())) && !name.trim().is_empty() {
+                organizations
+                    .entry(number.clone())
+                    .or_insert_with(|| name.trim().to_owned());
+            }
+        }
+    }
+
     Imported {
         manifest: Manifest {
             version: 1,
@@ -150,6 +168,7 @@ pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
             scopes: manifest_scopes,
             clients: manifest_clients,
             overrides,
+            organizations,
         },
         key_files,
         notes,

@@ -213,6 +213,10 @@ pub(crate) async fn plan_environment<S: SelfService>(
     );
     plan.env = env.to_owned();
     explain_retired_keys(loaded, env, &mut plan, now);
+    crate::plan::names::annotate(
+        &mut plan,
+        &crate::plan::names::merged(&loaded.manifest.organizations, &live.org_names),
+    );
     Ok(plan)
 }
 

@@ -454,7 +454,7 @@ pub struct Locator {
     top: HashMap<String, usize>,
     /// For `scopes`, `clients`, `prefixes`: merged index → (file, index in that file).
     lists: HashMap<String, Vec<(usize, usize)>>,
-    /// For `environments`, `overrides`: entry name → file.
+    /// For `environments`, `overrides`, `organizations`: entry name → file (the first).
     maps: HashMap<String, HashMap<String, usize>>,
 }
 
@@ -666,6 +666,34 @@ fn merge(files: &[ReadFile], values: Vec<Value>, problems: &mut Diagnostics) -> 
                     }
                     locator.top.entry(key.clone()).or_insert(fi);
                 }
+                "organizations" => {
+                    let target = merged
+                        .entry(key.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    let owners = locator.maps.entry(key.clone()).or_default();
+                    if let (Value::Object(target), Value::Object(entries)) = (target, value) {
+                        for (number, name) in entries {
+                            match target.get(&number) {
+                                None => {
+                                    owners.insert(number.clone(), fi);
+                                    target.insert(number, name);
+                                }
+                                // The same name in several files is fine: parts may each
+                                // name the organisations they mention.
+                                Some(first) if *first == name => {}
+                                Some(first) => {
+                                    let first_file = owners.get(&number).copied().unwrap_or(0);
+                                    problems.push(conflicting_name(
+                                        &number,
+                                        (&name, f),
+                                        (first, &files[first_file]),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    locator.top.entry(key.clone()).or_insert(fi);
+                }
                 "organization" => match merged.get(&key) {
                     None => {
                         locator.top.insert(key.clone(), fi);
@@ -718,6 +746,37 @@ fn normalize_org(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Two files of a manifest give one organisation number different names.
+fn conflicting_name(
+    number: &str,
+    (name, here): (&Value, &ReadFile),
+    (first_name, first): (&Value, &ReadFile),
+) -> Diagnostic {
+    let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let pointer = format!("/organizations/{}", yaml::escape_pointer_segment(number));
+    let mut d = Diagnostic::error(
+        "mpctl::merge::organization_name",
+        format!(
+            "organisation {number} is named \"{}\" here but \"{}\" in {}",
+            show(name),
+            show(first_name),
+            first.source.name()
+        ),
+    )
+    .with_help("give each organisation number one name: correct or remove one of them");
+    if let Some(span) = here.parsed.spans.value(&pointer) {
+        d = d.at(&here.source, first_line(&here.source, span), "this name");
+    }
+    if let Some(span) = first.parsed.spans.value(&pointer) {
+        d = d.at(
+            &first.source,
+            first_line(&first.source, span),
+            "the other name",
+        );
+    }
+    d
 }
 
 fn duplicate_across_files(

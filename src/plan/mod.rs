@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod guard;
+pub mod names;
 pub mod order;
 pub mod saved;
 #[cfg(test)]
@@ -165,6 +166,10 @@ pub struct Resource {
     /// Grants: the consumer organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<String>,
+    /// Grants: the consumer organisation's name, from the manifest's `organizations` or else as
+    /// the API names it. (`name` holds the scope's name, hence `consumer_name`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_name: Option<String>,
     /// Clients, keys, contacts: the live `client_id`, when the client exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -215,8 +220,19 @@ impl Resource {
             kind,
             name: name.to_owned(),
             consumer: None,
+            consumer_name: None,
             client_id: None,
             kid: None,
+        }
+    }
+
+    /// The consumer organisation of a grant as people read it: `942110464 (Trondheim kommune)`
+    /// when its name is known, else the number.
+    pub fn consumer_label(&self) -> String {
+        let number = self.consumer.as_deref().unwrap_or("?");
+        match &self.consumer_name {
+            Some(name) => format!("{number} ({name})"),
+            None => number.to_owned(),
         }
     }
 
@@ -224,11 +240,7 @@ impl Resource {
     pub fn label(&self) -> String {
         match self.kind {
             ResourceKind::Scope => format!("scope {}", self.name),
-            ResourceKind::Grant => format!(
-                "grant {} → {}",
-                self.name,
-                self.consumer.as_deref().unwrap_or("?")
-            ),
+            ResourceKind::Grant => format!("grant {} → {}", self.name, self.consumer_label()),
             ResourceKind::Client => match &self.client_id {
                 Some(id) => format!("client {} ({id})", self.name),
                 None => format!("client {}", self.name),
@@ -306,7 +318,7 @@ impl Change {
                 "{} {} to {}",
                 self.kind.verb(),
                 self.resource.name,
-                self.resource.consumer.as_deref().unwrap_or("?")
+                self.resource.consumer_label()
             ),
             ChangeKind::SetContacts => {
                 self.resource
