@@ -554,6 +554,7 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
                 "mpctl::schema::enum" => "not an allowed value",
                 "mpctl::schema::range" => "out of range",
                 "mpctl::schema::pattern" => "wrong form",
+                "mpctl::orgno::format" => "not a valid organisation number",
                 _ => "",
             };
             problems.push(
