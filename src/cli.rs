@@ -290,6 +290,12 @@ pub struct PlanArgs {
     /// `settings.warn_expiry_days`, 30).
     #[arg(long, value_name = "DAYS")]
     pub warn_expiry_days: Option<u32>,
+
+    /// Show a manual step (contacts, invoice data: Digdir has no API for them) only when this
+    /// change made it: compare with the manifest at git revision REF (e.g. `origin/main`).
+    /// Default in a GitHub pull request: `origin/$GITHUB_BASE_REF`; else every step is shown.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +318,11 @@ pub struct ApplyArgs {
     /// Output format of the plan shown before applying and of the result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+
+    /// Show a manual step only when this change made it: compare with the manifest at git
+    /// revision REF (e.g. the commit before the merge), as for `plan --base`.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -26,8 +26,12 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
             async move { engine_io::connect(loaded, &env, Access::Read, requests).await }
         },
     );
-    let (plan, _connections) =
+    let (mut plan, _connections) =
         runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
+    // Manual steps cannot be read back, so they are never drift: not reported at all.
+    for env in &mut plan.environments {
+        env.manual_steps.clear();
+    }
     printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));
     Ok(drift_exit(&plan))
 }

@@ -7,6 +7,7 @@ use crate::cli::{BenchCommand, Command, EmulatorCommand, KeysCommand};
 use crate::printer::Printer;
 
 mod apply;
+mod base;
 mod bench;
 mod completions;
 mod drift;

@@ -35,8 +35,10 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
             }
         },
     );
-    let (plan, _connections) =
+    let (mut plan, _connections) =
         runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
+    let base = super::base::BaseRef::choose(args.base.as_deref());
+    super::base::filter_manual_steps(&mut plan, &loaded, &base, printer)?;
     printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
     for env in &plan.environments {
         let settings = settings_for(&loaded.manifest, &env.env, None);

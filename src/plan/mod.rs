@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod guard;
+pub mod manual;
 pub mod names;
 pub mod order;
 pub mod saved;
@@ -62,6 +63,10 @@ pub struct EnvPlan {
     /// What the manifest wants but the environment's API cannot do: steps to do by hand in
     /// Samarbeidsportalen. `apply` never reports them as done.
     pub manual_steps: Vec<ManualStep>,
+    /// Why the manual steps are shown although they may have been done already: there was no
+    /// base revision of the manifest to compare with (see [`manual`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_steps_note: Option<String>,
     /// Live resources the manifest does not list. Reported; deactivated only with `prune`.
     pub unmanaged: Vec<Unmanaged>,
     /// The expiry of every managed key (and of the keys of unmanaged clients, marked so).

@@ -243,9 +243,18 @@ fn key_with_kid(pem: String, kid: &str) -> (String, Value) {
     (pem, Value::Object(jwk))
 }
 
-/// Runs the mpctl binary in `dir` without colour, stdin or any `MPCTL_` variable of the
-/// calling environment.
+/// Runs the mpctl binary in `dir` without colour, stdin or any `MPCTL_` or `GITHUB_` variable
+/// of the calling environment.
 pub fn mpctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    mpctl_with(dir, args, &[])
+}
+
+/// [`mpctl`] with the variables `vars` set.
+pub fn mpctl_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"));
     command
         .current_dir(dir)
@@ -257,6 +266,7 @@ pub fn mpctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
             command.env_remove(key);
         }
     }
+    command.envs(vars.iter().copied());
     command.output().expect("run mpctl")
 }
 
