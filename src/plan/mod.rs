@@ -64,7 +64,7 @@ pub struct EnvPlan {
     /// Samarbeidsportalen. `apply` never reports them as done.
     pub manual_steps: Vec<ManualStep>,
     /// Why the manual steps are shown although they may have been done already: there was no
-    /// base revision of the manifest to compare with (see [`manual`]).
+    /// base revision of the manifest to compare with (`--base`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_steps_note: Option<String>,
     /// Live resources the manifest does not list. Reported; deactivated only with `prune`.
@@ -477,20 +477,18 @@ impl Summary {
         self.add + self.change + self.replace + self.revoke + self.deactivate
     }
 
-    /// `Plan: 3 to add, 1 to change, 2 to deactivate.` (replace and revoke only when present).
+    /// `Plan: 3 to add, 1 to change, 0 to revoke, 2 to deactivate.`: always the same four
+    /// counts, so that scripts and readers find them in one place. A replacement creates a new
+    /// client and deactivates the old one, so it counts as one to add and one to deactivate
+    /// (as Terraform counts a replacement as a create and a destroy).
     pub fn line(&self) -> String {
-        let mut parts = vec![
-            format!("{} to add", self.add),
-            format!("{} to change", self.change),
-        ];
-        if self.replace > 0 {
-            parts.push(format!("{} to replace", self.replace));
-        }
-        if self.revoke > 0 {
-            parts.push(format!("{} to revoke", self.revoke));
-        }
-        parts.push(format!("{} to deactivate", self.deactivate));
-        format!("Plan: {}.", parts.join(", "))
+        format!(
+            "Plan: {} to add, {} to change, {} to revoke, {} to deactivate.",
+            self.add + self.replace,
+            self.change,
+            self.revoke,
+            self.deactivate + self.replace
+        )
     }
 }
 
@@ -579,7 +577,10 @@ mod tests {
             revoke: 0,
             deactivate: 2,
         };
-        assert_eq!(s.line(), "Plan: 3 to add, 1 to change, 2 to deactivate.");
+        assert_eq!(
+            s.line(),
+            "Plan: 3 to add, 1 to change, 0 to revoke, 2 to deactivate."
+        );
         let s = Summary {
             replace: 1,
             revoke: 2,
@@ -587,7 +588,7 @@ mod tests {
         };
         assert_eq!(
             s.line(),
-            "Plan: 3 to add, 1 to change, 1 to replace, 2 to revoke, 2 to deactivate."
+            "Plan: 4 to add, 1 to change, 2 to revoke, 3 to deactivate."
         );
     }
 
