@@ -19,6 +19,8 @@ pub(crate) mod plan;
 mod schema;
 mod validate;
 
+pub(crate) use validate::RENDER_WIDTH;
+
 /// How a command ended, as the process exit status (Terraform's convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -538,8 +538,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     // Without any file that has `version`, every file is checked as a whole manifest, so that
     // the missing `version` is reported.
     let has_root = files.iter().any(|f| f.root);
+    // Fields the schema rejects are taken out of a copy of each file, so that the semantic
+    // rules still run on the rest: a schema error must not hide other problems.
+    let mut pruned: Vec<Value> = Vec::with_capacity(files.len());
     for f in &files {
-        for p in schema::check(&f.parsed.value, has_root && !f.root) {
+        let found = schema::check(&f.parsed.value, has_root && !f.root);
+        let mut value = None;
+        for p in &found {
+            if !prunable(p.code) {
+                continue;
+            }
+            let value = value.get_or_insert_with(|| f.parsed.value.clone());
+            remove_field(value, &p.pointer);
+        }
+        pruned.push(value.unwrap_or(Value::Null));
+        for p in found {
             let span = if p.at_key {
                 f.parsed.spans.key_or_value(&p.pointer)
             } else {
@@ -564,16 +577,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             );
         }
     }
-    if problems.has_errors() || files.is_empty() {
+    if files.is_empty() {
         return (None, problems);
     }
+    let schema_failed = problems.has_errors();
     let mut files = files;
     let values: Vec<Value> = files
         .iter_mut()
-        .map(|f| std::mem::take(&mut f.parsed.value))
+        .zip(pruned)
+        .map(|(f, pruned)| {
+            let value = std::mem::take(&mut f.parsed.value);
+            if pruned.is_null() { value } else { pruned }
+        })
         .collect();
     let (merged, mut locator) = merge(&files, values, &mut problems);
-    if problems.has_errors() {
+    if problems.has_errors() && !schema_failed {
         return (None, problems);
     }
     let paths: Vec<PathBuf> = files
@@ -589,6 +607,9 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
         .collect();
     let mut manifest: Manifest = match serde_json::from_value(merged) {
         Ok(m) => m,
+        // What the schema rejected may leave a shape the model cannot read: the schema's
+        // problems are then the report.
+        Err(_) if schema_failed => return (None, problems),
         Err(e) => {
             let d = Diagnostic::error(
                 "mpctl::schema::invalid",
@@ -606,6 +627,11 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     resolve_key_paths(&mut manifest, &locator);
     let keys = read_keys(&manifest, &locator, now_unix, &mut problems);
     problems.extend(validate::check(&manifest, &keys, &locator));
+    if schema_failed {
+        // A value both the schema and a rule reject is reported once.
+        problems.dedup_same();
+        return (None, problems);
+    }
     let digest = digest(&manifest, &keys);
     let loaded = LoadedManifest {
         manifest,
@@ -614,6 +640,35 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
         digest,
     };
     (Some(loaded), problems)
+}
+
+/// Whether a schema problem's node can be taken out of the document without changing what the
+/// rest means: a field (not a list item, whose removal would renumber its siblings, and not a
+/// missing field, reported on its parent).
+fn prunable(code: &str) -> bool {
+    matches!(
+        code,
+        "mpctl::schema::unknown_field"
+            | "mpctl::schema::type"
+            | "mpctl::schema::enum"
+            | "mpctl::schema::range"
+            | "mpctl::schema::pattern"
+            | "mpctl::orgno::format"
+    )
+}
+
+/// Removes the object field at `pointer` (nothing when it ends in a list index).
+fn remove_field(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    if last.is_empty() || last.bytes().all(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+        map.remove(&key);
+    }
 }
 
 /// Merges the files' values (taken out of `files`, in the same order) into one manifest value.
