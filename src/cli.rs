@@ -422,8 +422,8 @@ pub struct SchemaArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Write the schemas into this directory (`mpctl.schema.json`, `plan.schema.json`) instead
-    /// of printing one.
+    /// Write the schemas into this directory (`mpctl.schema.json`; `mpctl-part.schema.json`
+    /// for files without `version`; `plan.schema.json`) instead of printing one.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
 }

@@ -24,6 +24,33 @@ pub fn manifest_schema_text() -> String {
     text
 }
 
+/// The schema of a manifest *part*: a file of a multi-file manifest without `version`, which
+/// joins the manifest in its directory. The same fields, none required, so that editors accept
+/// parts (`schema/mpctl-part.schema.json`).
+pub fn part_schema() -> Value {
+    let mut schema = manifest_schema();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("required");
+        obj.insert(
+            "$id".into(),
+            "https://mpctl.dev/schema/mpctl-part.schema.json".into(),
+        );
+        obj.insert("title".into(), "mpctl manifest part".into());
+        obj.insert(
+            "description".into(),
+            "A part of a multi-file manifest: a file without `version` that joins the manifest (the file with `version`) in its directory or above. It may hold any of the manifest's fields; the merged manifest must have `version` and `organization`.".into(),
+        );
+    }
+    schema
+}
+
+/// The part schema as committed in `schema/mpctl-part.schema.json`.
+pub fn part_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&part_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// A schema violation, located by JSON pointer into the checked document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaProblem {
@@ -51,11 +78,7 @@ fn validators() -> Option<&'static Validators> {
         .get_or_init(|| {
             let schema = manifest_schema();
             let whole = jsonschema::validator_for(&schema).ok()?;
-            let mut part_schema = schema.clone();
-            if let Some(obj) = part_schema.as_object_mut() {
-                obj.remove("required");
-            }
-            let part = jsonschema::validator_for(&part_schema).ok()?;
+            let part = jsonschema::validator_for(&part_schema()).ok()?;
             Some(Validators {
                 schema,
                 whole,
