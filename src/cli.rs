@@ -362,6 +362,21 @@ pub struct ImportArgs {
     /// `test`, `prod` and `local`.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
+
+    /// Also write values equal to the API's defaults (left out by default: a field left out is
+    /// not managed, so planning shows no change either way).
+    #[arg(long)]
+    pub full: bool,
+
+    /// Import only this scope (repeatable), as YAML to paste into an existing manifest's
+    /// `scopes:`.
+    #[arg(long = "scope", value_name = "NAME")]
+    pub scopes: Vec<String>,
+
+    /// Import only this client (repeatable), as YAML to paste into an existing manifest's
+    /// `clients:`; its key files are written as for a whole import.
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
