@@ -413,10 +413,16 @@ pub struct KeysRotateArgs {
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 
-    /// The environment the new key is for (the key is added to the client for all its
-    /// environments unless the client overrides `keys`).
+    /// The environment the new key is for: it is added to the client's `keys` override for
+    /// that environment (created from the client's keys if there is none), so the client's
+    /// other environments keep their keys.
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: String,
+
+    /// Add the key to the client's own `keys` instead, used in every environment that has no
+    /// `keys` override.
+    #[arg(long)]
+    pub all_environments: bool,
 
     /// Where to write the new private key (PEM, mode 0600). Never overwritten.
     #[arg(long, value_name = "FILE")]

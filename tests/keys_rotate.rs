@@ -368,3 +368,29 @@ fn no_output_of_rotate_contains_private_key_material() {
         assert!(!all.contains(line.as_str()));
     }
 }
+
+#[test]
+fn all_environments_adds_the_key_to_the_clients_own_keys() {
+    let dir = setup();
+    let out = mpctl(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "order-sync",
+            "--env",
+            "prod",
+            "--all-environments",
+            "--private-key-out",
+            "order-sync.pem",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let diff = redact_dates(&text(&out.stdout));
+    assert!(!diff.contains("overrides:"), "{diff}");
+    assert!(
+        diff.contains("+      - keys/order-sync-YYYYMMDD.jwk.json"),
+        "{diff}"
+    );
+}

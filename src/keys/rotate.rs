@@ -28,6 +28,9 @@ pub struct RotateOptions {
     pub grace_days: u32,
     /// Compute and show the change only.
     pub dry_run: bool,
+    /// Add the key to the client's own `keys` (every environment of the client) instead of an
+    /// override for `env` only.
+    pub all_environments: bool,
     /// Today (UTC): names the key file and dates `retire_after`.
     pub today: time::Date,
 }
@@ -165,7 +168,15 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         },
     };
     let site = manifest_edit::locate(&source, &options.client, &options.env).map_err(edit_error)?;
-    check_environment(&source, &site, options)?;
+    let declared = check_environment(&source, &site, options)?;
+    // The key is for the named environment: unless the client's keys there already come from
+    // an override, or the client is in no other environment, it goes into a new
+    // `overrides.<env>.keys` (a copy of the client's keys plus the new one).
+    let client_envs = site.client_environments.clone().or(declared);
+    let only_env = client_envs
+        .as_ref()
+        .is_some_and(|envs| envs.iter().all(|e| *e == options.env));
+    let as_override = !site.from_override && !options.all_environments && !only_env;
 
     let manifest_dir = options
         .manifest
@@ -197,9 +208,12 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let retire = site
         .replaced_index()
         .map(|index| (index, retire_date.as_str()));
-    let edited = site
-        .edit(&source, &options.env, &entry, retire)
-        .map_err(edit_error)?;
+    let edited = if as_override {
+        site.edit_as_override(&source, &options.env, &entry, retire)
+    } else {
+        site.edit(&source, &options.env, &entry, retire)
+    }
+    .map_err(edit_error)?;
     let retired = retire.and_then(|(index, date)| {
         site.entries
             .get(index)
@@ -261,7 +275,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         entry,
         kid,
         retired,
-        from_override: site.from_override,
+        from_override: site.from_override || as_override,
         warnings,
         written: !options.dry_run,
     })
@@ -271,11 +285,13 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
 ///
 /// A file that declares no `environments` is a part of a manifest split over several files:
 /// then the manifest in the file's directory is loaded to find them (when it loads).
+///
+/// Returns the environments the manifest declares, where they could be found.
 fn check_environment(
     source: &str,
     site: &KeysSite,
     options: &RotateOptions,
-) -> Result<(), RotateError> {
+) -> Result<Option<Vec<String>>, RotateError> {
     let wrong = |help: String| RotateError::WrongEnvironment {
         client: options.client.clone(),
         env: options.env.clone(),
@@ -313,7 +329,7 @@ fn check_environment(
             "the manifest's environments are: {}",
             envs.join(", ")
         ))),
-        _ => Ok(()),
+        declared => Ok(declared.filter(|envs| !envs.is_empty())),
     }
 }
 
@@ -622,6 +638,7 @@ clients:
             private_key_out: dir.join("secret").join("sync.pem"),
             grace_days: 14,
             dry_run,
+            all_environments: false,
             today: date!(2026 - 11 - 25),
         }
     }
