@@ -110,7 +110,7 @@ fn org_names(specs: &[String]) -> miette::Result<Vec<(OrgNo, String)>> {
 /// The shell lines that point environment `env` of a manifest at an organisation's admin
 /// client: its id, key id and key file (a path; the key itself is never printed).
 fn export_lines(env: &str, admin: &AdminIdentity, key_file: &Path) -> String {
-    let prefix = crate::api::credentials::variable_prefix(env);
+    let prefix = format!("MPCTL_{}", crate::api::credentials::variable_prefix(env));
     let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
     format!(
         "export {prefix}_CLIENT_ID={}\nexport {prefix}_KEY_ID={}\nexport {prefix}_KEY_FILE={}\n",
