@@ -146,10 +146,10 @@ fn read_at(git_ref: &str, files: &[PathBuf]) -> Result<ContactsView, String> {
         let text = String::from_utf8_lossy(&shown.stdout);
         // A base file that does not parse, or whose contacts are of another shape, counts as
         // having none: its steps are then shown.
-        if let Ok(parsed) = crate::manifest::yaml::parse(&text) {
-            if let Some(view) = ContactsView::of_value(&parsed.value) {
-                views.push(view);
-            }
+        if let Ok(parsed) = crate::manifest::yaml::parse(&text)
+            && let Some(view) = ContactsView::of_value(&parsed.value)
+        {
+            views.push(view);
         }
     }
     Ok(ContactsView::merge(views))
