@@ -311,6 +311,12 @@ pub struct PlanArgs {
     /// `settings.warn_expiry_days`, 30).
     #[arg(long, value_name = "DAYS")]
     pub warn_expiry_days: Option<u32>,
+
+    /// Show a manual step (contacts, invoice data: Digdir has no API for them) only when this
+    /// change made it: compare with the manifest at git revision REF (e.g. `origin/main`).
+    /// Default in a GitHub pull request: `origin/$GITHUB_BASE_REF`; else every step is shown.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +346,11 @@ pub struct ApplyArgs {
     /// Output format of the plan shown before applying and of the result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+
+    /// Show a manual step only when this change made it: compare with the manifest at git
+    /// revision REF (e.g. the commit before the merge), as for `plan --base`.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +396,21 @@ pub struct ImportArgs {
     /// `test`, `prod` and `local`.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
+
+    /// Also write values equal to the API's defaults (left out by default: a field left out is
+    /// not managed, so planning shows no change either way).
+    #[arg(long)]
+    pub full: bool,
+
+    /// Import only this scope (repeatable), as YAML to paste into an existing manifest's
+    /// `scopes:`.
+    #[arg(long = "scope", value_name = "NAME")]
+    pub scopes: Vec<String>,
+
+    /// Import only this client (repeatable), as YAML to paste into an existing manifest's
+    /// `clients:`; its key files are written as for a whole import.
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -421,10 +447,16 @@ pub struct KeysRotateArgs {
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 
-    /// The environment the new key is for (the key is added to the client for all its
-    /// environments unless the client overrides `keys`).
+    /// The environment the new key is for: it is added to the client's `keys` override for
+    /// that environment (created from the client's keys if there is none), so the client's
+    /// other environments keep their keys.
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: String,
+
+    /// Add the key to the client's own `keys` instead, used in every environment that has no
+    /// `keys` override.
+    #[arg(long)]
+    pub all_environments: bool,
 
     /// Where to write the new private key (PEM, mode 0600). Never overwritten.
     #[arg(long, value_name = "FILE")]
@@ -445,8 +477,8 @@ pub struct SchemaArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Write the schemas into this directory (`mpctl.schema.json`, `plan.schema.json`) instead
-    /// of printing one.
+    /// Write the schemas into this directory (`mpctl.schema.json`; `mpctl-part.schema.json`
+    /// for files without `version`; `plan.schema.json`) instead of printing one.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
 }
@@ -483,6 +515,20 @@ pub struct EmulatorServeArgs {
     /// Offer the contacts/invoice endpoints (an emulator extension: Digdir has no such API).
     #[arg(long)]
     pub contacts_extension: bool,
+
+    /// Name an organisation, e.g. `942110464=Trondheim kommune` (repeatable): grants to it
+    /// then carry `consumer_organization_name`, as Digdir's API sends it.
+    #[arg(long, value_name = "ORGNO=NAME")]
+    pub org_name: Vec<String>,
+
+    /// The manifest environment the printed `export MPCTL_<ENV>_…` lines are for.
+    #[arg(long, default_value = "dev", value_name = "NAME")]
+    pub env: String,
+
+    /// Also write the `export MPCTL_<ENV>_…` lines of the bootstrapped organisation to FILE
+    /// (for `source FILE`); needs exactly one --bootstrap.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 
     /// Start the emulator's clock at this time (RFC 3339) instead of now, to test expiry.
     #[arg(long, value_name = "TIME")]

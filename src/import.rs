@@ -13,6 +13,7 @@
 //! - Clients are pinned by `client_ids` so that nothing is recreated; their public keys are
 //!   written as files `keys/<client>-<kid>.jwk.json` (relative to the manifest).
 //! - Only fields the API set are written.
+//! - The names the API gives the organisations granted access are written to `organizations`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,6 +137,23 @@ pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
         })
         .collect();
 
+    // Names of the organisations granted access, as the API names them.
+    let granted: BTreeSet<&OrgNo> = scopes
+        .values()
+        .flatten()
+        .flat_map(|(_, s)| s.grants.iter())
+        .collect();
+    let mut organizations = BTreeMap::new();
+    for env in envs {
+        for (number, name) in &env.live.org_names {
+            if granted.contains(&OrgNo::new_unchecked(number.clone())) && !name.trim().is_empty() {
+                organizations
+                    .entry(number.clone())
+                    .or_insert_with(|| name.trim().to_owned());
+            }
+        }
+    }
+
     Imported {
         manifest: Manifest {
             version: 1,
@@ -150,6 +168,7 @@ pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
             scopes: manifest_scopes,
             clients: manifest_clients,
             overrides,
+            organizations,
         },
         key_files,
         notes,
@@ -420,13 +439,177 @@ fn build_client(
     }
 }
 
-/// The manifest as YAML, with a header saying where it came from.
+/// Where an imported manifest's header points editors for the schema: the schema committed in
+/// mpctl's repository (a URL, since the imported manifest lives in another repository; a local
+/// copy from `mpctl schema --write DIR` works as well).
+pub const SCHEMA_URL: &str =
+    "https://raw.githubusercontent.com/mpctl-dev/mpctl/main/schema/mpctl.schema.json";
+
+/// The values the self-service API gives a scope's optional fields when they are not sent (as
+/// the emulator does; Digdir does not document them): `import` leaves them out unless `--full`.
+/// A field left out is not managed, so planning shows no change either way.
+mod defaults {
+    use crate::manifest::model::{IntegrationType, TokenType, Visibility};
+
+    pub const VISIBILITY: Visibility = Visibility::Public;
+    pub const TOKEN_TYPE: TokenType = TokenType::SelfContained;
+    pub const AT_MAX_AGE: u32 = 120;
+    pub const AUTHORIZATION_MAX_LIFETIME: u32 = 0;
+    pub const ALLOWED_INTEGRATION_TYPES: &[IntegrationType] = &[IntegrationType::Maskinporten];
+    pub const ACCESSIBLE_FOR_ALL: bool = false;
+    /// A client's `access_token_lifetime` of 0: the scopes' own bound applies.
+    pub const ACCESS_TOKEN_LIFETIME: u32 = 0;
+}
+
+/// Leaves out every value equal to the API's default (see [`defaults`]), in the resources and
+/// their overrides; overrides left empty go. An override equal to the default stays where the
+/// resource's own value differs (the override is what keeps that environment at the default).
+pub fn omit_defaults(manifest: &mut Manifest) {
+    fn omit<T: PartialEq, O>(
+        base: &mut Option<T>,
+        overrides: &mut BTreeMap<String, O>,
+        field: impl Fn(&mut O) -> &mut Option<T>,
+        default: &T,
+    ) {
+        if base.as_ref() == Some(default) {
+            *base = None;
+        }
+        if base.is_none() {
+            for o in overrides.values_mut() {
+                let value = field(o);
+                if value.as_ref() == Some(default) {
+                    *value = None;
+                }
+            }
+        }
+    }
+    let types = defaults::ALLOWED_INTEGRATION_TYPES.to_vec();
+    for s in &mut manifest.scopes {
+        let o = &mut s.overrides;
+        omit(
+            &mut s.visibility,
+            o,
+            |o| &mut o.visibility,
+            &defaults::VISIBILITY,
+        );
+        omit(
+            &mut s.token_type,
+            o,
+            |o| &mut o.token_type,
+            &defaults::TOKEN_TYPE,
+        );
+        omit(
+            &mut s.at_max_age,
+            o,
+            |o| &mut o.at_max_age,
+            &defaults::AT_MAX_AGE,
+        );
+        omit(
+            &mut s.authorization_max_lifetime,
+            o,
+            |o| &mut o.authorization_max_lifetime,
+            &defaults::AUTHORIZATION_MAX_LIFETIME,
+        );
+        omit(
+            &mut s.allowed_integration_types,
+            o,
+            |o| &mut o.allowed_integration_types,
+            &types,
+        );
+        omit(
+            &mut s.accessible_for_all,
+            o,
+            |o| &mut o.accessible_for_all,
+            &defaults::ACCESSIBLE_FOR_ALL,
+        );
+        o.retain(|_, o| *o != ScopeOverride::default());
+    }
+    for c in &mut manifest.clients {
+        omit(
+            &mut c.access_token_lifetime,
+            &mut c.overrides,
+            |o| &mut o.access_token_lifetime,
+            &defaults::ACCESS_TOKEN_LIFETIME,
+        );
+        c.overrides.retain(|_, o| *o != ClientOverride::default());
+    }
+}
+
+/// The manifest as YAML, with the schema header for editors and a line saying where it came
+/// from.
 pub fn to_yaml(imported: &Imported, envs: &[String]) -> Result<String, serde_yaml_ng::Error> {
     let body = serde_yaml_ng::to_string(&imported.manifest)?;
     Ok(format!(
-        "# Imported by `mpctl import` from: {}. Planning it shows no changes.\n{body}",
+        "# yaml-language-server: $schema={SCHEMA_URL}\n# Imported by `mpctl import` from: {}. Planning it shows no changes.\n{body}",
         envs.join(", ")
     ))
+}
+
+/// Selected resources as YAML to paste into an existing manifest: each list under a comment
+/// naming the section it belongs in. Unknown names are an error listing those there are.
+pub fn snippet(
+    imported: &Imported,
+    envs: &[String],
+    scopes: &[String],
+    clients: &[String],
+) -> Result<String, String> {
+    fn pick<'a, T>(
+        all: &'a [T],
+        wanted: &[String],
+        name: impl Fn(&T) -> &str,
+        what: &str,
+        envs: &[String],
+    ) -> Result<Vec<&'a T>, String> {
+        wanted
+            .iter()
+            .map(|w| {
+                all.iter().find(|r| name(r) == w).ok_or_else(|| {
+                    let known: Vec<&str> = all.iter().map(&name).collect();
+                    format!(
+                        "no active {what} named `{w}` in {}; the {what}s there are: {}",
+                        envs.join(", "),
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    )
+                })
+            })
+            .collect()
+    }
+    let m = &imported.manifest;
+    let picked_scopes = pick(&m.scopes, scopes, |s| s.name.as_str(), "scope", envs)?;
+    let picked_clients = pick(&m.clients, clients, |c| c.name.as_str(), "client", envs)?;
+    fn yaml<T: serde::Serialize>(value: &T) -> String {
+        serde_yaml_ng::to_string(value).unwrap_or_default()
+    }
+    let mut out = format!(
+        "# Imported by `mpctl import` from: {}. Paste each list into the manifest's section.\n",
+        envs.join(", ")
+    );
+    if !picked_scopes.is_empty() {
+        out.push_str("# under `scopes:`\n");
+        out.push_str(&yaml(&picked_scopes));
+    }
+    if !picked_clients.is_empty() {
+        out.push_str("# under `clients:`\n");
+        out.push_str(&yaml(&picked_clients));
+    }
+    let granted: BTreeSet<String> = picked_scopes
+        .iter()
+        .flat_map(|s| s.grants.iter().map(|g| g.org().to_string()))
+        .collect();
+    let names: BTreeMap<&String, &String> = m
+        .organizations
+        .iter()
+        .filter(|(number, _)| granted.contains(*number))
+        .collect();
+    if !names.is_empty() {
+        out.push_str("# under `organizations:`\n");
+        out.push_str(&yaml(&names));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -435,6 +618,34 @@ mod tests {
     use crate::manifest::LoadedManifest;
     use crate::manifest::model::{TokenType, Visibility};
     use crate::manifest::resolve::resolve;
+
+    #[test]
+    fn defaults_go_but_an_override_back_to_the_default_stays() {
+        let mut a = scope("acme:a", "A", &[]);
+        a.at_max_age = Some(120);
+        a.visibility = Some(Visibility::Public);
+        let mut a_prod = a.clone();
+        a_prod.at_max_age = Some(300);
+        let mut b = scope("acme:b", "B", &[]);
+        b.at_max_age = Some(300);
+        let mut b_prod = b.clone();
+        b_prod.at_max_age = Some(120);
+        let envs = vec![
+            env("test", vec![a, b], vec![]),
+            env("prod", vec![a_prod, b_prod], vec![]),
+        ];
+        let mut imported = build(&OrgNo::new_unchecked("910753282"), &envs);
+        omit_defaults(&mut imported.manifest);
+        let [a, b] = &imported.manifest.scopes[..] else {
+            panic!("two scopes")
+        };
+        // acme:a: 120 (default) in test is left out, prod keeps its 300.
+        assert_eq!((a.at_max_age, a.visibility), (None, None));
+        assert_eq!(a.overrides["prod"].at_max_age, Some(300));
+        // acme:b: 300 in test, 120 in prod — the override keeps prod at the default.
+        assert_eq!(b.at_max_age, Some(300));
+        assert_eq!(b.overrides["prod"].at_max_age, Some(120));
+    }
 
     fn scope(name: &str, description: &str, grants: &[&str]) -> ScopeState {
         ScopeState {

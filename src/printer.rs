@@ -177,8 +177,17 @@ impl Printer {
         }
     }
 
-    /// Prints an error report to stderr (always).
+    /// Prints an error. An invalid manifest is reported exactly as `mpctl validate` reports
+    /// it (each problem with its file, line and the YAML underlined, then the summary line),
+    /// whichever command found it.
     pub fn report(&self, report: &miette::Report) {
+        if let Some(diagnostics) = report.downcast_ref::<crate::manifest::Diagnostics>() {
+            let mut diagnostics = diagnostics.clone();
+            diagnostics.sort();
+            let rendered = diagnostics.render(self.color, crate::commands::RENDER_WIDTH);
+            self.eprint(&format!("{rendered}{}", diagnostics.error_summary()));
+            return;
+        }
         self.eprint(&format!("{report:?}"));
     }
 

@@ -24,6 +24,33 @@ pub fn manifest_schema_text() -> String {
     text
 }
 
+/// The schema of a manifest *part*: a file of a multi-file manifest without `version`, which
+/// joins the manifest in its directory. The same fields, none required, so that editors accept
+/// parts (`schema/mpctl-part.schema.json`).
+pub fn part_schema() -> Value {
+    let mut schema = manifest_schema();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("required");
+        obj.insert(
+            "$id".into(),
+            "https://mpctl.dev/schema/mpctl-part.schema.json".into(),
+        );
+        obj.insert("title".into(), "mpctl manifest part".into());
+        obj.insert(
+            "description".into(),
+            "A part of a multi-file manifest: a file without `version` that joins the manifest (the file with `version`) in its directory or above. It may hold any of the manifest's fields; the merged manifest must have `version` and `organization`.".into(),
+        );
+    }
+    schema
+}
+
+/// The part schema as committed in `schema/mpctl-part.schema.json`.
+pub fn part_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&part_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// A schema violation, located by JSON pointer into the checked document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaProblem {
@@ -51,11 +78,7 @@ fn validators() -> Option<&'static Validators> {
         .get_or_init(|| {
             let schema = manifest_schema();
             let whole = jsonschema::validator_for(&schema).ok()?;
-            let mut part_schema = schema.clone();
-            if let Some(obj) = part_schema.as_object_mut() {
-                obj.remove("required");
-            }
-            let part = jsonschema::validator_for(&part_schema).ok()?;
+            let part = jsonschema::validator_for(&part_schema()).ok()?;
             Some(Validators {
                 schema,
                 whole,
@@ -182,12 +205,28 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                 help,
             )]
         }
+        ValidationErrorKind::Pattern { pattern } if pattern == ORGNO_PATTERN => {
+            vec![orgno_problem(&pointer, false, instance)]
+        }
         ValidationErrorKind::Pattern { pattern } => vec![problem(
             "mpctl::schema::pattern",
             false,
-            format!("{} does not have the form `{field}` needs", show(instance)),
+            format!(
+                "{} does not have the form `{}` needs",
+                show(instance),
+                describe(&pointer)
+            ),
             pattern_help(pattern),
         )],
+        ValidationErrorKind::PropertyNames { error } => {
+            let key = error.instance();
+            let name = key.as_str().unwrap_or_default();
+            vec![orgno_problem(
+                &format!("{pointer}/{}", escape_pointer_segment(name)),
+                true,
+                key,
+            )]
+        }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             let mut leaves = Vec::new();
             for errs in context {
@@ -210,6 +249,14 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                     ValidationErrorKind::Type { .. } | ValidationErrorKind::Constant { .. }
                 )
             });
+            // An organisation number (a string or an unquoted integer): say what is wrong with
+            // the number, whichever alternative got further.
+            let orgno = leaves.iter().any(|e| {
+                matches!(e.kind(), ValidationErrorKind::Pattern { pattern } if pattern == ORGNO_PATTERN)
+            });
+            if orgno && (instance.is_string() || instance.is_number()) {
+                return vec![orgno_problem(&pointer, false, instance)];
+            }
             if only_types_and_consts && !consts.is_empty() {
                 return vec![enum_problem(&pointer, instance, &consts)];
             }
@@ -450,6 +497,29 @@ fn required_help(name: &str) -> String {
         "path" => "add `path:`, the key file relative to this manifest".into(),
         "email" => "add `email:`, where invoices go".into(),
         other => format!("add `{other}:`"),
+    }
+}
+
+/// The pattern of an organisation number in the schema (see [`crate::manifest::orgno::OrgNo`]).
+const ORGNO_PATTERN: &str = "^[0-9]{9}$";
+
+/// An organisation number of the wrong form, said as what is wrong with it (its length, or a
+/// character that is not a digit) rather than as a pattern.
+fn orgno_problem(pointer: &str, at_key: bool, instance: &Value) -> SchemaProblem {
+    let text = match instance {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let message = match crate::manifest::orgno::OrgNo::new_unchecked(text.clone()).check() {
+        Err(e) => format!("invalid organisation number: {e}"),
+        Ok(()) => format!("invalid organisation number `{text}`"),
+    };
+    SchemaProblem {
+        pointer: pointer.to_owned(),
+        at_key,
+        code: "mpctl::orgno::format",
+        message,
+        help: pattern_help(ORGNO_PATTERN),
     }
 }
 

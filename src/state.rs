@@ -100,4 +100,9 @@ pub struct LiveEnv {
     /// Whether the environment has an API for contacts/invoice data (only the emulator's
     /// extension does); without it they are manual steps.
     pub contacts_api: bool,
+    /// Names of consumer organisations by number, as the API's grants name them
+    /// (`consumer_organization_name`). Only shown to people: not part of the live state a saved
+    /// plan is bound to, so a renamed organisation does not make a plan stale.
+    #[serde(skip)]
+    pub org_names: BTreeMap<String, String>,
 }

@@ -153,6 +153,7 @@ fn env_plan(env: &str, contacts_api: bool) -> EnvPlan {
             .map(|s| s.to_string())
             .collect(),
         contacts_api,
+        org_names: Default::default(),
     };
     let mut plan = diff_for_org(Some(&org(ORG)), &desired, &live, &Settings::default(), NOW);
     plan.env = env.into();

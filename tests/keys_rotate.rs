@@ -370,6 +370,32 @@ fn no_output_of_rotate_contains_private_key_material() {
 }
 
 #[test]
+fn all_environments_adds_the_key_to_the_clients_own_keys() {
+    let dir = setup();
+    let out = mpctl(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "order-sync",
+            "--env",
+            "prod",
+            "--all-environments",
+            "--private-key-out",
+            "order-sync.pem",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let diff = redact_dates(&text(&out.stdout));
+    assert!(!diff.contains("overrides:"), "{diff}");
+    assert!(
+        diff.contains("+      - keys/order-sync-YYYYMMDD.jwk.json"),
+        "{diff}"
+    );
+}
+
+#[test]
 fn a_key_given_as_the_manifest_is_named_as_such_and_never_shown() {
     let dir = setup();
     let pem =

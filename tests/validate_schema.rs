@@ -69,3 +69,60 @@ fn schema_command_prints_the_plan_schema_with_plan() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(printed, mpctl::plan::json_schema());
 }
+
+#[test]
+fn committed_part_schema_is_up_to_date_and_needs_no_version() {
+    let committed = std::fs::read_to_string("schema/mpctl-part.schema.json").unwrap_or_default();
+    assert!(
+        committed == mpctl::schema::part_schema_text(),
+        "schema/mpctl-part.schema.json is stale: regenerate it with `cargo run -- schema --write schema/` and commit it"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    assert!(validator.is_valid(&serde_json::json!({"clients": [{"name": "sync"}]})));
+    assert!(!validator.is_valid(&serde_json::json!({"clients": [{"nam": "sync"}]})));
+}
+
+/// Every example file names its schema in a `yaml-language-server` header, and passes it when
+/// checked as an editor would: YAML read by another parser (serde_yaml_ng), the committed schema
+/// file the header points at, and a JSON Schema validator — not mpctl's loader.
+#[test]
+fn every_example_file_passes_the_schema_its_header_names() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                // GitHub workflows are not manifests.
+                if path.file_name().is_some_and(|n| n != "github") {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(std::path::Path::new("examples"), &mut files);
+    assert!(files.len() >= 6, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("example");
+        let header = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# yaml-language-server: $schema="))
+            .unwrap_or_else(|| panic!("{} has no schema header", file.display()));
+        let schema_path = file.parent().unwrap().join(header.trim());
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&schema_path)
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", file.display(), schema_path.display())),
+        )
+        .expect("schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let document: serde_json::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+}

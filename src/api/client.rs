@@ -8,7 +8,7 @@
 //! connection dropped, or a 5xx after the request was sent) is never repeated blindly: the
 //! client re-reads to see whether it happened.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -651,11 +651,19 @@ impl HttpClient {
             .await?;
 
         let mut grants: HashMap<String, BTreeSet<OrgNo>> = HashMap::new();
+        let mut org_names: BTreeMap<String, String> = BTreeMap::new();
         let mut keys: HashMap<String, Jwks> = HashMap::new();
         let mut client_contacts: HashMap<String, Contacts> = HashMap::new();
         for result in results {
             match result {
                 JobResult::Grants(scope, list) => {
+                    for g in &list {
+                        if let (Some(number), Some(name)) =
+                            (&g.consumer_orgno, &g.consumer_organization_name)
+                        {
+                            org_names.insert(number.clone(), name.clone());
+                        }
+                    }
                     grants.insert(
                         scope,
                         list.iter()
@@ -707,6 +715,7 @@ impl HttpClient {
             state,
             accessible_scopes,
             contacts_api,
+            org_names,
         })
     }
 }

@@ -112,6 +112,7 @@ pub fn live_matching(desired: &EnvState, accessible: impl IntoIterator<Item = St
         state,
         accessible_scopes: accessible.into_iter().collect(),
         contacts_api: true,
+        org_names: Default::default(),
     }
 }
 

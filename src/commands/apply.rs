@@ -46,7 +46,9 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
             let requests = &args.env;
             async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
         });
-        let (plan, connections) = printer.while_waiting(&reading(&envs), planning).await?;
+        let (mut plan, connections) = printer.while_waiting(&reading(&envs), planning).await?;
+        let base = super::base::BaseRef::choose(args.base.as_deref());
+        super::base::filter_manual_steps(&mut plan, &loaded, &base, printer)?;
         let ask = !args.yes;
         proceed(&plan, &loaded, &connections, args, ask, printer).await
     })
@@ -174,7 +176,12 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             let requests = &args.env;
             async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
         });
-        let (fresh, connections) = printer.while_waiting(&reading(&envs), planning).await?;
+        let (mut fresh, connections) = printer.while_waiting(&reading(&envs), planning).await?;
+        // The manual steps are those the saved plan showed (filtered against its base).
+        for (old, new) in saved_plan.environments.iter().zip(&mut fresh.environments) {
+            new.manual_steps.clone_from(&old.manual_steps);
+            new.manual_steps_note.clone_from(&old.manual_steps_note);
+        }
         let mut stale = Vec::new();
         let mut differ = Vec::new();
         for (old, new) in reviewed.iter().zip(&fresh.environments) {

@@ -38,6 +38,10 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
             env.errors.push(refusal);
         }
     }
+    // Manual steps cannot be read back, so they are never drift: not reported at all.
+    for env in &mut plan.environments {
+        env.manual_steps.clear();
+    }
     crate::render::annotate_drift(&mut plan);
     printer.out(&render_plan(&plan, args.format, Purpose::Drift, printer));
     Ok(drift_exit(&plan))

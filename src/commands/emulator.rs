@@ -88,13 +88,53 @@ fn bootstraps(specs: &[String]) -> miette::Result<Vec<(OrgNo, Vec<String>)>> {
         .collect()
 }
 
+/// Parses every `--org-name ORGNO=NAME` value.
+fn org_names(specs: &[String]) -> miette::Result<Vec<(OrgNo, String)>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let help = "use ORGNO=NAME, e.g. --org-name \"942110464=Trondheim kommune\"";
+            let Some((number, name)) = spec.split_once('=') else {
+                miette::bail!(help = help, "--org-name `{spec}` has no `=`");
+            };
+            let org = OrgNo::parse(number.trim())
+                .map_err(|e| miette::miette!(help = help, "--org-name `{spec}`: {e}"))?;
+            if name.trim().is_empty() {
+                miette::bail!(help = help, "--org-name `{spec}` has an empty name");
+            }
+            Ok((org, name.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The shell lines that point environment `env` of a manifest at an organisation's admin
+/// client: its id, key id and key file (a path; the key itself is never printed).
+fn export_lines(env: &str, admin: &AdminIdentity, key_file: &Path) -> String {
+    let prefix = format!("MPCTL_{}", crate::api::credentials::variable_prefix(env));
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    format!(
+        "export {prefix}_CLIENT_ID={}\nexport {prefix}_KEY_ID={}\nexport {prefix}_KEY_FILE={}\n",
+        quote(&admin.client_id),
+        quote(&admin.kid),
+        quote(&key_file.display().to_string()),
+    )
+}
+
+/// What each bootstrapped organisation's admin client is, and the `export` lines that use it.
+struct Registered {
+    text: String,
+    exports: Vec<String>,
+}
+
 /// Bootstraps each organisation, writes its admin key file, and describes the credentials.
 async fn register(
     emulator: &Emulator,
     orgs: &[(OrgNo, Vec<String>)],
     key_dir: &Path,
-) -> miette::Result<String> {
+    env: &str,
+) -> miette::Result<Registered> {
     let mut text = String::new();
+    let mut exports = Vec::new();
     for (org, prefixes) in orgs {
         let admin: AdminIdentity = emulator.bootstrap_org(org, prefixes).await?;
         let path = key_file(key_dir, org);
@@ -110,8 +150,14 @@ async fn register(
             path.display(),
             certificate.display(),
         ));
+        let lines = export_lines(env, &admin, &path);
+        text.push_str(&format!("\n  for environment `{env}`:\n"));
+        for line in lines.lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+        exports.push(lines);
     }
-    Ok(text)
+    Ok(Registered { text, exports })
 }
 
 pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit> {
@@ -144,6 +190,14 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         None => FaultConfig::default(),
     };
     let orgs = bootstraps(&args.bootstrap)?;
+    let names = org_names(&args.org_name)?;
+    if args.env_file.is_some() && orgs.len() != 1 {
+        miette::bail!(
+            help = "pass the organisation to act for, e.g. --bootstrap 910753282:acme --env-file .mpctl/dev.env",
+            "--env-file needs exactly one --bootstrap organisation (got {})",
+            orgs.len()
+        );
+    }
     let config = EmulatorConfig {
         listen,
         state_file: Some(args.state.clone()),
@@ -154,7 +208,15 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
-        let credentials = register(&emulator, &orgs, &state_dir(&args.state)).await?;
+        for (org, name) in &names {
+            emulator.set_org_name(org, name).await?;
+        }
+        let registered = register(&emulator, &orgs, &state_dir(&args.state), &args.env).await?;
+        if let (Some(path), Some(lines)) = (&args.env_file, registered.exports.first()) {
+            std::fs::write(path, lines)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        }
         let bound = emulator.addr();
         if !bound.ip().is_loopback() {
             // Printed even with --quiet: this is about who else can reach it.
@@ -167,13 +229,29 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         } else {
             emulator.issuer()
         };
+        let manifest_env = format!(
+            "\nTo use it, give a manifest environment its endpoints:\n  environments:\n    {env}:\n      api_url: {api}\n      token_url: {token}\n      audience: {issuer}\n",
+            env = args.env,
+            issuer = emulator.issuer(),
+            api = emulator.api_url(),
+            token = emulator.token_url(),
+        );
+        let env_file = match &args.env_file {
+            Some(path) => format!(
+                "\nThe export lines are in {} (`source {}`).\n",
+                path.display(),
+                path.display()
+            ),
+            None => String::new(),
+        };
         printer.out(&format!(
-            "mpctl emulator listening on {listening}\n  bound:    {bound}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}",
+            "mpctl emulator listening on {listening}\n  bound:    {bound}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}{manifest_env}{env_file}",
             issuer = emulator.issuer(),
             api = emulator.api_url(),
             token = emulator.token_url(),
             state = args.state.display(),
             ext = if args.contacts_extension { "on" } else { "off" },
+            credentials = registered.text,
         ));
         printer.status("Press Ctrl-C to stop.");
         wait_for_signal().await;
@@ -228,7 +306,7 @@ pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> 
     let runtime = super::runtime()?;
     let credentials = runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
-        let credentials = register(&emulator, &orgs, &dir).await?;
+        let credentials = register(&emulator, &orgs, &dir, "dev").await?.text;
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, emulator.ca_cert_pem())
             .into_diagnostic()

@@ -102,10 +102,37 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
         None => single_organization(&results)?,
     };
     let envs: Vec<ImportedEnv> = results.into_iter().map(|(_, env)| env).collect();
-    let imported = import::build(&organization, &envs);
-    let yaml = import::to_yaml(&imported, &env_names)
-        .into_diagnostic()
-        .wrap_err("cannot write the manifest as YAML")?;
+    let mut imported = import::build(&organization, &envs);
+    if !args.full {
+        import::omit_defaults(&mut imported.manifest);
+    }
+    let selected = !args.scopes.is_empty() || !args.clients.is_empty();
+    let yaml = if selected {
+        // Only the selected clients' key files are written.
+        let keys: Vec<String> = imported
+            .manifest
+            .clients
+            .iter()
+            .filter(|c| args.clients.contains(&c.name))
+            .flat_map(|c| {
+                c.keys
+                    .iter()
+                    .chain(c.overrides.values().flat_map(|o| o.keys.iter().flatten()))
+                    .map(|k| k.path().to_owned())
+            })
+            .collect();
+        imported.key_files.retain(|path, _| keys.contains(path));
+        import::snippet(&imported, &env_names, &args.scopes, &args.clients).map_err(|e| {
+            miette::miette!(
+                help = "check the name (`mpctl import` without --scope/--client lists everything)",
+                "{e}"
+            )
+        })?
+    } else {
+        import::to_yaml(&imported, &env_names)
+            .into_diagnostic()
+            .wrap_err("cannot write the manifest as YAML")?
+    };
 
     let key_dir = match &args.out {
         Some(out) => out.parent().map(Path::to_path_buf).unwrap_or_default(),

@@ -95,6 +95,7 @@ pub fn rotate(args: &KeysRotateArgs, printer: &Printer) -> miette::Result<Exit> 
         private_key_out: args.private_key_out.clone(),
         grace_days: args.grace,
         dry_run: args.dry_run,
+        all_environments: args.all_environments,
         today: time::OffsetDateTime::now_utc().date(),
     };
     let outcome = rotate_key(&options)?;

@@ -7,6 +7,7 @@ use crate::cli::{BenchCommand, Command, EmulatorCommand, KeysCommand};
 use crate::printer::Printer;
 
 mod apply;
+mod base;
 mod bench;
 mod completions;
 mod drift;
@@ -17,6 +18,8 @@ mod keys;
 pub(crate) mod plan;
 mod schema;
 mod validate;
+
+pub(crate) use validate::RENDER_WIDTH;
 
 /// How a command ended, as the process exit status (Terraform's convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

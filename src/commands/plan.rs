@@ -35,8 +35,10 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
             }
         },
     );
-    let (plan, _connections) =
+    let (mut plan, _connections) =
         runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
+    let base = super::base::BaseRef::choose(args.base.as_deref());
+    super::base::filter_manual_steps(&mut plan, &loaded, &base, printer)?;
     printer.out(&render_plan(&plan, args.format, Purpose::Plan, printer));
     for env in &plan.environments {
         let settings = settings_for(&loaded.manifest, &env.env, None);
@@ -213,6 +215,10 @@ pub(crate) async fn plan_environment<S: SelfService>(
     );
     plan.env = env.to_owned();
     explain_retired_keys(loaded, env, &mut plan, now);
+    crate::plan::names::annotate(
+        &mut plan,
+        &crate::plan::names::merged(&loaded.manifest.organizations, &live.org_names),
+    );
     Ok(plan)
 }
 

@@ -10,6 +10,9 @@ use crate::printer::Printer;
 /// File name of the manifest schema in the `--write` directory.
 pub const MANIFEST_SCHEMA_FILE: &str = "mpctl.schema.json";
 
+/// File name of the schema of manifest parts (files without `version`).
+pub const PART_SCHEMA_FILE: &str = "mpctl-part.schema.json";
+
 /// File name of the plan schema in the `--write` directory.
 pub const PLAN_SCHEMA_FILE: &str = "plan.schema.json";
 
@@ -20,7 +23,7 @@ fn plan_schema_text() -> String {
     text
 }
 
-/// Prints one schema, or writes both into `--write DIR`.
+/// Prints one schema, or writes all of them into `--write DIR`.
 pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
     match &args.write {
         None if args.plan => printer.out(&plan_schema_text()),
@@ -33,11 +36,17 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
                     dir.display()
                 )
             })?;
-            // `--write` writes both schemas, so that one command keeps `schema/` in sync.
+            // `--write` writes every schema, so that one command keeps `schema/` in sync.
             write(
                 dir,
                 MANIFEST_SCHEMA_FILE,
                 &crate::schema::manifest_schema_text(),
+                printer,
+            )?;
+            write(
+                dir,
+                PART_SCHEMA_FILE,
+                &crate::schema::part_schema_text(),
                 printer,
             )?;
             write(dir, PLAN_SCHEMA_FILE, &plan_schema_text(), printer)?;

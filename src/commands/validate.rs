@@ -14,7 +14,7 @@ use crate::manifest::load::{self, Checked};
 use crate::printer::Printer;
 
 /// Width of rendered diagnostics, fixed so that output is the same everywhere.
-const RENDER_WIDTH: usize = 100;
+pub(crate) const RENDER_WIDTH: usize = 100;
 
 /// Checks every manifest under the given paths and prints the problems; exit 1 on any error.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
@@ -48,12 +48,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
 fn summary(paths: &[PathBuf], checked: &Checked) -> String {
     let d: &Diagnostics = &checked.diagnostics;
     if d.has_errors() {
-        let files = d.files_with_errors().len().max(1);
-        format!(
-            "{} in {files} file{}",
-            count_phrase(d.error_count(), d.warning_count()),
-            if files == 1 { "" } else { "s" }
-        )
+        d.error_summary()
     } else {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         let n = checked.files.len();

@@ -447,6 +447,56 @@ impl Emulator {
         Ok(identity.0)
     }
 
+    /// Names an organisation (known or not), so that grants to it carry
+    /// `consumer_organization_name` as Digdir's API sends it.
+    pub async fn set_org_name(&self, org: &OrgNo, name: &str) -> Result<(), EmulatorError> {
+        org.check()
+            .map_err(|e| EmulatorError::Bootstrap(e.to_string()))?;
+        let orgno = org.as_str().to_owned();
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(EmulatorError::Bootstrap(format!(
+                "the name of organisation {orgno} is empty"
+            )));
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = shared.clock.now_ms();
+            shared.store.commit(
+                |_: &()| {
+                    Some(AuditEntry {
+                        time: clock::iso8601(now),
+                        org: "emulator".into(),
+                        operation: "name_org".into(),
+                        target: orgno.clone(),
+                    })
+                },
+                |state| {
+                    let mut record = state.orgs.get(&orgno).cloned().unwrap_or(OrgRecord {
+                        orgno: orgno.clone(),
+                        prefixes: BTreeSet::new(),
+                        admin_client_id: None,
+                        admin_kid: None,
+                        admin_private_key_pem: None,
+                        name: None,
+                    });
+                    if record.name.as_deref() == Some(name.as_str()) {
+                        return Ok(((), vec![]));
+                    }
+                    record.name = Some(name.clone());
+                    Ok(((), vec![Mutation::Org(record)]))
+                },
+            )
+        })
+        .await
+        .map_err(setup_error)?
+        .map_err(|e| match e {
+            store::CommitError::Rejected(message) => EmulatorError::Bootstrap(message),
+            store::CommitError::Io(message) => EmulatorError::Setup(message),
+        })?;
+        Ok(())
+    }
+
     /// The admin identity of an organisation bootstrapped earlier.
     pub fn admin_identity(&self, org: &OrgNo) -> Option<AdminIdentity> {
         let state = self.shared.store.read();
@@ -547,6 +597,7 @@ fn bootstrap_mutations(
         admin_client_id: None,
         admin_kid: None,
         admin_private_key_pem: None,
+        name: None,
     });
     for prefix in &prefixes {
         if let Some(owner) = state

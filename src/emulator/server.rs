@@ -596,15 +596,25 @@ async fn deactivate_scope(AxumState(s): Shr, headers: HeaderMap, Query(q): Param
 // ---------------------------------------------------------------------------------------------
 // Access grants
 
-fn grant_json(grant: &GrantRecord) -> Value {
-    json!({
+/// A grant on the wire, with the organisations' names where the emulator knows them
+/// (`emulator serve --org-name`), as Digdir's API sends `consumer_organization_name`.
+fn grant_json(state: &State, grant: &GrantRecord) -> Value {
+    let mut value = json!({
         "scope": grant.scope,
         "state": grant.state,
         "consumer_orgno": grant.consumer_orgno,
         "owner_orgno": grant.owner_orgno,
         "created": iso8601(grant.created),
         "last_updated": iso8601(grant.last_updated),
-    })
+    });
+    let name = |orgno: &str| state.orgs.get(orgno).and_then(|o| o.name.clone());
+    if let Some(name) = name(&grant.consumer_orgno) {
+        value["consumer_organization_name"] = name.into();
+    }
+    if let Some(name) = name(&grant.owner_orgno) {
+        value["owner_organization_name"] = name.into();
+    }
+    value
 }
 
 async fn list_grants(AxumState(s): Shr, headers: HeaderMap, Query(q): Params) -> ApiResult {
@@ -617,7 +627,7 @@ async fn list_grants(AxumState(s): Shr, headers: HeaderMap, Query(q): Params) ->
         .get(&name)
         .into_iter()
         .flat_map(|g| g.values())
-        .map(grant_json)
+        .map(|g| grant_json(&state, g))
         .collect();
     ok(Value::Array(list))
 }
@@ -631,7 +641,7 @@ async fn accessible_scopes(AxumState(s): Shr, headers: HeaderMap, Query(q): Para
         .inspect(|g| {
             seen.insert(g.scope.clone());
         })
-        .map(grant_json)
+        .map(|g| grant_json(&state, g))
         .collect();
     if flag(&q, "accessible_for_all") {
         for scope in state
@@ -672,7 +682,7 @@ async fn put_grant(
         .commit(&caller.org, "grant", target, move |state, now| {
             let scope = owned_scope(state, &c, &name)?;
             if let Some(existing) = state.grants.get(&name).and_then(|g| g.get(&consumer)) {
-                return Ok((grant_json(existing), vec![]));
+                return Ok((grant_json(state, existing), vec![]));
             }
             let grant = GrantRecord {
                 scope: name.clone(),
@@ -682,7 +692,7 @@ async fn put_grant(
                 created: now,
                 last_updated: now,
             };
-            Ok((grant_json(&grant), vec![Mutation::Grant(grant)]))
+            Ok((grant_json(state, &grant), vec![Mutation::Grant(grant)]))
         })
         .await?;
     ok(value)

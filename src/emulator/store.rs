@@ -56,6 +56,9 @@ pub struct OrgRecord {
     pub admin_kid: Option<String>,
     /// The admin client's private key (PKCS#8 PEM). Secret.
     pub admin_private_key_pem: Option<String>,
+    /// The organisation's name, sent with grants (`consumer_organization_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl std::fmt::Debug for OrgRecord {
@@ -64,6 +67,7 @@ impl std::fmt::Debug for OrgRecord {
             .field("orgno", &self.orgno)
             .field("prefixes", &self.prefixes)
             .field("admin_client_id", &self.admin_client_id)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
@@ -712,6 +716,7 @@ mod tests {
             admin_client_id: None,
             admin_kid: None,
             admin_private_key_pem: None,
+            name: None,
         })
     }
 

@@ -46,8 +46,11 @@ pub struct KeysSite {
     pub from_override: bool,
     /// Whether the client is limited to environments that do not include the one asked for.
     pub env_excluded: bool,
+    /// The client's own `environments`, if it lists them.
+    pub client_environments: Option<Vec<String>>,
     nodes: Vec<Node>,
     target: Target,
+    client_node: Node,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +79,14 @@ pub fn locate(source: &str, client: &str, env: &str) -> Result<KeysSite, EditErr
         .get("environments")
         .and_then(Node::items)
         .is_some_and(|envs| !envs.iter().any(|e| e.scalar() == Some(env)));
+    let client_environments = client_node
+        .get("environments")
+        .and_then(Node::items)
+        .map(|envs| {
+            envs.iter()
+                .filter_map(|e| e.scalar().map(str::to_owned))
+                .collect()
+        });
     let override_keys = client_node
         .get("overrides")
         .and_then(|o| o.get(env))
@@ -132,8 +143,10 @@ pub fn locate(source: &str, client: &str, env: &str) -> Result<KeysSite, EditErr
         entries,
         from_override,
         env_excluded,
+        client_environments,
         nodes,
         target,
+        client_node,
     })
 }
 
@@ -170,6 +183,124 @@ impl KeysSite {
         self.append_insertions(source, new_path, &mut insertions);
         let edited = apply(source, insertions);
         self.verify(&edited, env, new_path, retire)?;
+        Ok(edited)
+    }
+
+    /// The manifest text with a new `overrides.<env>.keys` for the client: its current keys
+    /// (with `retire_after: DATE` on the entry at `retire`'s index) and `new_path`, so that the
+    /// new key is for `env` only and the client's own `keys` stay as they are for the other
+    /// environments. For a client written in block style; the result is checked by parsing it.
+    pub fn edit_as_override(
+        &self,
+        source: &str,
+        env: &str,
+        new_path: &str,
+        retire: Option<(usize, &str)>,
+    ) -> Result<String, EditError> {
+        let by_hand = |why: &str| {
+            EditError::Verify(format!(
+                "{why}; add `overrides: {{{env}: {{keys: [...]}}}}` to client `{}` by hand, or rotate with --all-environments",
+                self.client
+            ))
+        };
+        if !matches!(self.client_node.kind, NodeKind::Mapping { flow: false, .. }) {
+            return Err(by_hand("the client is written in flow style"));
+        }
+        let scalar = |text: &str| {
+            serde_yaml_ng::to_string(text)
+                .map(|s| s.trim_end().to_owned())
+                .unwrap_or_else(|_| text.to_owned())
+        };
+        let mut items: Vec<String> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let retire_after = match retire {
+                    Some((index, date)) if index == i => Some(date.to_owned()),
+                    _ => e.retire_after.clone(),
+                };
+                match retire_after {
+                    Some(date) => format!("{{path: {}, retire_after: {date}}}", scalar(&e.path)),
+                    None => scalar(&e.path),
+                }
+            })
+            .collect();
+        items.push(scalar(new_path));
+        let keys_block = |indent: &str| {
+            let mut text = format!("{indent}keys:");
+            for item in &items {
+                text.push_str(&format!("\n{indent}  - {item}"));
+            }
+            text
+        };
+        let client_indent = indent_at(source, self.client_node.start);
+        let insertion = match self.client_node.get("overrides") {
+            None => Insertion {
+                at: line_end(source, self.client_node.end),
+                text: format!(
+                    "\n{client_indent}overrides:\n{client_indent}  {env}:\n{}",
+                    keys_block(&format!("{client_indent}    "))
+                ),
+            },
+            Some(overrides) => {
+                let NodeKind::Mapping {
+                    flow: false,
+                    entries,
+                } = &overrides.kind
+                else {
+                    return Err(by_hand("the client's `overrides` is not a block mapping"));
+                };
+                let indent = entries.first().map_or_else(
+                    || format!("{client_indent}  "),
+                    |(k, _)| indent_at(source, k.start),
+                );
+                match overrides.get(env) {
+                    None => Insertion {
+                        at: line_end(source, overrides.end),
+                        text: format!("\n{indent}{env}:\n{}", keys_block(&format!("{indent}  "))),
+                    },
+                    Some(node) => match &node.kind {
+                        NodeKind::Mapping {
+                            flow: false,
+                            entries,
+                        } if !entries.is_empty() => Insertion {
+                            at: line_end(source, node.end),
+                            text: format!(
+                                "\n{}",
+                                keys_block(&indent_at(source, entries[0].0.start))
+                            ),
+                        },
+                        _ => {
+                            return Err(by_hand(&format!(
+                                "the client's `overrides.{env}` is not a block mapping"
+                            )));
+                        }
+                    },
+                }
+            }
+        };
+        let edited = apply(source, vec![insertion]);
+        self.verify(&edited, env, new_path, retire)?;
+        // The client's own keys, used by its other environments, are unchanged.
+        let own = |text: &str| {
+            yaml_tree::parse(text).ok().flatten().and_then(|root| {
+                root.get("clients")
+                    .and_then(Node::items)
+                    .and_then(|items| {
+                        items.iter().find(|c| {
+                            c.get("name").and_then(Node::scalar) == Some(self.client.as_str())
+                        })
+                    })
+                    .and_then(|c| c.get("keys"))
+                    .map(|k| text[k.start..k.end].to_owned())
+            })
+        };
+        if own(&edited) != own(source) {
+            return Err(EditError::Verify(
+                "the client's own keys would change".into(),
+            ));
+        }
         Ok(edited)
     }
 
@@ -348,6 +479,69 @@ mod tests {
         let site = locate(source, client, env).unwrap();
         let retire = site.replaced_index().map(|i| (i, DATE));
         site.edit(source, env, NEW, retire).unwrap()
+    }
+
+    fn rotate_for(source: &str, env: &str) -> String {
+        let site = locate(source, "sync", env).unwrap();
+        let retire = site.replaced_index().map(|i| (i, DATE));
+        site.edit_as_override(source, env, NEW, retire).unwrap()
+    }
+
+    #[test]
+    fn a_key_for_one_environment_goes_into_a_new_override() {
+        let source = "\
+clients:
+  - name: sync
+    keys:
+      - keys/a.jwk.json   # in every environment
+    scopes: [acme:x]
+  - name: other
+";
+        insta::assert_snapshot!(rotate_for(source, "prod"), @r"
+        clients:
+          - name: sync
+            keys:
+              - keys/a.jwk.json   # in every environment
+            scopes: [acme:x]
+            overrides:
+              prod:
+                keys:
+                  - {path: keys/a.jwk.json, retire_after: 2026-12-09}
+                  - keys/sync-20261125.jwk.json
+          - name: other
+        ");
+        // Other environments keep the client's own keys.
+        let edited = rotate_for(source, "prod");
+        let test = locate(&edited, "sync", "test").unwrap();
+        assert!(!test.from_override);
+        assert_eq!(test.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_key_for_one_environment_joins_existing_overrides() {
+        let source = "\
+clients:
+  - name: sync
+    keys: [keys/a.jwk.json]
+    overrides:
+      test:
+        keys: [keys/t.jwk.json]
+      prod:
+        description: Production sync
+";
+        insta::assert_snapshot!(rotate_for(source, "prod"), @r"
+        clients:
+          - name: sync
+            keys: [keys/a.jwk.json]
+            overrides:
+              test:
+                keys: [keys/t.jwk.json]
+              prod:
+                description: Production sync
+                keys:
+                  - {path: keys/a.jwk.json, retire_after: 2026-12-09}
+                  - keys/sync-20261125.jwk.json
+        ");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct RotateOptions {
     pub grace_days: u32,
     /// Compute and show the change only.
     pub dry_run: bool,
+    /// Add the key to the client's own `keys` (every environment of the client) instead of an
+    /// override for `env` only.
+    pub all_environments: bool,
     /// Today (UTC): names the key file and dates `retire_after`.
     pub today: time::Date,
 }
@@ -66,18 +69,32 @@ pub enum RotateError {
     #[diagnostic(help("pass the manifest file that declares the client with `--manifest FILE`"))]
     ReadManifest { path: String, message: String },
 
-    /// The manifest cannot be edited (see [`EditError`]).
-    #[error("{path}: {source}")]
+    /// The manifest cannot be edited (see [`EditError`]). (Not a `source`: the message says
+    /// it once.)
+    #[error("{path}: {error}")]
     #[diagnostic(help(
         "`keys rotate` edits the file that declares the client; check the client's name and \
          that its `keys` is a list of paths or `{{path, retire_after}}` entries"
     ))]
-    Edit { path: String, source: EditError },
+    Edit { path: String, error: EditError },
+
+    /// The manifest file does not declare the client.
+    #[error("{path} has no client named `{client}`")]
+    #[diagnostic(help("{known}"))]
+    ClientNotInFile {
+        path: String,
+        client: String,
+        known: String,
+    },
 
     /// No manifest file under the directory declares the client.
     #[error("no manifest under {dir} declares a client named `{client}`")]
-    #[diagnostic(help("check the name, or pass the manifest file with `--manifest FILE`"))]
-    NoManifest { dir: String, client: String },
+    #[diagnostic(help("{known}"))]
+    NoManifest {
+        dir: String,
+        client: String,
+        known: String,
+    },
 
     /// More than one manifest file declares the client.
     #[error("several manifest files declare a client named `{client}`: {files}")]
@@ -150,12 +167,27 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         path: manifest_name.clone(),
         message: "it is not valid UTF-8".into(),
     })?;
-    let edit_error = |source| RotateError::Edit {
-        path: manifest_name.clone(),
-        source,
+    let edit_error = |error| match error {
+        EditError::ClientNotFound(client) => RotateError::ClientNotInFile {
+            path: manifest_name.clone(),
+            known: known_clients_help(&client_names(&source)),
+            client,
+        },
+        error => RotateError::Edit {
+            path: manifest_name.clone(),
+            error,
+        },
     };
     let site = manifest_edit::locate(&source, &options.client, &options.env).map_err(edit_error)?;
-    check_environment(&source, &site, options)?;
+    let declared = check_environment(&source, &site, options)?;
+    // The key is for the named environment: unless the client's keys there already come from
+    // an override, or the client is in no other environment, it goes into a new
+    // `overrides.<env>.keys` (a copy of the client's keys plus the new one).
+    let client_envs = site.client_environments.clone().or(declared);
+    let only_env = client_envs
+        .as_ref()
+        .is_some_and(|envs| envs.iter().all(|e| *e == options.env));
+    let as_override = !site.from_override && !options.all_environments && !only_env;
 
     let manifest_dir = options
         .manifest
@@ -187,9 +219,12 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
     let retire = site
         .replaced_index()
         .map(|index| (index, retire_date.as_str()));
-    let edited = site
-        .edit(&source, &options.env, &entry, retire)
-        .map_err(edit_error)?;
+    let edited = if as_override {
+        site.edit_as_override(&source, &options.env, &entry, retire)
+    } else {
+        site.edit(&source, &options.env, &entry, retire)
+    }
+    .map_err(edit_error)?;
     let retired = retire.and_then(|(index, date)| {
         site.entries
             .get(index)
@@ -251,7 +286,7 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
         entry,
         kid,
         retired,
-        from_override: site.from_override,
+        from_override: site.from_override || as_override,
         warnings,
         written: !options.dry_run,
     })
@@ -261,11 +296,13 @@ pub fn rotate(options: &RotateOptions) -> Result<RotateOutcome, RotateError> {
 ///
 /// A file that declares no `environments` is a part of a manifest split over several files:
 /// then the manifest in the file's directory is loaded to find them (when it loads).
+///
+/// Returns the environments the manifest declares, where they could be found.
 fn check_environment(
     source: &str,
     site: &KeysSite,
     options: &RotateOptions,
-) -> Result<(), RotateError> {
+) -> Result<Option<Vec<String>>, RotateError> {
     let wrong = |help: String| RotateError::WrongEnvironment {
         client: options.client.clone(),
         env: options.env.clone(),
@@ -303,7 +340,7 @@ fn check_environment(
             "the manifest's environments are: {}",
             envs.join(", ")
         ))),
-        _ => Ok(()),
+        declared => Ok(declared.filter(|envs| !envs.is_empty())),
     }
 }
 
@@ -485,6 +522,7 @@ fn is_inside(path: &Path, dir: &Path) -> bool {
 /// recursively, skipping hidden directories, `target` and `node_modules`).
 pub fn find_manifest(dir: &Path, client: &str) -> Result<PathBuf, RotateError> {
     let mut found = Vec::new();
+    let mut known = std::collections::BTreeSet::new();
     let mut pending = vec![(dir.to_path_buf(), 0)];
     while let Some((current, depth)) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&current) else {
@@ -505,7 +543,7 @@ pub fn find_manifest(dir: &Path, client: &str) -> Result<PathBuf, RotateError> {
                 }
             } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
                 && entry.metadata().is_ok_and(|m| m.len() <= 4 * 1024 * 1024)
-                && declares_client(&path, client)
+                && declares_client(&path, client, &mut known)
             {
                 found.push(
                     path.strip_prefix("./")
@@ -519,6 +557,7 @@ pub fn find_manifest(dir: &Path, client: &str) -> Result<PathBuf, RotateError> {
         0 => Err(RotateError::NoManifest {
             dir: dir.display().to_string(),
             client: client.to_owned(),
+            known: known_clients_help(&known.into_iter().collect::<Vec<_>>()),
         }),
         1 => Ok(found.remove(0)),
         _ => Err(RotateError::AmbiguousManifest {
@@ -532,20 +571,50 @@ pub fn find_manifest(dir: &Path, client: &str) -> Result<PathBuf, RotateError> {
     }
 }
 
-fn declares_client(path: &Path, client: &str) -> bool {
+/// Whether the file at `path` declares `client`; every client name it declares goes into
+/// `known`.
+fn declares_client(
+    path: &Path,
+    client: &str,
+    known: &mut std::collections::BTreeSet<String>,
+) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
-    match super::yaml_tree::parse(&text) {
+    let names = client_names(&text);
+    let declares = names.iter().any(|n| n == client);
+    known.extend(names);
+    declares
+}
+
+/// The names of the clients a manifest file declares, in file order.
+fn client_names(text: &str) -> Vec<String> {
+    match super::yaml_tree::parse(text) {
         Ok(Some(root)) => root
             .get("clients")
             .and_then(super::yaml_tree::Node::items)
-            .is_some_and(|items| {
+            .map(|items| {
                 items
                     .iter()
-                    .any(|c| c.get("name").and_then(super::yaml_tree::Node::scalar) == Some(client))
-            }),
-        _ => false,
+                    .filter_map(|c| c.get("name").and_then(super::yaml_tree::Node::scalar))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// "the clients are: a, b" (or that there are none), for the help of an unknown client.
+fn known_clients_help(names: &[String]) -> String {
+    if names.is_empty() {
+        "no manifest file here declares any client; pass the manifest file with `--manifest FILE`"
+            .to_owned()
+    } else {
+        format!(
+            "the clients declared are: {}; check the name, or pass the manifest file with `--manifest FILE`",
+            names.join(", ")
+        )
     }
 }
 
@@ -574,6 +643,7 @@ clients:
             private_key_out: dir.join("secret").join("sync.pem"),
             grace_days: 14,
             dry_run,
+            all_environments: false,
             today: date!(2026 - 11 - 25),
         }
     }
@@ -723,6 +793,25 @@ clients:
     }
 
     #[test]
+    fn an_unknown_client_is_said_once_with_the_clients_there_are() {
+        let dir = setup(MANIFEST);
+        let mut options = options(dir.path(), true);
+        options.client = "nosuch".into();
+        let e = rotate(&options).unwrap_err();
+        assert!(matches!(e, RotateError::ClientNotInFile { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_none(), "said once");
+        assert!(
+            e.to_string().ends_with("has no client named `nosuch`"),
+            "{e}"
+        );
+        let help = miette::Diagnostic::help(&e).unwrap().to_string();
+        assert!(
+            help.starts_with("the clients declared are: sync;"),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn manifest_is_found_by_client_name() {
         let dir = setup(MANIFEST);
         std::fs::create_dir(dir.path().join("other")).unwrap();
@@ -735,10 +824,14 @@ clients:
             find_manifest(dir.path(), "sync").unwrap(),
             dir.path().join("mpctl.yaml")
         );
-        assert!(matches!(
-            find_manifest(dir.path(), "nobody"),
-            Err(RotateError::NoManifest { .. })
-        ));
+        let Err(e @ RotateError::NoManifest { .. }) = find_manifest(dir.path(), "nobody") else {
+            panic!("an unknown client is not found");
+        };
+        let help = miette::Diagnostic::help(&e).unwrap().to_string();
+        assert!(
+            help.starts_with("the clients declared are: another, sync;"),
+            "{help}"
+        );
         std::fs::write(dir.path().join("other/y.yaml"), MANIFEST).unwrap();
         assert!(matches!(
             find_manifest(dir.path(), "sync"),

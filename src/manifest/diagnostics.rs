@@ -438,6 +438,25 @@ impl Diagnostics {
     }
 
     /// The names of the files with at least one error.
+    /// Drops a diagnostic that repeats an earlier one (same code, message and position).
+    pub fn dedup_same(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.items.retain(|d| {
+            let at = d.position().map(|p| (p.file, p.line, p.column));
+            seen.insert((d.code.clone(), d.message.clone(), at))
+        });
+    }
+
+    /// The line under a report with errors: "2 errors in 1 file".
+    pub fn error_summary(&self) -> String {
+        let files = self.files_with_errors().len().max(1);
+        format!(
+            "{} in {files} file{}",
+            count_phrase(self.error_count(), self.warning_count()),
+            if files == 1 { "" } else { "s" }
+        )
+    }
+
     pub fn files_with_errors(&self) -> std::collections::BTreeSet<String> {
         self.items
             .iter()

@@ -509,7 +509,7 @@ pub struct Locator {
     top: HashMap<String, usize>,
     /// For `scopes`, `clients`, `prefixes`: merged index → (file, index in that file).
     lists: HashMap<String, Vec<(usize, usize)>>,
-    /// For `environments`, `overrides`: entry name → file.
+    /// For `environments`, `overrides`, `organizations`: entry name → file (the first).
     maps: HashMap<String, HashMap<String, usize>>,
 }
 
@@ -593,8 +593,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     // Without any file that has `version`, every file is checked as a whole manifest, so that
     // the missing `version` is reported.
     let has_root = files.iter().any(|f| f.root);
+    // Fields the schema rejects are taken out of a copy of each file, so that the semantic
+    // rules still run on the rest: a schema error must not hide other problems.
+    let mut pruned: Vec<Value> = Vec::with_capacity(files.len());
     for f in &files {
-        for p in schema::check(&f.parsed.value, has_root && !f.root) {
+        let found = schema::check(&f.parsed.value, has_root && !f.root);
+        let mut value = None;
+        for p in &found {
+            if !prunable(p.code) {
+                continue;
+            }
+            let value = value.get_or_insert_with(|| f.parsed.value.clone());
+            remove_field(value, &p.pointer);
+        }
+        pruned.push(value.unwrap_or(Value::Null));
+        for p in found {
             let span = if p.at_key {
                 f.parsed.spans.key_or_value(&p.pointer)
             } else {
@@ -609,6 +622,7 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
                 "mpctl::schema::enum" => "not an allowed value",
                 "mpctl::schema::range" => "out of range",
                 "mpctl::schema::pattern" => "wrong form",
+                "mpctl::orgno::format" => "not a valid organisation number",
                 _ => "",
             };
             problems.push(
@@ -618,16 +632,21 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             );
         }
     }
-    if problems.has_errors() || files.is_empty() {
+    if files.is_empty() {
         return (None, problems);
     }
+    let schema_failed = problems.has_errors();
     let mut files = files;
     let values: Vec<Value> = files
         .iter_mut()
-        .map(|f| std::mem::take(&mut f.parsed.value))
+        .zip(pruned)
+        .map(|(f, pruned)| {
+            let value = std::mem::take(&mut f.parsed.value);
+            if pruned.is_null() { value } else { pruned }
+        })
         .collect();
     let (merged, mut locator) = merge(&files, values, &mut problems);
-    if problems.has_errors() {
+    if problems.has_errors() && !schema_failed {
         return (None, problems);
     }
     let paths: Vec<PathBuf> = files
@@ -643,6 +662,9 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
         .collect();
     let mut manifest: Manifest = match serde_json::from_value(merged) {
         Ok(m) => m,
+        // What the schema rejected may leave a shape the model cannot read: the schema's
+        // problems are then the report.
+        Err(_) if schema_failed => return (None, problems),
         Err(e) => {
             let d = Diagnostic::error(
                 "mpctl::schema::invalid",
@@ -660,6 +682,11 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
     let resolved = resolve_key_paths(&mut manifest, &locator, &mut problems);
     let keys = read_keys(&manifest, &resolved, &locator, now_unix, &mut problems);
     problems.extend(validate::check(&manifest, &keys, &locator));
+    if schema_failed {
+        // A value both the schema and a rule reject is reported once.
+        problems.dedup_same();
+        return (None, problems);
+    }
     let digest = digest(&manifest, &keys);
     let loaded = LoadedManifest {
         manifest,
@@ -668,6 +695,35 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
         digest,
     };
     (Some(loaded), problems)
+}
+
+/// Whether a schema problem's node can be taken out of the document without changing what the
+/// rest means: a field (not a list item, whose removal would renumber its siblings, and not a
+/// missing field, reported on its parent).
+fn prunable(code: &str) -> bool {
+    matches!(
+        code,
+        "mpctl::schema::unknown_field"
+            | "mpctl::schema::type"
+            | "mpctl::schema::enum"
+            | "mpctl::schema::range"
+            | "mpctl::schema::pattern"
+            | "mpctl::orgno::format"
+    )
+}
+
+/// Removes the object field at `pointer` (nothing when it ends in a list index).
+fn remove_field(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    if last.is_empty() || last.bytes().all(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+        map.remove(&key);
+    }
 }
 
 /// Merges the files' values (taken out of `files`, in the same order) into one manifest value.
@@ -717,6 +773,34 @@ fn merge(files: &[ReadFile], values: Vec<Value>, problems: &mut Diagnostics) -> 
                             }
                             owners.insert(name.clone(), fi);
                             target.insert(name, entry);
+                        }
+                    }
+                    locator.top.entry(key.clone()).or_insert(fi);
+                }
+                "organizations" => {
+                    let target = merged
+                        .entry(key.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    let owners = locator.maps.entry(key.clone()).or_default();
+                    if let (Value::Object(target), Value::Object(entries)) = (target, value) {
+                        for (number, name) in entries {
+                            match target.get(&number) {
+                                None => {
+                                    owners.insert(number.clone(), fi);
+                                    target.insert(number, name);
+                                }
+                                // The same name in several files is fine: parts may each
+                                // name the organisations they mention.
+                                Some(first) if *first == name => {}
+                                Some(first) => {
+                                    let first_file = owners.get(&number).copied().unwrap_or(0);
+                                    problems.push(conflicting_name(
+                                        &number,
+                                        (&name, f),
+                                        (first, &files[first_file]),
+                                    ));
+                                }
+                            }
                         }
                     }
                     locator.top.entry(key.clone()).or_insert(fi);
@@ -773,6 +857,37 @@ fn normalize_org(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Two files of a manifest give one organisation number different names.
+fn conflicting_name(
+    number: &str,
+    (name, here): (&Value, &ReadFile),
+    (first_name, first): (&Value, &ReadFile),
+) -> Diagnostic {
+    let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let pointer = format!("/organizations/{}", yaml::escape_pointer_segment(number));
+    let mut d = Diagnostic::error(
+        "mpctl::merge::organization_name",
+        format!(
+            "organisation {number} is named \"{}\" here but \"{}\" in {}",
+            show(name),
+            show(first_name),
+            first.source.name()
+        ),
+    )
+    .with_help("give each organisation number one name: correct or remove one of them");
+    if let Some(span) = here.parsed.spans.value(&pointer) {
+        d = d.at(&here.source, first_line(&here.source, span), "this name");
+    }
+    if let Some(span) = first.parsed.spans.value(&pointer) {
+        d = d.at(
+            &first.source,
+            first_line(&first.source, span),
+            "the other name",
+        );
+    }
+    d
 }
 
 fn duplicate_across_files(

@@ -64,6 +64,13 @@ pub struct Manifest {
     /// Per-environment overrides of the organisation's contacts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, ManifestOverride>,
+
+    /// Names of organisations by number (e.g. `"942110464": Trondheim kommune`), shown beside
+    /// the number wherever plan, drift and apply mention it. Keys are organisation numbers
+    /// (9 digits, mod-11 checked); files of a manifest may each add names, but not rename one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": "^[0-9]{9}$" }))]
+    pub organizations: BTreeMap<String, String>,
 }
 
 /// Where an environment's API lives. `test`, `prod` and `local` need nothing here.

@@ -58,6 +58,24 @@ pub fn is_valid_subscope(subscope: &str) -> bool {
 }
 
 /// Checks every semantic rule. `keys` holds the public keys read from each key file.
+/// The diagnostic code and help for an invalid organisation number.
+fn orgno_code_and_help(e: &OrgNoError) -> (&'static str, &'static str) {
+    match e {
+        OrgNoError::CheckDigit { .. } => (
+            "mpctl::orgno::check_digit",
+            "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
+        ),
+        OrgNoError::FirstDigit(..) => (
+            "mpctl::orgno::first_digit",
+            "check the number (look it up in Enhetsregisteret, brreg.no): every Norwegian organisation number starts with 8 or 9",
+        ),
+        _ => (
+            "mpctl::orgno::format",
+            "an organisation number is exactly 9 digits, e.g. \"974760673\"",
+        ),
+    }
+}
+
 pub fn check(
     manifest: &Manifest,
     keys: &BTreeMap<String, Vec<KeyState>>,
@@ -71,6 +89,7 @@ pub fn check(
     };
     rules.environments();
     rules.organisation_numbers();
+    rules.organisation_names();
     rules.prefixes_and_scope_names();
     rules.environment_references();
     rules.unused_overrides();
@@ -405,21 +424,36 @@ impl Rules<'_> {
         }
     }
 
+    /// Keys of `organizations` are organisation numbers; their names are not empty.
+    fn organisation_names(&mut self) {
+        let m = self.m;
+        for (number, name) in &m.organizations {
+            let pointer = format!("/organizations/{}", esc(number));
+            if let Err(e) = OrgNo::new_unchecked(number.clone()).check() {
+                let (code, help) = orgno_code_and_help(&e);
+                self.push_key(
+                    Diagnostic::error(code, format!("invalid organisation number: {e}"))
+                        .with_help(help),
+                    &pointer,
+                    "not a valid organisation number",
+                );
+            }
+            if name.trim().is_empty() {
+                self.push_value(
+                    Diagnostic::error(
+                        "mpctl::orgno::name",
+                        format!("organisation {number} has an empty name"),
+                    )
+                    .with_help("write the organisation's name, e.g. `\"942110464\": Trondheim kommune`, or remove the entry"),
+                    &pointer,
+                    "empty name",
+                );
+            }
+        }
+    }
+
     fn bad_organisation_number(&mut self, e: &OrgNoError, pointer: &str) {
-        let (code, help) = match e {
-            OrgNoError::CheckDigit { .. } => (
-                "mpctl::orgno::check_digit",
-                "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
-            ),
-            OrgNoError::FirstDigit(..) => (
-                "mpctl::orgno::first_digit",
-                "check the number (look it up in Enhetsregisteret, brreg.no): every Norwegian organisation number starts with 8 or 9",
-            ),
-            _ => (
-                "mpctl::orgno::format",
-                "an organisation number is exactly 9 digits, e.g. \"974760673\"",
-            ),
-        };
+        let (code, help) = orgno_code_and_help(e);
         self.push_value(
             Diagnostic::error(code, format!("invalid organisation number: {e}")).with_help(help),
             pointer,

@@ -9,6 +9,8 @@
 pub mod compare;
 pub mod diff;
 pub mod guard;
+pub mod manual;
+pub mod names;
 pub mod order;
 pub mod saved;
 #[cfg(test)]
@@ -62,6 +64,10 @@ pub struct EnvPlan {
     /// What the manifest wants but the environment's API cannot do: steps to do by hand in
     /// Samarbeidsportalen. `apply` never reports them as done.
     pub manual_steps: Vec<ManualStep>,
+    /// Why the manual steps are shown although they may have been done already: there was no
+    /// base revision of the manifest to compare with (`--base`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_steps_note: Option<String>,
     /// Live resources the manifest does not list. Reported; deactivated only with `prune`.
     pub unmanaged: Vec<Unmanaged>,
     /// The expiry of every managed key (and of the keys of unmanaged clients, marked so).
@@ -166,6 +172,10 @@ pub struct Resource {
     /// Grants: the consumer organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<String>,
+    /// Grants: the consumer organisation's name, from the manifest's `organizations` or else as
+    /// the API names it. (`name` holds the scope's name, hence `consumer_name`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_name: Option<String>,
     /// Clients, keys, contacts: the live `client_id`, when the client exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -216,8 +226,19 @@ impl Resource {
             kind,
             name: name.to_owned(),
             consumer: None,
+            consumer_name: None,
             client_id: None,
             kid: None,
+        }
+    }
+
+    /// The consumer organisation of a grant as people read it: `942110464 (Trondheim kommune)`
+    /// when its name is known, else the number.
+    pub fn consumer_label(&self) -> String {
+        let number = self.consumer.as_deref().unwrap_or("?");
+        match &self.consumer_name {
+            Some(name) => format!("{number} ({name})"),
+            None => number.to_owned(),
         }
     }
 
@@ -225,11 +246,7 @@ impl Resource {
     pub fn label(&self) -> String {
         match self.kind {
             ResourceKind::Scope => format!("scope {}", self.name),
-            ResourceKind::Grant => format!(
-                "grant {} → {}",
-                self.name,
-                self.consumer.as_deref().unwrap_or("?")
-            ),
+            ResourceKind::Grant => format!("grant {} → {}", self.name, self.consumer_label()),
             ResourceKind::Client => match &self.client_id {
                 Some(id) => format!("client {} ({id})", self.name),
                 None => format!("client {}", self.name),
@@ -313,7 +330,7 @@ impl Change {
                 "{} {} to {}",
                 self.kind.verb(),
                 self.resource.name,
-                self.resource.consumer.as_deref().unwrap_or("?")
+                self.resource.consumer_label()
             ),
             ChangeKind::SetContacts => {
                 self.resource
@@ -467,20 +484,18 @@ impl Summary {
         self.add + self.change + self.replace + self.revoke + self.deactivate
     }
 
-    /// `Plan: 3 to add, 1 to change, 2 to deactivate.` (replace and revoke only when present).
+    /// `Plan: 3 to add, 1 to change, 0 to revoke, 2 to deactivate.`: always the same four
+    /// counts, so that scripts and readers find them in one place. A replacement creates a new
+    /// client and deactivates the old one, so it counts as one to add and one to deactivate
+    /// (as Terraform counts a replacement as a create and a destroy).
     pub fn line(&self) -> String {
-        let mut parts = vec![
-            format!("{} to add", self.add),
-            format!("{} to change", self.change),
-        ];
-        if self.replace > 0 {
-            parts.push(format!("{} to replace", self.replace));
-        }
-        if self.revoke > 0 {
-            parts.push(format!("{} to revoke", self.revoke));
-        }
-        parts.push(format!("{} to deactivate", self.deactivate));
-        format!("Plan: {}.", parts.join(", "))
+        format!(
+            "Plan: {} to add, {} to change, {} to revoke, {} to deactivate.",
+            self.add + self.replace,
+            self.change,
+            self.revoke,
+            self.deactivate + self.replace
+        )
     }
 }
 
@@ -571,7 +586,10 @@ mod tests {
             revoke: 0,
             deactivate: 2,
         };
-        assert_eq!(s.line(), "Plan: 3 to add, 1 to change, 2 to deactivate.");
+        assert_eq!(
+            s.line(),
+            "Plan: 3 to add, 1 to change, 0 to revoke, 2 to deactivate."
+        );
         let s = Summary {
             replace: 1,
             revoke: 2,
@@ -579,7 +597,7 @@ mod tests {
         };
         assert_eq!(
             s.line(),
-            "Plan: 3 to add, 1 to change, 1 to replace, 2 to revoke, 2 to deactivate."
+            "Plan: 4 to add, 1 to change, 2 to revoke, 3 to deactivate."
         );
     }
 

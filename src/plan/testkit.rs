@@ -95,6 +95,7 @@ pub fn live(scopes: Vec<ScopeState>, clients: Vec<ClientState>, accessible: &[&s
         },
         accessible_scopes: accessible.iter().map(|s| s.to_string()).collect(),
         contacts_api: false,
+        org_names: Default::default(),
     }
 }
 

@@ -104,6 +104,9 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
             let _ = writeln!(out, "    • {}", step.description);
             let _ = writeln!(out, "      in {}", step.portal_path.join(" → "));
         }
+        if let Some(note) = &env.manual_steps_note {
+            let _ = writeln!(out, "    ({note})");
+        }
     }
     if !env.unmanaged.is_empty() {
         let _ = writeln!(

@@ -297,6 +297,9 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
                 escape(&step.portal_path.join(" → "))
             ));
         }
+        if let Some(note) = &env.manual_steps_note {
+            s.items.push(format!("\n_{}_\n", escape(note)));
+        }
         sections.push(s);
     }
     if !env.unmanaged.is_empty() {

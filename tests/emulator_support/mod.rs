@@ -242,3 +242,39 @@ fn key_with_kid(pem: String, kid: &str) -> (String, Value) {
     jwk.insert("use".into(), "sig".into());
     (pem, Value::Object(jwk))
 }
+
+/// Runs the mpctl binary in `dir` without colour, stdin or any `MPCTL_` or `GITHUB_` variable
+/// of the calling environment.
+pub fn mpctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    mpctl_with(dir, args, &[])
+}
+
+/// [`mpctl`] with the variables `vars` set.
+pub fn mpctl_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MPCTL_") || key.starts_with("GITHUB_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(vars.iter().copied());
+    command.output().expect("run mpctl")
+}
+
+/// Standard output and error of a run, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
