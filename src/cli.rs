@@ -448,6 +448,12 @@ pub struct EmulatorServeArgs {
     #[arg(long)]
     pub contacts_extension: bool,
 
+    /// The self-service scopes the bootstrapped admin clients hold (default: all), e.g.
+    /// `idporten:scopes.read,idporten:scopes.write` for a provider-only admin client. The
+    /// token endpoint refuses any other scope (`invalid_scope`).
+    #[arg(long, value_name = "SCOPE[,SCOPE...]", value_delimiter = ',')]
+    pub admin_scopes: Vec<String>,
+
     /// Start the emulator's clock at this time (RFC 3339) instead of now, to test expiry.
     #[arg(long, value_name = "TIME")]
     pub clock: Option<String>,
@@ -466,6 +472,10 @@ pub struct EmulatorInitArgs {
     /// Organisations to register, as for `serve --bootstrap`.
     #[arg(long, value_name = "ORGNO[:PREFIX,...]")]
     pub bootstrap: Vec<String>,
+
+    /// The self-service scopes the admin clients hold, as for `serve --admin-scopes`.
+    #[arg(long, value_name = "SCOPE[,SCOPE...]", value_delimiter = ',')]
+    pub admin_scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -92,20 +92,35 @@ fn bootstraps(specs: &[String]) -> miette::Result<Vec<(OrgNo, Vec<String>)>> {
 async fn register(
     emulator: &Emulator,
     orgs: &[(OrgNo, Vec<String>)],
+    admin_scopes: &[String],
     key_dir: &Path,
 ) -> miette::Result<String> {
     let mut text = String::new();
     for (org, prefixes) in orgs {
-        let admin: AdminIdentity = emulator.bootstrap_org(org, prefixes).await?;
+        let admin: AdminIdentity = if admin_scopes.is_empty() {
+            emulator.bootstrap_org(org, prefixes).await?
+        } else {
+            emulator
+                .bootstrap_org_with_scopes(org, prefixes, admin_scopes)
+                .await?
+        };
         let path = key_file(key_dir, org);
         write_private_file(&path, &admin.private_key_pem)?;
         let certificate = certificate_file(key_dir, org);
         ensure_business_certificate(emulator, org, &certificate)?;
         let prefixes = emulator.prefixes(org).unwrap_or_default();
         text.push_str(&format!(
-            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n  business certificate: {} (key + certificate chain, mode 0600; use it as the key file without a key id to authenticate with x5c)\n",
+            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  admin scopes:    {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n  business certificate: {} (key + certificate chain, mode 0600; use it as the key file without a key id to authenticate with x5c)\n",
             if prefixes.is_empty() { "none".to_owned() } else { prefixes.join(", ") },
             admin.client_id,
+            if admin_scopes.is_empty() {
+                "all self-service scopes".to_owned()
+            } else {
+                crate::emulator::parse_admin_scopes(admin_scopes)?
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
             admin.kid,
             path.display(),
             certificate.display(),
@@ -154,7 +169,8 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
-        let credentials = register(&emulator, &orgs, &state_dir(&args.state)).await?;
+        let credentials =
+            register(&emulator, &orgs, &args.admin_scopes, &state_dir(&args.state)).await?;
         printer.out(&format!(
             "mpctl emulator listening on {issuer}\n  API:      {api}\n  token:    {token}\n  audience: {issuer}\n  state:    {state}\n  contacts extension: {ext}{credentials}",
             issuer = emulator.issuer(),
@@ -205,7 +221,7 @@ pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> 
     let runtime = super::runtime()?;
     let credentials = runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
-        let credentials = register(&emulator, &orgs, &dir).await?;
+        let credentials = register(&emulator, &orgs, &args.admin_scopes, &dir).await?;
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, emulator.ca_cert_pem())
             .into_diagnostic()

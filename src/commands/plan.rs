@@ -212,6 +212,7 @@ pub(crate) async fn plan_environment<S: SelfService>(
         now,
     );
     plan.env = env.to_owned();
+    plan.not_read = crate::plan::NotRead::for_sides(env, api.sides_read());
     explain_retired_keys(loaded, env, &mut plan, now);
     Ok(plan)
 }
