@@ -214,3 +214,104 @@ async fn a_declared_read_scope_reports_the_side_the_manifest_does_not_manage() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.contains("Not read:"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_enforces_the_admin_clients_scopes_at_the_token_endpoint_and_per_endpoint() {
+    use emulator_support::{Assertion, KeyRef, post_token};
+    let s = setup().await;
+    let http = reqwest::Client::new();
+    let token = |scope: &str| {
+        Assertion::new(
+            &s.provider.client_id,
+            &s.emu.issuer(),
+            scope,
+            s.emu.clock().now_unix(),
+        )
+        .sign(KeyRef::Kid(&s.provider.kid), &s.provider.private_key_pem)
+    };
+    let (status, body) = post_token(
+        &http,
+        &s.emu.token_url(),
+        &token("idporten:scopes.read idporten:dcr.read"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_scope");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("idporten:dcr.read"),
+        "{body}"
+    );
+    let (status, body) = post_token(&http, &s.emu.token_url(), &token("idporten:scopes.read")).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    let answer = http
+        .get(format!("{}/clients", s.emu.api_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    let answer = http
+        .get(format!("{}/scopes", s.emu.api_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    // Bootstrapping again with all scopes gives them back.
+    s.emu
+        .bootstrap_org(&org(ORG_A), &["acme".into()])
+        .await
+        .unwrap();
+    let (status, body) = post_token(
+        &http,
+        &s.emu.token_url(),
+        &token("idporten:scopes.read idporten:dcr.read"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_init_bootstraps_admin_clients_with_the_scopes_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_mpctl(
+        dir.path(),
+        &[
+            "emulator",
+            "init",
+            "--bootstrap",
+            "974760673:acme",
+            "--admin-scopes",
+            "idporten:scopes.write,idporten:scopes.read",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("admin scopes:    idporten:scopes.read idporten:scopes.write"),
+        "{stdout}"
+    );
+    let out = run_mpctl(
+        dir.path(),
+        &[
+            "emulator",
+            "init",
+            "--bootstrap",
+            "974760673:acme",
+            "--admin-scopes",
+            "idporten:scopes.reed",
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`idporten:scopes.reed` is not a self-service scope"), "{stderr}");
+}

@@ -159,6 +159,9 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         None => FaultConfig::default(),
     };
     let orgs = bootstraps(&args.bootstrap)?;
+    if !args.admin_scopes.is_empty() {
+        crate::emulator::parse_admin_scopes(&args.admin_scopes)?;
+    }
     let config = EmulatorConfig {
         listen,
         state_file: Some(args.state.clone()),
@@ -205,6 +208,9 @@ async fn wait_for_signal() {
 
 pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> {
     let orgs = bootstraps(&args.bootstrap)?;
+    if !args.admin_scopes.is_empty() {
+        crate::emulator::parse_admin_scopes(&args.admin_scopes)?;
+    }
     if orgs.is_empty() {
         miette::bail!(
             help = "e.g. `mpctl emulator init --bootstrap 910753282:acme` (your organisation number and scope prefixes)",
