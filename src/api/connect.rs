@@ -11,7 +11,7 @@ use super::admin_scopes::{self, AdminScopes};
 use super::auth::{TokenConfig, TokenSource};
 use super::client::{ClientConfig, HttpClient};
 use super::credentials::Credentials;
-use super::endpoints::{self, Endpoints, Target};
+use super::endpoints::{Endpoints, Target};
 use super::retry::RetryPolicy;
 use super::transport;
 use crate::manifest::LoadedManifest;
@@ -168,7 +168,7 @@ pub async fn connect_env(
     concurrency: usize,
     retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
-    let target = endpoints::resolve(env, environment)?;
+    let target = super::metadata::resolve(env, environment, retry).await?;
     match target {
         Target::Remote(endpoints) => {
             let credentials = Credentials::from_env(env)?;

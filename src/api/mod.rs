@@ -11,6 +11,7 @@ pub mod connect;
 pub mod credentials;
 mod diagnostic;
 pub mod endpoints;
+pub mod metadata;
 pub mod retry;
 mod transport;
 pub mod wire;
