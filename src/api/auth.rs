@@ -210,6 +210,11 @@ impl TokenSource {
         self
     }
 
+    /// The token endpoint, the grants' audience and which Digdir environment they belong to.
+    pub fn endpoint(&self) -> (&str, &str, Option<DigdirEnv>) {
+        (&self.token_url, &self.audience, self.digdir)
+    }
+
     /// How many token requests were sent.
     pub fn request_count(&self) -> u64 {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
@@ -335,7 +340,7 @@ impl TokenSource {
             .join(", ");
         let what = match &self.client_name {
             Some(name) => format!(
-                "{}: client `{name}` may not get {listed} (the token endpoint {} answered {status} invalid_scope: {message}) — the client must list the scope (its `scopes` in the manifest, applied), and for another organisation's scope the provider must have granted your organisation access. {}",
+                "{}: client `{name}` may not get {listed} (the token endpoint {} answered {status}: {message}) — the client must list the scope (its `scopes` in the manifest, applied), and for another organisation's scope the provider must have granted your organisation access. {}",
                 self.env,
                 self.token_url,
                 PROPAGATION
@@ -351,7 +356,7 @@ impl TokenSource {
                     super::credentials::variable_prefix(&self.env)
                 );
                 format!(
-                    "{}: the admin client does not hold {listed}, which mpctl asks for {} (the token endpoint {} answered {status} invalid_scope: {message}). Nothing was read or changed. Add the scope to the admin client in Samarbeidsportalen; or, if it cannot have it, leave out of the manifest what needs it and declare the scopes the client holds in `admin_scopes` of environment `{}` (or {variable})",
+                    "{}: the admin client does not hold {listed}, which mpctl asks for {} (the token endpoint {} answered {status}: {message}). Nothing was read or changed. Add the scope to the admin client in Samarbeidsportalen; or, if it cannot have it, leave out of the manifest what needs it and declare the scopes the client holds in `admin_scopes` of environment `{}` (or {variable})",
                     self.env,
                     purposes.join(" and "),
                     self.token_url,

@@ -122,6 +122,12 @@ impl HttpClient {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// The token endpoint, the grants' audience and the Digdir environment of this client's
+    /// environment (for `mpctl token`, which gets an integration's token from the same place).
+    pub fn token_endpoint(&self) -> (&str, &str, Option<super::endpoints::DigdirEnv>) {
+        self.tokens.endpoint()
+    }
+
     /// Token requests sent so far.
     pub fn token_request_count(&self) -> u64 {
         self.tokens.request_count()
