@@ -281,7 +281,7 @@ async fn an_expired_grant_is_refused_with_the_servers_message() {
     let grant = build_grant(
         &admin_credentials(&admin),
         &emu.issuer(),
-        Access::Read.scopes(),
+        &Access::Read.scopes(),
         now - 600,
     )
     .unwrap();

@@ -43,10 +43,11 @@ pub enum AdminScope {
 }
 
 impl AdminScope {
+    /// Every self-service scope, read scopes first (the order of a grant's `scope` claim).
     pub const ALL: [AdminScope; 6] = [
         AdminScope::ScopesRead,
-        AdminScope::ScopesWrite,
         AdminScope::DcrRead,
+        AdminScope::ScopesWrite,
         AdminScope::DcrWrite,
         AdminScope::DcrModify,
         AdminScope::DcrSupplier,
@@ -456,7 +457,7 @@ mod tests {
         assert_eq!(r.sides, Sides::BOTH);
         assert_eq!(
             r.scopes.to_request(),
-            "idporten:scopes.read idporten:scopes.write idporten:dcr.read"
+            "idporten:scopes.read idporten:dcr.read idporten:scopes.write"
         );
         let consumer = Sides {
             scopes: false,
