@@ -111,6 +111,22 @@ async fn provider_only_and_consumer_only_admins_plan_and_apply_their_manifests()
     let (code, out, err) = s.mpctl(&s.provider, &["plan", "provider.yaml"], &[]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("No changes"), "{out}");
+    let (code, out, err) = s
+        .mpctl(
+            &s.provider,
+            &["plan", "provider.yaml", "--format", "markdown"],
+            &[],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+    assert!(out.contains("**Not read**"), "{out}");
+    let (code, out, err) = s
+        .mpctl(&s.provider, &["plan", "provider.yaml", "--format", "json"], &[])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["environments"][0]["not_read"][0]["side"], "clients");
 
     // Organisation B, granted acme:orders.read, manages a client with a consumer-only admin.
     s.write("consumer.yaml", ORG_B, CONSUMER_MANIFEST);

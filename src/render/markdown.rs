@@ -280,13 +280,6 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
         }
         sections.push(s);
     }
-    if !env.not_read.is_empty() {
-        let mut s = Section::new("**Not read**\n\n", "\n");
-        for n in &env.not_read {
-            s.items.push(format!("- {}\n", escape(&n.note)));
-        }
-        sections.push(s);
-    }
     let keys = super::sorted_expiries(env);
     if !keys.is_empty() {
         let mut s = Section::new(
@@ -317,6 +310,13 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
             "No changes: the environment matches the manifest.\n\n",
             "",
         ));
+    }
+    if !env.not_read.is_empty() {
+        let mut s = Section::new("**Not read**\n\n", "\n");
+        for n in &env.not_read {
+            s.items.push(format!("- {}\n", escape(&n.note)));
+        }
+        sections.push(s);
     }
     sections
 }
