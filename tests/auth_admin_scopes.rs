@@ -71,7 +71,11 @@ impl Setup {
         extra: &[(&str, &str)],
     ) -> (i32, String, String) {
         let mut vars = admin_vars("staging", admin, self.dir.path());
-        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let out = run_mpctl(self.dir.path(), args, &vars).await;
         (
             out.status.code().unwrap_or(-1),
@@ -122,7 +126,11 @@ async fn provider_only_and_consumer_only_admins_plan_and_apply_their_manifests()
     assert!(out.contains("No changes"), "{out}");
     assert!(out.contains("**Not read**"), "{out}");
     let (code, out, err) = s
-        .mpctl(&s.provider, &["plan", "provider.yaml", "--format", "json"], &[])
+        .mpctl(
+            &s.provider,
+            &["plan", "provider.yaml", "--format", "json"],
+            &[],
+        )
         .await;
     assert_eq!(code, 0, "{err}");
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -154,9 +162,7 @@ async fn a_manifest_needing_a_scope_the_admin_lacks_fails_before_any_change_nami
     s.write(
         "both.yaml",
         ORG_A,
-        &format!(
-            "{PROVIDER_MANIFEST}clients:\n  - name: reporting\n    description: Reporting\n"
-        ),
+        &format!("{PROVIDER_MANIFEST}clients:\n  - name: reporting\n    description: Reporting\n"),
     );
     let before = s.changes_by(ORG_A);
     let (code, out, err) = s
@@ -196,7 +202,11 @@ async fn a_manifest_needing_a_scope_the_admin_lacks_fails_before_any_change_nami
         .await;
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, err) = s
-        .mpctl(&s.provider, &["apply", "provider.yaml", "--yes"], &read_only)
+        .mpctl(
+            &s.provider,
+            &["apply", "provider.yaml", "--yes"],
+            &read_only,
+        )
         .await;
     assert_eq!(code, 1, "{out}\n{err}");
     let err = flat(&err);
@@ -260,7 +270,8 @@ async fn the_emulator_enforces_the_admin_clients_scopes_at_the_token_endpoint_an
             .contains("idporten:dcr.read"),
         "{body}"
     );
-    let (status, body) = post_token(&http, &s.emu.token_url(), &token("idporten:scopes.read")).await;
+    let (status, body) =
+        post_token(&http, &s.emu.token_url(), &token("idporten:scopes.read")).await;
     assert_eq!(status, 200, "{body}");
     let access = body["access_token"].as_str().unwrap();
     let answer = http
@@ -329,5 +340,8 @@ async fn emulator_init_bootstraps_admin_clients_with_the_scopes_given() {
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("`idporten:scopes.reed` is not a self-service scope"), "{stderr}");
+    assert!(
+        stderr.contains("`idporten:scopes.reed` is not a self-service scope"),
+        "{stderr}"
+    );
 }

@@ -36,7 +36,10 @@ async fn the_token_endpoint_and_audience_are_read_from_the_metadata() {
     };
     std::fs::write(
         dir.path().join("mpctl.yaml"),
-        manifest(&format!("{}.well-known/oauth-authorization-server", emu.issuer())),
+        manifest(&format!(
+            "{}.well-known/oauth-authorization-server",
+            emu.issuer()
+        )),
     )
     .unwrap();
     let vars = admin_vars("staging", &admin, dir.path());
@@ -57,7 +60,10 @@ async fn the_token_endpoint_and_audience_are_read_from_the_metadata() {
     // miette wraps long lines (`\n  | `): undo it.
     let stderr = String::from_utf8_lossy(&out.stderr).replace("\n  | ", "");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot read the token service's metadata"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the token service's metadata"),
+        "{stderr}"
+    );
     assert!(stderr.contains("no-such-metadata"), "{stderr}");
     assert!(stderr.contains("404"), "{stderr}");
 }

@@ -188,9 +188,7 @@ async fn refusals_explain_the_oauth_error_and_the_propagation_delay() {
     assert!(err.contains("two minutes"), "{err}");
 
     // A client the manifest does not have.
-    let (code, _, err) = s
-        .token(&["--key", "order-sync.pem", "--scope", "x"])
-        .await;
+    let (code, _, err) = s.token(&["--key", "order-sync.pem", "--scope", "x"]).await;
     assert_eq!(code, 1, "{err}");
     let out = run_mpctl(
         s.dir.path(),

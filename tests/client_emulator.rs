@@ -292,7 +292,7 @@ async fn an_expired_grant_is_refused_with_the_servers_message() {
             env: "local".into(),
             token_url: emu.token_url(),
             audience: emu.issuer(),
-            scope: Access::Read.scopes().into(),
+            scope: Access::Read.scopes(),
             digdir: None,
             retry: RetryPolicy::none(),
         },

@@ -74,7 +74,9 @@ impl AdminScope {
     pub fn purpose(self) -> &'static str {
         match self {
             AdminScope::ScopesRead => "to read the organisation's scopes and their grants",
-            AdminScope::ScopesWrite => "to create, change and deactivate scopes and to grant and revoke access",
+            AdminScope::ScopesWrite => {
+                "to create, change and deactivate scopes and to grant and revoke access"
+            }
             AdminScope::DcrRead => "to read the organisation's clients and their keys",
             AdminScope::DcrWrite => "to create clients",
             AdminScope::DcrModify => "to change and deactivate clients and register their keys",
@@ -167,12 +169,17 @@ impl AdminScopes {
     }
 
     pub fn iter(self) -> impl Iterator<Item = AdminScope> {
-        AdminScope::ALL.into_iter().filter(move |s| self.contains(*s))
+        AdminScope::ALL
+            .into_iter()
+            .filter(move |s| self.contains(*s))
     }
 
     /// The `scope` claim of a grant: the names, space-separated.
     pub fn to_request(self) -> String {
-        self.iter().map(AdminScope::name).collect::<Vec<_>>().join(" ")
+        self.iter()
+            .map(AdminScope::name)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The names as an English list, each in backticks.
@@ -225,9 +232,7 @@ impl Sides {
         if self.clients {
             set = set.with(AdminScope::DcrRead);
             if write {
-                set = set
-                    .with(AdminScope::DcrWrite)
-                    .with(AdminScope::DcrModify);
+                set = set.with(AdminScope::DcrWrite).with(AdminScope::DcrModify);
             }
         }
         set

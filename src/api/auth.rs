@@ -302,7 +302,9 @@ impl TokenSource {
                     scope: response.scope,
                 })
             }
-            Sent::Status { status, body, .. } if oauth_error(&body).as_deref() == Some("invalid_scope") => {
+            Sent::Status { status, body, .. }
+                if oauth_error(&body).as_deref() == Some("invalid_scope") =>
+            {
                 Err(ApiError::Auth(self.invalid_scope(status, &body).await))
             }
             Sent::Status { status, body, .. } => Err(ApiError::Auth(self.refusal(status, &body))),
@@ -338,12 +340,10 @@ impl TokenSource {
             .map(|s| format!("`{s}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let what = match &self.client_name {
+        match &self.client_name {
             Some(name) => format!(
                 "{}: client `{name}` may not get {listed} (the token endpoint {} answered {status}: {message}) — the client must list the scope (its `scopes` in the manifest, applied), and for another organisation's scope the provider must have granted your organisation access. {}",
-                self.env,
-                self.token_url,
-                PROPAGATION
+                self.env, self.token_url, PROPAGATION
             ),
             None => {
                 let purposes: Vec<&str> = missing
@@ -363,13 +363,13 @@ impl TokenSource {
                     self.env,
                 )
             }
-        };
-        what
+        }
     }
 
     /// Whether the token endpoint refuses `scope` alone with `invalid_scope` (one attempt).
     async fn refuses_scope(&self, scope: &str) -> bool {
-        let Ok(grant) = build_grant(&self.credentials, &self.audience, scope, (self.clock)()) else {
+        let Ok(grant) = build_grant(&self.credentials, &self.audience, scope, (self.clock)())
+        else {
             return false;
         };
         self.requests

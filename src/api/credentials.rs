@@ -330,7 +330,10 @@ impl Credentials {
             Some(_) => None,
             None => find_kid(&private_key.n().to_bytes_be()),
         };
-        let identity = match (kid.or(jwk_kid.as_deref()).or(found.as_deref()), chain.is_empty()) {
+        let identity = match (
+            kid.or(jwk_kid.as_deref()).or(found.as_deref()),
+            chain.is_empty(),
+        ) {
             (Some(kid), _) => KeyIdentity::Kid(kid.to_owned()),
             (None, false) => KeyIdentity::X5c(Vec::new()),
             (None, true) => {

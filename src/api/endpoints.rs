@@ -47,7 +47,8 @@ pub const PROD: (&str, &str, &str) = (
 );
 
 /// The authorisation-server metadata of Digdir's test environment.
-pub const TEST_METADATA: &str = "https://test.maskinporten.no/.well-known/oauth-authorization-server";
+pub const TEST_METADATA: &str =
+    "https://test.maskinporten.no/.well-known/oauth-authorization-server";
 /// The authorisation-server metadata of Digdir's production environment.
 pub const PROD_METADATA: &str = "https://maskinporten.no/.well-known/oauth-authorization-server";
 

@@ -151,11 +151,15 @@ mod tests {
 
     #[test]
     fn the_metadata_fills_in_what_the_manifest_does_not_set() {
-        let Target::Remote(e) = with_metadata("test", &Environment::default(), &metadata()).unwrap()
+        let Target::Remote(e) =
+            with_metadata("test", &Environment::default(), &metadata()).unwrap()
         else {
             panic!("remote")
         };
-        assert_eq!(e.token_url, "https://test.maskinporten.no/token-from-metadata");
+        assert_eq!(
+            e.token_url,
+            "https://test.maskinporten.no/token-from-metadata"
+        );
         assert_eq!(e.audience, "https://test.maskinporten.no/");
         assert_eq!(e.api_url, "https://api.test.samarbeid.digdir.no/api/v1");
         let env = Environment {

@@ -275,7 +275,11 @@ pub fn environment_yaml(name: &str, emu: &Emulator) -> String {
 }
 
 /// The `MPCTL_<ENV>_*` variables of `admin`, with its key written into `dir`.
-pub fn admin_vars(env: &str, admin: &AdminIdentity, dir: &std::path::Path) -> Vec<(String, String)> {
+pub fn admin_vars(
+    env: &str,
+    admin: &AdminIdentity,
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
     let key_file = dir.join(format!("{env}-admin-{}.pem", admin.client_id));
     std::fs::write(&key_file, &admin.private_key_pem).unwrap();
     let prefix = env.to_uppercase().replace('-', "_");
