@@ -38,7 +38,12 @@ fn owned(scopes: &[&str]) -> Vec<String> {
 }
 
 async fn setup() -> Setup {
-    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let emu = Emulator::start(EmulatorConfig {
+        contacts_extension: true,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
     let provider = emu
         .bootstrap_org_with_scopes(&org(ORG_A), &["acme".into()], &owned(PROVIDER))
         .await
@@ -91,8 +96,7 @@ impl Setup {
 }
 
 const PROVIDER_MANIFEST: &str = "prefixes: [acme]\nscopes:\n  - name: acme:orders.read\n    description: Read orders\n    grants: [\"991825827\"]\n";
-const CONSUMER_MANIFEST: &str =
-    "clients:\n  - name: order-sync\n    description: Order sync\n    scopes: [acme:orders.read]\n";
+const CONSUMER_MANIFEST: &str = "clients:\n  - name: order-sync\n    description: Order sync\n    scopes: [acme:orders.read]\n    contacts: { notifications: [integrasjon@beta.no] }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_only_and_consumer_only_admins_plan_and_apply_their_manifests() {
@@ -144,6 +148,9 @@ async fn provider_only_and_consumer_only_admins_plan_and_apply_their_manifests()
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("create client order-sync"), "{out}");
     assert!(out.contains("scopes and grants were not read"), "{out}");
+    // The emulator's contacts extension is found without the provider scopes: the client's
+    // contacts are applied, not left as a manual step.
+    assert!(!out.contains("Manual steps"), "{out}");
     let (code, out, err) = s.mpctl(&s.consumer, &["drift", "consumer.yaml"], &[]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     // `keys list` asks only for the consumer side.

@@ -651,13 +651,16 @@ impl HttpClient {
                 }
             },
             async {
-                match sides.scopes {
+                match sides.scopes || sides.clients {
                     true => self.provider_contacts().await,
                     false => Ok(None),
                 }
             },
         )?;
         let contacts_api = provider_contacts.is_some();
+        // Read only to learn whether the extension exists: the provider's own contacts belong
+        // to the provider side.
+        let provider_contacts = provider_contacts.filter(|_| sides.scopes);
 
         let mut jobs = Vec::new();
         for scope in &scopes {
