@@ -495,6 +495,37 @@ mod tests {
     }
 
     #[test]
+    fn each_change_needs_the_write_scope_of_its_side() {
+        use crate::plan::{Action, Change, ChangeKind, Phase, Resource};
+        let change = |kind, resource| Change::new(kind, Phase::Scopes, resource, Action::None);
+        let provider = AdminScopes::of(&[AdminScope::ScopesRead, AdminScope::ScopesWrite]);
+        let consumer = AdminScopes::of(&[AdminScope::DcrRead, AdminScope::DcrModify]);
+        let create_scope = change(ChangeKind::Create, Resource::scope("acme:a"));
+        let provider_contacts = change(ChangeKind::Update, Resource::contacts(None));
+        let create_client = change(ChangeKind::Create, Resource::client("c", None));
+        let add_key = change(ChangeKind::Create, Resource::key("c", Some("id"), "k"));
+        let client_contacts = change(ChangeKind::Update, Resource::contacts(Some(("c", None))));
+        assert!(missing_for_change(&create_scope, provider).is_empty());
+        assert!(missing_for_change(&provider_contacts, provider).is_empty());
+        assert_eq!(
+            missing_for_change(&create_scope, consumer),
+            AdminScopes::of(&[AdminScope::ScopesWrite])
+        );
+        assert_eq!(
+            missing_for_change(&create_client, consumer),
+            AdminScopes::of(&[AdminScope::DcrWrite])
+        );
+        assert!(missing_for_change(&add_key, consumer).is_empty());
+        assert!(missing_for_change(&client_contacts, consumer).is_empty());
+        // The API takes dcr.write for changes too.
+        let write_only = AdminScopes::of(&[AdminScope::DcrWrite]);
+        assert!(missing_for_change(&add_key, write_only).is_empty());
+        let err = check_changes("prod", &[create_scope, add_key], consumer).unwrap_err();
+        assert!(err.contains("`idporten:scopes.write`"), "{err}");
+        assert!(err.contains("create scope acme:a"), "{err}");
+    }
+
+    #[test]
     fn held_variable_wins_over_the_manifest() {
         let declared = [AdminScope::ScopesRead];
         let (set, source) = held("my-test", Some(&declared), |name| {
