@@ -5,7 +5,8 @@
 //! consumer scopes (`idporten:dcr.*`). So mpctl asks for exactly what the command and the
 //! manifest's content need: scopes and grants need `idporten:scopes.*`, clients and keys
 //! `idporten:dcr.*`, and read-only commands only the read scopes. A side of the API that the
-//! manifest does not manage (and does not prune) is not read at all, and the plan says so.
+//! manifest does not manage (and does not prune) is not read at all, and the plan says so; a
+//! manifest that manages nothing in an environment only reads there.
 //!
 //! An environment may declare the scopes its admin client holds (`admin_scopes:` in the
 //! manifest, or `MPCTL_<ENV>_SCOPES`, which wins). mpctl then never asks for anything outside
@@ -326,12 +327,27 @@ pub fn request(
     write: bool,
     held: Option<&(AdminScopes, HeldSource)>,
 ) -> Result<Request, NotHeld> {
+    // A manifest that manages nothing in the environment has nothing to change there: read
+    // what the admin client can read, to report what is unmanaged.
+    let (needed, write) = if needed == Sides::default() {
+        (held.map_or(Sides::BOTH, |(h, _)| h.sides()), false)
+    } else {
+        (needed, write)
+    };
     let Some((held, source)) = held else {
         return Ok(Request {
             scopes: needed.scopes_needed(write),
             sides: needed,
         });
     };
+    if needed == Sides::default() {
+        return Err(NotHeld {
+            env: env.to_owned(),
+            missing: "`idporten:scopes.read` or `idporten:dcr.read`".into(),
+            why: "(to read anything at all)".into(),
+            held_in: source.clone(),
+        });
+    }
     let reads = needed.scopes_needed(false);
     let missing = reads.minus(*held);
     if !missing.is_empty() {
@@ -471,6 +487,23 @@ mod tests {
         // dcr.write and dcr.modify are not held: left for apply to refuse per change.
         let r = request("test", consumer, true, Some(&held)).unwrap();
         assert!(!r.scopes.contains(AdminScope::DcrWrite));
+    }
+
+    #[test]
+    fn a_manifest_managing_nothing_reads_what_it_can_and_writes_nothing() {
+        let r = request("test", Sides::default(), true, None).unwrap();
+        assert_eq!(r.scopes, AdminScopes::read());
+        let held = (
+            AdminScopes::of(&[AdminScope::DcrRead, AdminScope::DcrWrite]),
+            HeldSource::Variable("MPCTL_TEST_SCOPES".into()),
+        );
+        let r = request("test", Sides::default(), true, Some(&held)).unwrap();
+        assert_eq!(r.scopes, AdminScopes::of(&[AdminScope::DcrRead]));
+        let none = (
+            AdminScopes::of(&[AdminScope::DcrWrite]),
+            HeldSource::Variable("MPCTL_TEST_SCOPES".into()),
+        );
+        assert!(request("test", Sides::default(), false, Some(&none)).is_err());
     }
 
     #[test]
