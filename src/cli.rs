@@ -101,6 +101,14 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
 
+    /// Get an access token for a client of the manifest, to prove an integration works: a
+    /// JWT-bearer grant signed with the client's private key.
+    ///
+    /// Prints only the access token on stdout (or with `--decode` its header and claims, never
+    /// its signature). Changes reach Maskinporten's token service after up to two minutes, so a
+    /// client, key or grant changed just now may not work yet.
+    Token(TokenArgs),
+
     /// Print the manifest's JSON Schema (or the plan output's with `--plan`).
     Schema(SchemaArgs),
 
@@ -472,6 +480,38 @@ pub struct KeysRotateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The client's name in the manifest.
+    pub client: String,
+
+    /// The environment to get the token in.
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: String,
+
+    /// The client's private key: PEM (PKCS#8 or PKCS#1; with its certificate chain, a business
+    /// certificate, sent as `x5c` when no key id is given or found) or JWK. Never printed.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// The registered key id (default: the JWK's own, else the kid of the client's public key
+    /// in the manifest that matches the private key).
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+
+    /// Scopes to ask for (repeatable; default: the client's scopes in the environment).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+
+    /// Print the token's header and claims as JSON instead of the token.
+    #[arg(long)]
+    pub decode: bool,
+
+    /// Manifest files or directories, as for `plan`.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Print the schema of `plan --format json` instead of the manifest's.
     #[arg(long)]
@@ -530,6 +570,12 @@ pub struct EmulatorServeArgs {
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 
+    /// The self-service scopes the bootstrapped admin clients hold (default: all), e.g.
+    /// `idporten:scopes.read,idporten:scopes.write` for a provider-only admin client. The
+    /// token endpoint refuses any other scope (`invalid_scope`).
+    #[arg(long, value_name = "SCOPE[,SCOPE...]", value_delimiter = ',')]
+    pub admin_scopes: Vec<String>,
+
     /// Start the emulator's clock at this time (RFC 3339) instead of now, to test expiry.
     #[arg(long, value_name = "TIME")]
     pub clock: Option<String>,
@@ -548,6 +594,10 @@ pub struct EmulatorInitArgs {
     /// Organisations to register, as for `serve --bootstrap`.
     #[arg(long, value_name = "ORGNO[:PREFIX,...]")]
     pub bootstrap: Vec<String>,
+
+    /// The self-service scopes the admin clients hold, as for `serve --admin-scopes`.
+    #[arg(long, value_name = "SCOPE[,SCOPE...]", value_delimiter = ',')]
+    pub admin_scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]

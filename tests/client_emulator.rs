@@ -281,7 +281,7 @@ async fn an_expired_grant_is_refused_with_the_servers_message() {
     let grant = build_grant(
         &admin_credentials(&admin),
         &emu.issuer(),
-        Access::Read.scopes(),
+        &Access::Read.scopes(),
         now - 600,
     )
     .unwrap();
@@ -292,7 +292,7 @@ async fn an_expired_grant_is_refused_with_the_servers_message() {
             env: "local".into(),
             token_url: emu.token_url(),
             audience: emu.issuer(),
-            scope: Access::Read.scopes().into(),
+            scope: Access::Read.scopes(),
             digdir: None,
             retry: RetryPolicy::none(),
         },

@@ -106,6 +106,11 @@ impl AccessToken {
         format!("Bearer {}", self.value)
     }
 
+    /// The token itself (for `mpctl token`, which prints it on purpose).
+    pub(crate) fn secret(&self) -> &str {
+        &self.value
+    }
+
     /// Whether it should be renewed before use at `now`.
     pub fn needs_refresh(&self, now: Instant) -> bool {
         now + REFRESH_MARGIN >= self.expires_at
@@ -138,6 +143,9 @@ pub struct TokenSource {
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     cache: tokio::sync::Mutex<Option<AccessToken>>,
     requests: std::sync::atomic::AtomicU64,
+    /// Whose tokens these are: `None` for the admin client, else the name of an integration's
+    /// client (`mpctl token`), which changes how refusals are explained.
+    client_name: Option<String>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -184,7 +192,15 @@ impl TokenSource {
             clock: Arc::new(system_now),
             cache: tokio::sync::Mutex::new(None),
             requests: std::sync::atomic::AtomicU64::new(0),
+            client_name: None,
         }
+    }
+
+    /// Gets tokens for an integration's client named `name` rather than for the admin client:
+    /// refusals are explained for that client, with Digdir's propagation delay.
+    pub fn for_client(mut self, name: &str) -> Self {
+        self.client_name = Some(name.to_owned());
+        self
     }
 
     /// Uses `clock` (Unix seconds) for the grant's `iat` instead of the system clock (for
@@ -192,6 +208,11 @@ impl TokenSource {
     pub fn with_clock(mut self, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The token endpoint, the grants' audience and which Digdir environment they belong to.
+    pub fn endpoint(&self) -> (&str, &str, Option<DigdirEnv>) {
+        (&self.token_url, &self.audience, self.digdir)
     }
 
     /// How many token requests were sent.
@@ -281,6 +302,11 @@ impl TokenSource {
                     scope: response.scope,
                 })
             }
+            Sent::Status { status, body, .. }
+                if oauth_error(&body).as_deref() == Some("invalid_scope") =>
+            {
+                Err(ApiError::Auth(self.invalid_scope(status, &body).await))
+            }
             Sent::Status { status, body, .. } => Err(ApiError::Auth(self.refusal(status, &body))),
             Sent::Transport { message, .. } => Err(ApiError::Auth(format!(
                 "{}: no answer from the token endpoint {}: {message}",
@@ -289,9 +315,82 @@ impl TokenSource {
         }
     }
 
+    /// Explains `invalid_scope`: names the requested scopes the client does not hold. The
+    /// token endpoint refuses the whole request for one missing scope and its description's
+    /// wording is not documented, so with several scopes each is tried alone (one grant each,
+    /// only on this error path) to find out which.
+    async fn invalid_scope(&self, status: u16, body: &str) -> String {
+        let message = wire::error_message(body);
+        let requested: Vec<&str> = self.scope.split_whitespace().collect();
+        let mut missing = Vec::new();
+        if requested.len() == 1 {
+            missing.push(requested[0].to_owned());
+        } else {
+            for scope in &requested {
+                if self.refuses_scope(scope).await {
+                    missing.push((*scope).to_owned());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return self.refusal(status, body);
+        }
+        let listed = missing
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match &self.client_name {
+            Some(name) => format!(
+                "{}: client `{name}` may not get {listed} (the token endpoint {} answered {status}: {message}) — the client must list the scope (its `scopes` in the manifest, applied), and for another organisation's scope the provider must have granted your organisation access. {}",
+                self.env, self.token_url, PROPAGATION
+            ),
+            None => {
+                let purposes: Vec<&str> = missing
+                    .iter()
+                    .filter_map(|s| super::admin_scopes::AdminScope::parse(s))
+                    .map(super::admin_scopes::AdminScope::purpose)
+                    .collect();
+                let variable = format!(
+                    "MPCTL_{}_SCOPES",
+                    super::credentials::variable_prefix(&self.env)
+                );
+                format!(
+                    "{}: the admin client does not hold {listed}, which mpctl asks for {} (the token endpoint {} answered {status}: {message}). Nothing was read or changed. Add the scope to the admin client in Samarbeidsportalen; or, if it cannot have it, leave out of the manifest what needs it and declare the scopes the client holds in `admin_scopes` of environment `{}` (or {variable})",
+                    self.env,
+                    purposes.join(" and "),
+                    self.token_url,
+                    self.env,
+                )
+            }
+        }
+    }
+
+    /// Whether the token endpoint refuses `scope` alone with `invalid_scope` (one attempt).
+    async fn refuses_scope(&self, scope: &str) -> bool {
+        let Ok(grant) = build_grant(&self.credentials, &self.audience, scope, (self.clock)())
+        else {
+            return false;
+        };
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let form = [("grant_type", JWT_BEARER), ("assertion", grant.as_str())];
+        let Ok(response) = self.http.post(&self.token_url).form(&form).send().await else {
+            return false;
+        };
+        if response.status().is_success() {
+            return false;
+        }
+        let body = response.text().await.unwrap_or_default();
+        oauth_error(&body).as_deref() == Some("invalid_scope")
+    }
+
     /// The token endpoint's refusal, with what probably caused it.
     fn refusal(&self, status: u16, body: &str) -> String {
         let message = wire::error_message(body);
+        if let Some(name) = &self.client_name {
+            return self.client_refusal(name, status, body, &message);
+        }
         let lower = message.to_ascii_lowercase();
         let hint = if lower.contains("aud") {
             format!(
@@ -323,6 +422,45 @@ impl TokenSource {
         format!(
             "{}: the token endpoint {} refused the grant ({status}): {message}{hint}",
             self.env, self.token_url
+        )
+    }
+}
+
+/// Digdir's propagation delay, said with every refusal of an integration's token.
+pub const PROPAGATION: &str = "Changes reach Maskinporten's token service after up to two minutes: a client, key, scope or grant created or changed in the last two minutes may not work yet, so try again shortly.";
+
+/// The OAuth2 `error` code of a token endpoint's answer, if it has one.
+pub fn oauth_error(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    value.get("error")?.as_str().map(str::to_owned)
+}
+
+impl TokenSource {
+    /// Explains a refusal of an integration client's grant by its OAuth2 error.
+    fn client_refusal(&self, name: &str, status: u16, body: &str, message: &str) -> String {
+        let hint = match oauth_error(body).as_deref() {
+            Some("invalid_client") => format!(
+                "Maskinporten does not know client `{name}` ({}) or it is deactivated: check the client id (`client_ids` in the manifest) and that the client exists in this environment.",
+                self.credentials.client_id
+            ),
+            Some("invalid_grant") => match self.credentials.identity() {
+                KeyIdentity::Kid(kid) => format!(
+                    "The grant was refused: check that the private key belongs to the public key registered on client `{name}` with kid `{kid}` (`--kid`), that the key has not expired, and this machine's clock (grants are valid for 60 seconds)."
+                ),
+                KeyIdentity::X5c(_) => format!(
+                    "The certificate was refused: check that it is a valid business certificate of client `{name}`'s organisation, from the right CA for this environment (test certificates only in test)."
+                ),
+            },
+            Some("unauthorized_client") => format!(
+                "Client `{name}` may not use the JWT-bearer grant: check its `grant_types` and `token_endpoint_auth_method` in Samarbeidsportalen."
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{}: the token endpoint {} refused the grant for client `{name}` ({status}): {message} — {hint}{}{PROPAGATION}",
+            self.env,
+            self.token_url,
+            if hint.is_empty() { "" } else { " " },
         )
     }
 }

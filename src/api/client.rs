@@ -18,6 +18,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::admin_scopes::{AdminScopes, Sides};
 use super::auth::{AccessToken, TokenSource};
 use super::retry::RetryPolicy;
 use super::transport::{self, Sent};
@@ -50,6 +51,10 @@ pub struct ClientConfig {
     /// Whether to look for the emulator's contacts extension (never on Digdir's environments,
     /// which have no such API: asking would only cost a request).
     pub probe_contacts: bool,
+    /// The sides of the API reading takes in (the token may lack the scopes of the others).
+    pub sides: Sides,
+    /// The admin scopes the token asks for.
+    pub scopes: AdminScopes,
 }
 
 /// The self-service API of one environment over HTTP.
@@ -115,6 +120,12 @@ impl HttpClient {
     /// apart: [`HttpClient::token_request_count`]).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The token endpoint, the grants' audience and the Digdir environment of this client's
+    /// environment (for `mpctl token`, which gets an integration's token from the same place).
+    pub fn token_endpoint(&self) -> (&str, &str, Option<super::endpoints::DigdirEnv>) {
+        self.tokens.endpoint()
     }
 
     /// Token requests sent so far.
@@ -617,13 +628,39 @@ impl HttpClient {
     }
 
     async fn fetch_live(&self) -> Result<LiveEnv, ApiError> {
+        // A side the token cannot read is not asked for: its lists stay empty, and the plan
+        // says it was not read.
+        let sides = self.config.sides;
         let (scopes, clients, accessible, provider_contacts) = futures_util::try_join!(
-            self.list_scopes(),
-            self.list_clients(),
-            self.accessible(),
-            self.provider_contacts(),
+            async {
+                match sides.scopes {
+                    true => self.list_scopes().await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match sides.clients {
+                    true => self.list_clients().await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match sides.clients {
+                    true => self.accessible().await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match sides.scopes || sides.clients {
+                    true => self.provider_contacts().await,
+                    false => Ok(None),
+                }
+            },
         )?;
         let contacts_api = provider_contacts.is_some();
+        // Read only to learn whether the extension exists: the provider's own contacts belong
+        // to the provider side.
+        let provider_contacts = provider_contacts.filter(|_| sides.scopes);
 
         let mut jobs = Vec::new();
         for scope in &scopes {
@@ -723,6 +760,14 @@ impl HttpClient {
 impl SelfService for HttpClient {
     async fn fetch(&self) -> Result<LiveEnv, ApiError> {
         self.fetch_live().await
+    }
+
+    fn sides_read(&self) -> Sides {
+        self.config.sides
+    }
+
+    fn token_scopes(&self) -> Option<AdminScopes> {
+        Some(self.config.scopes)
     }
 
     async fn create_scope(&self, scope: &ScopeState) -> Result<(), ApiError> {

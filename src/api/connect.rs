@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use miette::{Context, IntoDiagnostic};
 
+use super::admin_scopes::{self, AdminScopes};
 use super::auth::{TokenConfig, TokenSource};
 use super::client::{ClientConfig, HttpClient};
 use super::credentials::Credentials;
-use super::endpoints::{self, Endpoints, Target};
+use super::endpoints::{Endpoints, Target};
 use super::retry::RetryPolicy;
 use super::transport;
 use crate::manifest::LoadedManifest;
@@ -20,21 +21,29 @@ use crate::manifest::orgno::OrgNo;
 /// What a command will do with the environment, deciding which scopes the token asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// `plan`, `drift`, `import`: only `idporten:scopes.read idporten:dcr.read`.
+    /// `plan`, `drift`, `import`: read only. Through [`connect`], only the read scopes of the
+    /// sides the manifest manages; elsewhere `idporten:scopes.read idporten:dcr.read`.
     Read,
-    /// `apply`: also `idporten:scopes.write idporten:dcr.write idporten:dcr.modify`.
+    /// `apply`: also the write scopes (`idporten:scopes.write`, `idporten:dcr.write`,
+    /// `idporten:dcr.modify`), narrowed the same way through [`connect`].
     Write,
+    /// Exactly these scopes; the sides they can read are read.
+    Exactly(AdminScopes),
 }
 
 impl Access {
-    /// The token scopes, space-separated.
-    pub fn scopes(self) -> &'static str {
+    /// The token's scopes as a set.
+    pub fn scope_set(self) -> AdminScopes {
         match self {
-            Access::Read => "idporten:scopes.read idporten:dcr.read",
-            Access::Write => {
-                "idporten:scopes.read idporten:dcr.read idporten:scopes.write idporten:dcr.write idporten:dcr.modify"
-            }
+            Access::Read => AdminScopes::read(),
+            Access::Write => AdminScopes::all(),
+            Access::Exactly(set) => set,
         }
+    }
+
+    /// The token scopes, space-separated.
+    pub fn scopes(self) -> String {
+        self.scope_set().to_request()
     }
 }
 
@@ -96,6 +105,13 @@ pub async fn connect(
         .get(env)
         .cloned()
         .unwrap_or_default();
+    let access = match access {
+        Access::Exactly(_) => access,
+        Access::Read | Access::Write => {
+            let request = admin_request(loaded, env, &environment, access == Access::Write)?;
+            Access::Exactly(request.scopes)
+        }
+    };
     connect_env(
         env,
         &environment,
@@ -106,6 +122,39 @@ pub async fn connect(
         retry,
     )
     .await
+}
+
+/// The admin scopes a command asks of `env`: what the manifest's content there needs (see
+/// [`admin_scopes`]), narrowed to the scopes the environment declares its admin client holds.
+pub fn admin_request(
+    loaded: &LoadedManifest,
+    env: &str,
+    environment: &Environment,
+    write: bool,
+) -> miette::Result<admin_scopes::Request> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let desired = crate::manifest::resolve::resolve(loaded, env, now);
+    let prune = environment.prune.unwrap_or(loaded.manifest.settings.prune);
+    let needed = admin_scopes::content_sides(&desired, prune);
+    let held = declared_scopes(env, environment)?;
+    Ok(admin_scopes::request(env, needed, write, held.as_ref())?)
+}
+
+/// The scopes `env`'s admin client is declared to hold (`MPCTL_<ENV>_SCOPES`, else the
+/// environment's `admin_scopes`).
+pub fn declared_scopes(
+    env: &str,
+    environment: &Environment,
+) -> miette::Result<Option<(AdminScopes, admin_scopes::HeldSource)>> {
+    admin_scopes::held(env, environment.admin_scopes.as_deref(), |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(|message| {
+        miette::miette!(
+            help = "list the self-service scopes the admin client holds, separated by spaces or commas, e.g. `idporten:scopes.read idporten:scopes.write`",
+            "{message}"
+        )
+    })
 }
 
 /// Connects to an environment described by `environment` (possibly not in any manifest, as
@@ -119,7 +168,7 @@ pub async fn connect_env(
     concurrency: usize,
     retry: &RetryPolicy,
 ) -> miette::Result<Connection> {
-    let target = endpoints::resolve(env, environment)?;
+    let target = super::metadata::resolve(env, environment, retry).await?;
     match target {
         Target::Remote(endpoints) => {
             let credentials = Credentials::from_env(env)?;
@@ -180,7 +229,7 @@ pub fn build_client(
             env: options.env.clone(),
             token_url: options.endpoints.token_url.clone(),
             audience: options.endpoints.audience.clone(),
-            scope: options.access.scopes().to_owned(),
+            scope: options.access.scopes(),
             digdir: options.endpoints.digdir,
             retry: options.retry.clone(),
         },
@@ -196,6 +245,8 @@ pub fn build_client(
             concurrency: options.concurrency.max(1),
             retry: options.retry.clone(),
             probe_contacts: options.endpoints.digdir.is_none(),
+            sides: options.access.scope_set().sides(),
+            scopes: options.access.scope_set(),
         },
         http,
         tokens,

@@ -253,6 +253,45 @@ impl Credentials {
         source_name: &str,
         kid_variable: &str,
     ) -> Result<Self, CredentialError> {
+        Self::from_private_key_finding_kid(client_id, text, kid, source_name, kid_variable, |_| {
+            None
+        })
+    }
+
+    /// Credentials of an integration's client from its private key file (`mpctl token`): as
+    /// [`Credentials::from_private_key`], and when neither `kid` nor the JWK names the key,
+    /// `find_kid` gets the key's RSA modulus (big-endian) to find the `kid` of the matching
+    /// registered public key. The file's content never appears in an error.
+    pub fn from_key_file(
+        client_id: String,
+        path: &Path,
+        kid: Option<&str>,
+        kid_option: &str,
+        find_kid: impl FnOnce(&[u8]) -> Option<String>,
+    ) -> Result<Self, CredentialError> {
+        let bytes = read(path, "key file", "--key")?;
+        let text = String::from_utf8(bytes).map_err(|_| CredentialError::BadKey {
+            source_name: path.display().to_string(),
+            reason: "the file is not text: give the key as PEM or JWK (a PKCS#12 keystore can be converted with `openssl pkcs12 -nodes`)".into(),
+        })?;
+        Self::from_private_key_finding_kid(
+            client_id,
+            &text,
+            kid,
+            &path.display().to_string(),
+            kid_option,
+            find_kid,
+        )
+    }
+
+    fn from_private_key_finding_kid(
+        client_id: String,
+        text: &str,
+        kid: Option<&str>,
+        source_name: &str,
+        kid_variable: &str,
+        find_kid: impl FnOnce(&[u8]) -> Option<String>,
+    ) -> Result<Self, CredentialError> {
         let bad = |reason: &str| CredentialError::BadKey {
             source_name: source_name.to_owned(),
             reason: reason.to_owned(),
@@ -287,7 +326,14 @@ impl Credentials {
                 .collect();
             (key, None, chain)
         };
-        let identity = match (kid.or(jwk_kid.as_deref()), chain.is_empty()) {
+        let found = match kid.or(jwk_kid.as_deref()) {
+            Some(_) => None,
+            None => find_kid(&private_key.n().to_bytes_be()),
+        };
+        let identity = match (
+            kid.or(jwk_kid.as_deref()).or(found.as_deref()),
+            chain.is_empty(),
+        ) {
             (Some(kid), _) => KeyIdentity::Kid(kid.to_owned()),
             (None, false) => KeyIdentity::X5c(Vec::new()),
             (None, true) => {

@@ -46,6 +46,12 @@ pub const PROD: (&str, &str, &str) = (
     "https://maskinporten.no/",
 );
 
+/// The authorisation-server metadata of Digdir's test environment.
+pub const TEST_METADATA: &str =
+    "https://test.maskinporten.no/.well-known/oauth-authorization-server";
+/// The authorisation-server metadata of Digdir's production environment.
+pub const PROD_METADATA: &str = "https://maskinporten.no/.well-known/oauth-authorization-server";
+
 /// How to reach an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -58,7 +64,7 @@ pub enum Target {
 /// Why an environment's endpoints cannot be worked out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error(
-    "environment `{env}` has no {missing}: it is not `test`, `prod` or `local`, so it needs `preset:` or all of `api_url`, `token_url` and `audience`"
+    "environment `{env}` has no {missing}: it is not `test`, `prod` or `local`, so it needs `preset:`, or `api_url` with `metadata_url` or with both `token_url` and `audience`"
 )]
 #[diagnostic(
     code(mpctl::endpoints::missing),
@@ -86,7 +92,10 @@ pub fn preset_of(env_name: &str, env: &Environment) -> Option<Preset> {
 /// with overrides (e.g. an emulator served by `mpctl emulator serve`) it is a remote like any.
 pub fn resolve(env_name: &str, env: &Environment) -> Result<Target, EndpointError> {
     let preset = preset_of(env_name, env);
-    let overridden = env.api_url.is_some() || env.token_url.is_some() || env.audience.is_some();
+    let overridden = env.api_url.is_some()
+        || env.token_url.is_some()
+        || env.audience.is_some()
+        || env.metadata_url.is_some();
     let base = match preset {
         Some(Preset::Local) if !overridden => return Ok(Target::Local),
         Some(Preset::Test) => Some(TEST),

@@ -4,12 +4,14 @@
 
 use std::future::Future;
 
+pub mod admin_scopes;
 pub mod auth;
 pub mod client;
 pub mod connect;
 pub mod credentials;
 mod diagnostic;
 pub mod endpoints;
+pub mod metadata;
 pub mod retry;
 mod transport;
 pub use transport::requests_sent;
@@ -66,6 +68,17 @@ pub trait SelfService: Send + Sync {
     /// allows: the organisation's scopes (with inactive ones) and their grants, its clients and
     /// their keys, and the scopes it may use.
     fn fetch(&self) -> impl Future<Output = Result<LiveEnv, ApiError>> + Send;
+
+    /// The sides of the API [`SelfService::fetch`] reads; the live state of the others is left
+    /// empty because the admin token may not read them.
+    fn sides_read(&self) -> admin_scopes::Sides {
+        admin_scopes::Sides::BOTH
+    }
+
+    /// The admin scopes the token carries, where they are restricted (`None`: anything goes).
+    fn token_scopes(&self) -> Option<admin_scopes::AdminScopes> {
+        None
+    }
 
     fn create_scope(&self, scope: &ScopeState)
     -> impl Future<Output = Result<(), ApiError>> + Send;

@@ -69,7 +69,9 @@ async fn proceed<C: HasApi>(
     if !json && (!printer.is_quiet() || ask) {
         printer.out(&render_plan(plan, args.format, Purpose::Plan, printer));
     }
-    if let Err(refused) = check(plan, loaded, args.allow_mass_destroy) {
+    if let Err(refused) = check(plan, loaded, args.allow_mass_destroy)
+        .and_then(|()| check_admin_scopes(plan, connections))
+    {
         if json {
             print_json(printer, plan, &[], Some(&refused.to_string()), &[]);
         }
@@ -280,6 +282,35 @@ fn check(plan: &Plan, loaded: &LoadedManifest, allow_mass_destroy: bool) -> miet
             help = first.help.clone(),
             "{}; nothing was applied",
             messages.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a plan with a change the admin token's scopes do not allow (only possible when an
+/// environment declares the scopes its admin client holds), before anything is changed.
+fn check_admin_scopes<C: HasApi>(
+    plan: &Plan,
+    connections: &BTreeMap<String, C>,
+) -> miette::Result<()> {
+    use crate::api::SelfService;
+    let mut refusals = Vec::new();
+    for env in &plan.environments {
+        let scopes = connections
+            .get(&env.env)
+            .and_then(|c| c.api().token_scopes());
+        if let Some(scopes) = scopes
+            && let Err(message) =
+                crate::api::admin_scopes::check_changes(&env.env, &env.changes, scopes)
+        {
+            refusals.push(message);
+        }
+    }
+    if !refusals.is_empty() {
+        miette::bail!(
+            help = "add the scopes to the admin client in Samarbeidsportalen and to the environment's `admin_scopes` (or MPCTL_<ENV>_SCOPES), or leave out of the manifest what needs them",
+            "{}; nothing was applied",
+            refusals.join("; ")
         );
     }
     Ok(())

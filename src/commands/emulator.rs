@@ -130,22 +130,37 @@ struct Registered {
 async fn register(
     emulator: &Emulator,
     orgs: &[(OrgNo, Vec<String>)],
+    admin_scopes: &[String],
     key_dir: &Path,
     env: &str,
 ) -> miette::Result<Registered> {
     let mut text = String::new();
     let mut exports = Vec::new();
     for (org, prefixes) in orgs {
-        let admin: AdminIdentity = emulator.bootstrap_org(org, prefixes).await?;
+        let admin: AdminIdentity = if admin_scopes.is_empty() {
+            emulator.bootstrap_org(org, prefixes).await?
+        } else {
+            emulator
+                .bootstrap_org_with_scopes(org, prefixes, admin_scopes)
+                .await?
+        };
         let path = key_file(key_dir, org);
         write_private_file(&path, &admin.private_key_pem)?;
         let certificate = certificate_file(key_dir, org);
         ensure_business_certificate(emulator, org, &certificate)?;
         let prefixes = emulator.prefixes(org).unwrap_or_default();
         text.push_str(&format!(
-            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n  business certificate: {} (key + certificate chain, mode 0600; use it as the key file without a key id to authenticate with x5c)\n",
+            "\norganisation {org} (prefixes: {})\n  admin client id: {}\n  admin scopes:    {}\n  key id (kid):    {}\n  private key:     {} (mode 0600)\n  business certificate: {} (key + certificate chain, mode 0600; use it as the key file without a key id to authenticate with x5c)\n",
             if prefixes.is_empty() { "none".to_owned() } else { prefixes.join(", ") },
             admin.client_id,
+            if admin_scopes.is_empty() {
+                "all self-service scopes".to_owned()
+            } else {
+                crate::emulator::parse_admin_scopes(admin_scopes)?
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
             admin.kid,
             path.display(),
             certificate.display(),
@@ -198,6 +213,9 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
             orgs.len()
         );
     }
+    if !args.admin_scopes.is_empty() {
+        crate::emulator::parse_admin_scopes(&args.admin_scopes)?;
+    }
     let config = EmulatorConfig {
         listen,
         state_file: Some(args.state.clone()),
@@ -211,7 +229,13 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         for (org, name) in &names {
             emulator.set_org_name(org, name).await?;
         }
-        let registered = register(&emulator, &orgs, &state_dir(&args.state), &args.env).await?;
+        let registered = register(
+            &emulator,
+            &orgs,
+            &args.admin_scopes,
+            &state_dir(&args.state),
+            &args.env,
+        ).await?;
         if let (Some(path), Some(lines)) = (&args.env_file, registered.exports.first()) {
             std::fs::write(path, lines)
                 .into_diagnostic()
@@ -290,6 +314,9 @@ async fn wait_for_signal() {
 
 pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> {
     let orgs = bootstraps(&args.bootstrap)?;
+    if !args.admin_scopes.is_empty() {
+        crate::emulator::parse_admin_scopes(&args.admin_scopes)?;
+    }
     if orgs.is_empty() {
         miette::bail!(
             help = "e.g. `mpctl emulator init --bootstrap 910753282:acme` (your organisation number and scope prefixes)",
@@ -306,7 +333,9 @@ pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> 
     let runtime = super::runtime()?;
     let credentials = runtime.block_on(async {
         let emulator = Emulator::start(config).await?;
-        let credentials = register(&emulator, &orgs, &dir, "dev").await?.text;
+        let credentials = register(&emulator, &orgs, &args.admin_scopes, &dir, "dev")
+            .await?
+            .text;
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, emulator.ca_cert_pem())
             .into_diagnostic()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use miette::{Context, IntoDiagnostic};
 
 use super::{Exit, runtime};
+use crate::api::admin_scopes::AdminScopes;
 use crate::api::connect::{Access, connect_env};
 use crate::api::retry::RetryPolicy;
 use crate::api::{ApiError, SelfService};
@@ -58,12 +59,33 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
             let organization = organization.clone();
             let prefixes = prefixes.clone();
             async move {
+                // Both sides are read, unless the environment declares that its admin client
+                // holds the read scope of only one: then only that side is imported.
+                let access = match crate::api::connect::declared_scopes(name, &environment)? {
+                    Some((held, _)) => {
+                        let read = held.intersection(AdminScopes::read());
+                        if read.is_empty() {
+                            miette::bail!(
+                                help = "list `idporten:scopes.read` and/or `idporten:dcr.read` in MPCTL_<ENV>_SCOPES or the environment's `admin_scopes`",
+                                "`{name}`: the admin client is declared to hold no read scope, so there is nothing to import"
+                            );
+                        }
+                        if !read.sides().scopes || !read.sides().clients {
+                            printer.status(&format!(
+                                "warning: `{name}`: the admin client is declared to hold only {}; the other side is not imported",
+                                read.listed()
+                            ));
+                        }
+                        Access::Exactly(read)
+                    }
+                    None => Access::Read,
+                };
                 let connection = connect_env(
                     name,
                     &environment,
                     organization.as_ref(),
                     &prefixes,
-                    Access::Read,
+                    access,
                     CONCURRENCY,
                     &RetryPolicy::default(),
                 )

@@ -71,7 +71,11 @@ async fn fetch_live(
     env: &str,
     requests: &crate::cli::EnvArgs,
 ) -> miette::Result<LiveEnv> {
-    let connection = super::engine_io::connect(loaded, env, Access::Read, requests).await?;
+    // Keys belong to clients: only `idporten:dcr.read` is needed.
+    let access = Access::Exactly(crate::api::admin_scopes::AdminScopes::of(&[
+        crate::api::admin_scopes::AdminScope::DcrRead,
+    ]));
+    let connection = super::engine_io::connect(loaded, env, access, requests).await?;
     connection.client.fetch().await.map_err(|e| {
         miette::miette!(
             help =

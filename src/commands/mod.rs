@@ -17,6 +17,7 @@ mod import;
 mod keys;
 pub(crate) mod plan;
 mod schema;
+mod token;
 mod validate;
 
 pub(crate) use validate::RENDER_WIDTH;
@@ -52,6 +53,7 @@ pub fn run(command: Command, printer: &Printer) -> miette::Result<Exit> {
         Command::Import(args) => import::run(&args, printer),
         Command::Keys(KeysCommand::List(args)) => keys::list(&args, printer),
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(&args, printer),
+        Command::Token(args) => token::run(&args, printer),
         Command::Schema(args) => schema::run(&args, printer),
         Command::Emulator(EmulatorCommand::Serve(args)) => emulator::serve(&args, printer),
         Command::Emulator(EmulatorCommand::Init(args)) => emulator::init(&args, printer),

@@ -214,6 +214,7 @@ pub(crate) async fn plan_environment<S: SelfService>(
         now,
     );
     plan.env = env.to_owned();
+    plan.not_read = crate::plan::NotRead::for_sides(env, api.sides_read());
     explain_retired_keys(loaded, env, &mut plan, now);
     crate::plan::names::annotate(
         &mut plan,

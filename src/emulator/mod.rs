@@ -402,6 +402,23 @@ impl Emulator {
         org: &OrgNo,
         prefixes: &[String],
     ) -> Result<AdminIdentity, EmulatorError> {
+        let all: Vec<String> = rules::SELF_SERVICE_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        self.bootstrap_org_with_scopes(org, prefixes, &all).await
+    }
+
+    /// As [`Emulator::bootstrap_org`], with an admin client that holds only `admin_scopes`
+    /// (self-service scopes), as many organisations' admin clients do: the token endpoint
+    /// refuses it any other scope (`invalid_scope`). Bootstrapping again sets its scopes anew.
+    pub async fn bootstrap_org_with_scopes(
+        &self,
+        org: &OrgNo,
+        prefixes: &[String],
+        admin_scopes: &[String],
+    ) -> Result<AdminIdentity, EmulatorError> {
+        let admin_scopes = parse_admin_scopes(admin_scopes)?;
         org.check()
             .map_err(|e| EmulatorError::Bootstrap(e.to_string()))?;
         for prefix in prefixes {
@@ -435,7 +452,9 @@ impl Emulator {
                         target: identity.client_id.clone(),
                     })
                 },
-                |state| bootstrap_mutations(state, &orgno, prefixes, private_key_pem, now),
+                |state| {
+                    bootstrap_mutations(state, &orgno, prefixes, private_key_pem, admin_scopes, now)
+                },
             )
         })
         .await
@@ -588,6 +607,7 @@ fn bootstrap_mutations(
     orgno: &str,
     prefixes: BTreeSet<String>,
     private_key_pem: String,
+    admin_scopes: BTreeSet<String>,
     now: i64,
 ) -> Result<(AdminIdentity, Vec<Mutation>), String> {
     let mut mutations = Vec::new();
@@ -623,6 +643,14 @@ fn bootstrap_mutations(
         if changed {
             mutations.push(Mutation::Org(record));
         }
+        if let Some(admin) = state.clients.get(&client_id)
+            && admin.scopes != admin_scopes
+        {
+            let mut admin = admin.clone();
+            admin.scopes = admin_scopes;
+            admin.last_updated = now;
+            mutations.push(Mutation::Client(admin));
+        }
         return Ok((
             AdminIdentity {
                 client_id,
@@ -653,10 +681,7 @@ fn bootstrap_mutations(
         application_type: "web".into(),
         token_endpoint_auth_method: "private_key_jwt".into(),
         grant_types: vec![token::JWT_BEARER.into()],
-        scopes: rules::SELF_SERVICE_SCOPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
+        scopes: admin_scopes,
         client_orgno: orgno.to_owned(),
         access_token_lifetime: 0,
         authorization_lifetime: 0,
@@ -691,6 +716,27 @@ fn bootstrap_mutations(
         },
         mutations,
     ))
+}
+
+/// Checks that every admin scope is a self-service scope; returns them sorted, without
+/// duplicates.
+pub fn parse_admin_scopes(scopes: &[String]) -> Result<BTreeSet<String>, EmulatorError> {
+    let mut out = BTreeSet::new();
+    for scope in scopes.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !rules::SELF_SERVICE_SCOPES.contains(&scope) {
+            return Err(EmulatorError::Bootstrap(format!(
+                "`{scope}` is not a self-service scope; use {}",
+                rules::SELF_SERVICE_SCOPES.join(", ")
+            )));
+        }
+        out.insert(scope.to_owned());
+    }
+    if out.is_empty() {
+        return Err(EmulatorError::Bootstrap(
+            "an admin client needs at least one self-service scope".into(),
+        ));
+    }
+    Ok(out)
 }
 
 /// A parsed `ORGNO[:PREFIX,...]` bootstrap argument.

@@ -1165,7 +1165,9 @@ fn parse_contacts(body: &Bytes) -> Result<Contacts, ApiFailure> {
 }
 
 async fn get_provider_contacts(AxumState(s): Shr, headers: HeaderMap) -> ApiResult {
-    let caller = authorize(&s, &headers, &[SCOPES_READ, SCOPES_WRITE])?;
+    // `dcr.read` too, so that a consumer-only admin client can find out whether the extension
+    // exists before it reads its clients' contacts.
+    let caller = authorize(&s, &headers, &[SCOPES_READ, SCOPES_WRITE, DCR_READ])?;
     let state = s.store.read();
     ok(contacts_json(
         state.contacts.get(&format!("provider:{}", caller.org)),

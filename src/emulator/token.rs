@@ -343,8 +343,10 @@ pub fn grant(shared: &Shared, form: &HashMap<String, String>) -> Result<Value, O
         });
     }
     for scope in &requested {
+        // An admin client may request the self-service scopes it holds (all of them unless
+        // bootstrapped with fewer), as Maskinporten issues only scopes the client holds.
         let allowed = if client.admin {
-            SELF_SERVICE_SCOPES.contains(scope)
+            SELF_SERVICE_SCOPES.contains(scope) && client.scopes.iter().any(|s| s == scope)
         } else {
             client.scopes.contains(*scope)
                 && state.scopes.get(*scope).is_some_and(|s| {

@@ -90,6 +90,15 @@ pub struct Environment {
     /// The `aud` of the JWT grant: the token service's issuer, e.g. `https://test.maskinporten.no/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The token service's metadata (`…/.well-known/oauth-authorization-server`), from which
+    /// `token_url` and `audience` are read when they are not set. Defaults to the preset's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
+    /// The self-service scopes the environment's admin client holds. mpctl then asks only for
+    /// these (narrowed to what the command needs) and refuses up front what needs more.
+    /// `MPCTL_<ENV>_SCOPES` overrides it. Default: ask for what the manifest's content needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_scopes: Option<Vec<crate::api::admin_scopes::AdminScope>>,
     /// Deactivate live scopes and clients that the manifest does not list (overrides
     /// `settings.prune` for this environment).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -167,7 +167,11 @@ impl Rules<'_> {
                 ("token_url", &env.token_url),
                 ("audience", &env.audience),
             ];
-            for (field, url) in urls {
+            for (field, url) in urls
+                .iter()
+                .copied()
+                .chain([("metadata_url", &env.metadata_url)])
+            {
                 if let Some(url) = url
                     && !(url.starts_with("https://") || url.starts_with("http://"))
                 {
@@ -182,9 +186,15 @@ impl Rules<'_> {
                     );
                 }
             }
-            let all_urls = urls.iter().all(|(_, u)| u.is_some());
+            // With `metadata_url`, the token endpoint and audience come from the metadata.
+            let needed: &[(&str, &Option<String>)] = if env.metadata_url.is_some() {
+                &urls[..1]
+            } else {
+                &urls
+            };
+            let all_urls = needed.iter().all(|(_, u)| u.is_some());
             if !PRESET_NAMES.contains(&name.as_str()) && env.preset.is_none() && !all_urls {
-                let missing: Vec<&str> = urls
+                let missing: Vec<&str> = needed
                     .iter()
                     .filter(|(_, u)| u.is_none())
                     .map(|(f, _)| *f)
@@ -197,7 +207,7 @@ impl Rules<'_> {
                             missing.join(", ")
                         ),
                     )
-                    .with_help("set `preset: test` (or `prod`, `local`) to start from built-in endpoints, or give `api_url`, `token_url` and `audience`"),
+                    .with_help("set `preset: test` (or `prod`, `local`) to start from built-in endpoints, or give `api_url` with `metadata_url` (the token service's `/.well-known/oauth-authorization-server`) or with `token_url` and `audience`"),
                     &pointer,
                     "no endpoints",
                 );

@@ -77,6 +77,48 @@ pub struct EnvPlan {
     /// Live resources the manifest is authoritative for (scopes, grants, clients): the base of
     /// the mass-destroy threshold.
     pub managed_resources: usize,
+    /// Sides of the API that were not read because the admin token does not ask for them: what
+    /// the plan cannot report there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_read: Vec<NotRead>,
+}
+
+/// A side of the self-service API a plan did not read (the manifest manages nothing there, so
+/// the admin token does not ask for its scopes): its unmanaged resources are not reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotRead {
+    /// `scopes` (the provider side) or `clients` (the consumer side).
+    pub side: String,
+    /// What was not read, what that leaves unreported, and how to have it read.
+    pub note: String,
+}
+
+impl NotRead {
+    /// The notes for the sides of `env` that `read` leaves out.
+    pub fn for_sides(env: &str, read: crate::api::admin_scopes::Sides) -> Vec<NotRead> {
+        let variable = format!(
+            "MPCTL_{}_SCOPES",
+            crate::api::credentials::variable_prefix(env)
+        );
+        let mut notes = Vec::new();
+        if !read.scopes {
+            notes.push(NotRead {
+                side: "scopes".into(),
+                note: format!(
+                    "the organisation's scopes and grants were not read (the manifest manages none here, so the token does not ask for `idporten:scopes.read`): unmanaged scopes are not reported; to report them, list the scopes the admin client holds, including `idporten:scopes.read`, in `admin_scopes` of `{env}` or {variable}"
+                ),
+            });
+        }
+        if !read.clients {
+            notes.push(NotRead {
+                side: "clients".into(),
+                note: format!(
+                    "the organisation's clients and keys were not read (the manifest manages none here, so the token does not ask for `idporten:dcr.read`): unmanaged clients and their keys' expiry are not reported; to report them, list the scopes the admin client holds, including `idporten:dcr.read`, in `admin_scopes` of `{env}` or {variable}"
+                ),
+            });
+        }
+        notes
+    }
 }
 
 /// What a change does.

@@ -123,6 +123,12 @@ fn render_env(out: &mut String, env: &EnvPlan, purpose: Purpose, paint: &Paint) 
             let _ = writeln!(out, "    ? {} — {note}", u.resource.label());
         }
     }
+    if !env.not_read.is_empty() {
+        let _ = writeln!(out, "\n  {}", paint.bold("Not read:"));
+        for n in &env.not_read {
+            let _ = writeln!(out, "    - {}", n.note);
+        }
+    }
     let keys = super::sorted_expiries(env);
     if !keys.is_empty() {
         let _ = writeln!(out, "\n  {}", paint.bold("Key expiry:"));

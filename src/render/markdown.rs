@@ -346,6 +346,13 @@ fn env_sections(env: &EnvPlan, purpose: Purpose) -> Vec<Section> {
             "",
         ));
     }
+    if !env.not_read.is_empty() {
+        let mut s = Section::new("**Not read**\n\n", "\n");
+        for n in &env.not_read {
+            s.items.push(format!("- {}\n", escape(&n.note)));
+        }
+        sections.push(s);
+    }
     sections
 }
 

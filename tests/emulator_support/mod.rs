@@ -278,3 +278,53 @@ pub fn output_text(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// Runs the mpctl binary in `dir` with extra environment variables, off the async runtime so
+/// that an in-process emulator keeps serving.
+pub async fn run_mpctl(
+    dir: &std::path::Path,
+    args: &[&str],
+    vars: &[(String, String)],
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("MPCTL_NOW")
+        .env_remove("MPCTL_EMULATOR_NOW");
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// An environment of a manifest pointing at `emu` (all three URLs).
+pub fn environment_yaml(name: &str, emu: &Emulator) -> String {
+    format!(
+        "  {name}:\n    api_url: {}\n    token_url: {}\n    audience: {}\n",
+        emu.api_url(),
+        emu.token_url(),
+        emu.issuer()
+    )
+}
+
+/// The `MPCTL_<ENV>_*` variables of `admin`, with its key written into `dir`.
+pub fn admin_vars(
+    env: &str,
+    admin: &AdminIdentity,
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
+    let key_file = dir.join(format!("{env}-admin-{}.pem", admin.client_id));
+    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    let prefix = env.to_uppercase().replace('-', "_");
+    vec![
+        (format!("MPCTL_{prefix}_CLIENT_ID"), admin.client_id.clone()),
+        (
+            format!("MPCTL_{prefix}_KEY_FILE"),
+            key_file.display().to_string(),
+        ),
+        (format!("MPCTL_{prefix}_KEY_ID"), admin.kid.clone()),
+    ]
+}
