@@ -351,7 +351,7 @@ mod tests {
         };
         for name in ["saved.plan", "plan", "plan.yaml", "plan.json"] {
             let path = dir.path().join(name);
-            write(&plan, &path).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
             assert!(is_plan_file(&path), "{name}");
         }
         let manifest = dir.path().join("mpctl.json");

@@ -139,11 +139,7 @@ pub fn sorted_expiries(env: &EnvPlan) -> Vec<&KeyExpiry> {
 pub fn drift_text(change: &Change) -> String {
     let r = &change.resource;
     let what = match r.kind {
-        ResourceKind::Grant => format!(
-            "grant of {} to {}",
-            r.name,
-            r.consumer.as_deref().unwrap_or("?")
-        ),
+        ResourceKind::Grant => format!("grant of {} to {}", r.name, r.consumer_label()),
         _ => r.label(),
     };
     // Contacts are plural ("contacts of client x were changed").
