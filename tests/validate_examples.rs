@@ -65,8 +65,11 @@ fn multi_file_example_merges_and_resolves_key_paths() {
     );
 }
 
-/// One DER element: (tag, contents).
-fn der_element(bytes: &[u8]) -> Option<((u8, &[u8]), &[u8])> {
+/// A DER element: (tag, contents).
+type Element<'a> = (u8, &'a [u8]);
+
+/// The first DER element of `bytes`, and what follows it.
+fn der_element(bytes: &[u8]) -> Option<(Element<'_>, &[u8])> {
     let (&tag, rest) = bytes.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {
@@ -85,7 +88,7 @@ fn der_element(bytes: &[u8]) -> Option<((u8, &[u8]), &[u8])> {
 }
 
 /// The elements inside a DER SEQUENCE that spans all of `bytes`.
-fn der_sequence(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+fn der_sequence(bytes: &[u8]) -> Option<Vec<Element<'_>>> {
     let ((tag, mut contents), rest) = der_element(bytes)?;
     if tag != 0x30 || !rest.is_empty() {
         return None;
