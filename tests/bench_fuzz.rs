@@ -298,10 +298,10 @@ fn config() -> Config {
 // ---------------------------------------------------------------------------------------------
 // Seeds: every example and every invalid fixture.
 
-/// The seed corpus: (name, files of one manifest).
-fn seeds() -> Vec<Vec<(String, String)>> {
-    let read =
-        |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+/// The seed corpus: (name, bytes) of the files of one manifest. Bytes, not text: a fixture that
+/// is not UTF-8 is a seed too.
+fn seeds() -> Vec<Vec<(String, Vec<u8>)>> {
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut seeds = Vec::new();
     for name in [
         "quickstart.yaml",
@@ -324,16 +324,24 @@ fn seeds() -> Vec<Vec<(String, String)>> {
         ),
     ]);
     let invalid = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    // A missing directory or an unreadable fixture fails the suite: seeds never go silently.
     let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&invalid)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{}: {e}", invalid.display()))
+        .map(|entry| {
+            entry
+                .unwrap_or_else(|e| panic!("{}: {e}", invalid.display()))
+                .path()
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     fixtures.sort();
+    assert!(
+        !fixtures.is_empty(),
+        "{} holds no invalid fixtures",
+        invalid.display()
+    );
     for f in fixtures {
-        if f.extension().is_some_and(|e| e == "yaml")
-            && let Ok(text) = std::fs::read_to_string(&f)
-        {
-            seeds.push(vec![("mpctl.yaml".to_owned(), text)]);
-        }
+        seeds.push(vec![("mpctl.yaml".to_owned(), read(f))]);
     }
     seeds
 }
@@ -727,27 +735,38 @@ fn mutated() -> impl Strategy<Value = Mutated> {
         })
 }
 
-fn render_mutated(m: &Mutated, seeds: &[Vec<(String, String)>]) -> Vec<(String, Vec<u8>)> {
+fn render_mutated(m: &Mutated, seeds: &[Vec<(String, Vec<u8>)>]) -> Vec<(String, Vec<u8>)> {
     let seed = &seeds[m.seed % seeds.len()];
     let target = m.file % seed.len();
     seed.iter()
         .enumerate()
-        .map(|(i, (name, text))| {
+        .map(|(i, (name, bytes))| {
+            // Edits work on text: a seed that is not UTF-8 goes in as it is.
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return (name.clone(), bytes.clone());
+            };
             if i != target {
-                return (name.clone(), text.clone().into_bytes());
+                return (name.clone(), bytes.clone());
             }
-            let mut out = if m.keep_text || m.tree.is_empty() {
-                text.clone()
+            // A seed that is not YAML (some invalid fixtures) has no tree: its text is mutated.
+            let tree = if m.keep_text || m.tree.is_empty() {
+                None
             } else {
-                let mut value = mpctl::manifest::yaml::parse(text)
-                    .map(|p| p.value)
-                    .unwrap_or(Value::Null);
-                for (at, edit) in &m.tree {
-                    let nodes = count_nodes(&value);
-                    let mut counter = 0;
-                    edit_node(&mut value, at % nodes, &mut counter, edit);
+                mpctl::manifest::yaml::parse(text).ok().map(|p| p.value)
+            };
+            let mut out = match tree {
+                None => text.to_owned(),
+                Some(mut value) => {
+                    for (at, edit) in &m.tree {
+                        let nodes = count_nodes(&value);
+                        let mut counter = 0;
+                        edit_node(&mut value, at % nodes, &mut counter, edit);
+                    }
+                    // An edited tree that cannot be emitted is a bug of the fuzzer, not an
+                    // empty case.
+                    serde_yaml_ng::to_string(&value)
+                        .unwrap_or_else(|e| panic!("cannot emit the mutated tree: {e}"))
                 }
-                serde_yaml_ng::to_string(&value).unwrap_or_default()
             };
             for edit in &m.text {
                 out = apply_text_edit(&out, edit);
@@ -936,14 +955,14 @@ fn seeds_pass_and_valid_examples_load() {
     for seed in seeds() {
         let borrowed: Vec<(&str, &[u8])> = seed
             .iter()
-            .map(|(n, t)| (n.as_str(), t.as_bytes()))
+            .map(|(n, t)| (n.as_str(), t.as_slice()))
             .collect();
         if let Err(e) = check_files(&borrowed) {
             panic!("{e}");
         }
     }
     let seeds = seeds();
-    let dir = case_dir(&[("mpctl.yaml", seeds[0][0].1.as_bytes())]);
+    let dir = case_dir(&[("mpctl.yaml", seeds[0][0].1.as_slice())]);
     let loaded = mpctl::manifest::load::load_at(&[dir.path().to_path_buf()], NOW);
     assert!(loaded.is_ok(), "the quickstart must load");
 }

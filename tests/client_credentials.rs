@@ -88,10 +88,40 @@ fn a_wrong_keystore_password_is_reported_without_the_password() {
     .unwrap_err();
     let text = format!("{err} {err:?}");
     assert!(text.contains("acme.p12"), "{text}");
+    assert!(text.contains("wrong password or damaged file"), "{text}");
     assert!(
         !text.contains("wrong-password-123") && !text.contains("right-password"),
         "{text}"
     );
+}
+
+/// Keystores written by the `openssl` CLI (a throwaway self-signed key, password
+/// `fixture-password`): OpenSSL 3's defaults (PBES2 with AES-256-CBC, HMAC-SHA256 MAC) and
+/// `-legacy` (3DES key bag, RC2-40 certificate bag, HMAC-SHA1 MAC) both load; a wrong password
+/// is told as such.
+#[test]
+fn keystores_written_by_openssl_load_in_current_and_legacy_encryption() {
+    for name in ["openssl3-default.p12", "openssl-legacy.p12"] {
+        let bytes = std::fs::read(format!("tests/fixtures/keystores/{name}")).expect(name);
+        let credentials =
+            Credentials::from_pkcs12("c".into(), &bytes, "fixture-password", name, "PW")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let KeyIdentity::X5c(chain) = credentials.identity() else {
+            panic!("{name}: the chain is not sent as x5c");
+        };
+        assert_eq!(chain.len(), 1, "{name}");
+        let cert = credentials.certificate().expect("certificate");
+        assert_eq!(
+            cert.organization.as_ref().map(|o| o.as_str()),
+            Some("910753282"),
+            "{name}"
+        );
+        let err = Credentials::from_pkcs12("c".into(), &bytes, "not-it", name, "PW").unwrap_err();
+        assert!(
+            err.to_string().contains("wrong password or damaged file"),
+            "{name}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -364,18 +364,14 @@ impl Credentials {
             variable: password_variable.to_owned(),
             reason,
         };
-        let store = p12_keystore::KeyStore::from_pkcs12(
-            bytes,
-            password,
-            p12_keystore::Pkcs12ImportPolicy::Relaxed,
-        )
-        .map_err(|e| bad(keystore_reason(&e)))?;
+        let store = p12_keystore::KeyStore::from_pkcs12(bytes, password)
+            .map_err(|e| bad(keystore_reason(&e)))?;
         let (_, chain) = store
             .private_key_chain()
             .ok_or_else(|| bad("it holds no private key".into()))?;
-        let key = RsaPrivateKey::from_pkcs8_der(chain.key().as_der())
+        let key = RsaPrivateKey::from_pkcs8_der(chain.key())
             .map_err(|_| bad("its private key is not an RSA key".into()))?;
-        let certs: Vec<Vec<u8>> = chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
+        let certs: Vec<Vec<u8>> = chain.chain().iter().map(|c| c.as_der().to_vec()).collect();
         if certs.is_empty() {
             return Err(bad("it holds no certificate for its private key".into()));
         }
@@ -498,11 +494,10 @@ fn read(path: &Path, what: &'static str, variable: &str) -> Result<Vec<u8>, Cred
 
 /// A keystore error in words that never include key material.
 fn keystore_reason(error: &p12_keystore::error::Error) -> String {
-    let text = error.to_string();
-    if text.to_ascii_lowercase().contains("mac") {
-        "wrong password or damaged file".into()
-    } else {
-        format!("not a readable PKCS#12 keystore ({text})")
+    match error {
+        // The MAC over the contents, keyed by the password, does not match.
+        p12_keystore::error::Error::MacError(_) => "wrong password or damaged file".into(),
+        other => format!("not a readable PKCS#12 keystore ({other})"),
     }
 }
 

@@ -73,10 +73,103 @@ impl Spec {
     }
 }
 
+/// What the generator decided, as plain data: the reference the soak checks the emulator's
+/// state against and the benchmark computes the API minimum from, independently of the manifest
+/// loader, the client and the diff that mpctl runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub orgno: String,
+    pub prefix: String,
+    pub environments: Vec<String>,
+    /// The provider's contacts (`None`: the manifest gives none).
+    pub contacts: Option<GeneratedContacts>,
+    pub scopes: Vec<GeneratedScope>,
+    pub clients: Vec<GeneratedClient>,
+}
+
+/// Notification addresses and, for the provider, invoice data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedContacts {
+    pub notifications: Vec<String>,
+    /// (e-mail, reference).
+    pub invoice: Option<(String, String)>,
+}
+
+/// A generated scope, in every environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedScope {
+    pub name: String,
+    pub description: String,
+    /// (environment, description there) when one environment overrides it.
+    pub description_override: Option<(String, String)>,
+    /// `PRIVATE` or `PUBLIC` (`PUBLIC` is the API's default; the manifest then omits it).
+    pub visibility: &'static str,
+    /// Consumer organisations, the organisation itself included when its clients use the scope.
+    pub grants: Vec<String>,
+}
+
+impl GeneratedScope {
+    /// The description in `env`.
+    pub fn description_in(&self, env: &str) -> &str {
+        match &self.description_override {
+            Some((e, d)) if e == env => d,
+            _ => &self.description,
+        }
+    }
+}
+
+/// A generated client, in every environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedClient {
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub keys: Vec<GeneratedKey>,
+    pub contacts: Option<GeneratedContacts>,
+}
+
+/// A public RSA key as registered: `kid`, modulus and exponent (base64url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedKey {
+    pub kid: String,
+    pub n: String,
+    pub e: String,
+    /// The key file, relative to the manifest.
+    pub path: String,
+}
+
+impl GeneratedKey {
+    fn jwk(&self) -> String {
+        serde_json::json!({
+            "kty": "RSA",
+            "kid": self.kid,
+            "alg": "RS256",
+            "use": "sig",
+            "n": self.n,
+            "e": self.e,
+        })
+        .to_string()
+    }
+}
+
+impl Organisation {
+    /// Grants in all (per environment).
+    pub fn grant_count(&self) -> usize {
+        self.scopes.iter().map(|s| s.grants.len()).sum()
+    }
+
+    /// Clients with contacts of their own.
+    pub fn clients_with_contacts(&self) -> usize {
+        self.clients.iter().filter(|c| c.contacts.is_some()).count()
+    }
+}
+
 /// A generated manifest: its text and the key files it names, relative to its directory.
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub spec: Spec,
+    /// What the manifest says, as data.
+    pub organisation: Organisation,
     /// `mpctl.yaml`.
     pub manifest_yaml: String,
     /// (path relative to the manifest, file content) of every public key file.
@@ -104,13 +197,111 @@ impl Generated {
 
 /// Generates the manifest `spec` describes.
 pub fn generate(spec: &Spec) -> Generated {
+    let organisation = organisation(spec);
+    let manifest_yaml = render(spec, &organisation);
+    let key_files = organisation
+        .clients
+        .iter()
+        .flat_map(|c| &c.keys)
+        .map(|k| (k.path.clone(), k.jwk()))
+        .collect();
+    Generated {
+        spec: *spec,
+        organisation,
+        manifest_yaml,
+        key_files,
+    }
+}
+
+/// Decides every scope, grant, client, key and contact of `spec`'s organisation.
+fn organisation(spec: &Spec) -> Organisation {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let consumers = consumer_pool(&mut rng, 256);
-    let scopes = spec.scopes.max(1);
-    let per_scope = spec.grants / scopes;
-    let remainder = spec.grants % scopes;
+    let scope_count = spec.scopes.max(1);
+    let per_scope = spec.grants / scope_count;
+    let remainder = spec.grants % scope_count;
     let envs = spec.environment_names();
 
+    // Scopes the organisation itself is granted: its clients choose from these.
+    let mut own_scopes = Vec::new();
+    let mut scopes = Vec::with_capacity(spec.scopes);
+    for i in 0..spec.scopes {
+        let name = scope_name(i);
+        let count = (per_scope + usize::from(i < remainder)).min(consumers.len() + 1);
+        let own = i % 4 == 0 && count > 0;
+        let mut grants: Vec<String> = Vec::with_capacity(count);
+        if own {
+            grants.push(ORGANIZATION.to_owned());
+            own_scopes.push(name.clone());
+        }
+        let others: Vec<&OrgNo> = consumers
+            .choose_multiple(&mut rng, count - grants.len())
+            .collect();
+        grants.extend(others.iter().map(|o| o.as_str().to_owned()));
+        let description_override = match envs.last() {
+            Some(last) if i % 20 == 0 && envs.len() > 1 => {
+                Some((last.clone(), format!("Benchmark scope {i} ({last})")))
+            }
+            _ => None,
+        };
+        scopes.push(GeneratedScope {
+            name,
+            description: format!("Benchmark scope {i}"),
+            description_override,
+            visibility: if i % 7 == 0 { "PRIVATE" } else { "PUBLIC" },
+            grants,
+        });
+    }
+
+    let mut clients = Vec::with_capacity(spec.clients);
+    for c in 0..spec.clients {
+        let scopes = if own_scopes.is_empty() {
+            Vec::new()
+        } else {
+            own_scopes
+                .choose_multiple(&mut rng, 1 + c % 3)
+                .cloned()
+                .collect()
+        };
+        let keys = (0..if c % 5 == 0 { 2 } else { 1 })
+            .map(|k| {
+                let (n, e) = random_rsa_public(&mut rng);
+                GeneratedKey {
+                    kid: format!("bench-{c:04}-{k}"),
+                    n,
+                    e,
+                    path: format!("keys/client-{c:04}-{k}.jwk.json"),
+                }
+            })
+            .collect();
+        let contacts = (spec.contacts && c % 10 == 0).then(|| GeneratedContacts {
+            notifications: vec![format!("client-{c:04}@bench.example.no")],
+            invoice: None,
+        });
+        clients.push(GeneratedClient {
+            name: format!("client-{c:04}"),
+            description: format!("Benchmark client {c}"),
+            scopes,
+            keys,
+            contacts,
+        });
+    }
+
+    Organisation {
+        orgno: ORGANIZATION.to_owned(),
+        prefix: PREFIX.to_owned(),
+        contacts: spec.contacts.then(|| GeneratedContacts {
+            notifications: vec!["drift@bench.example.no".into()],
+            invoice: Some(("faktura@bench.example.no".into(), "PO-1".into())),
+        }),
+        environments: envs,
+        scopes,
+        clients,
+    }
+}
+
+/// The manifest of `org`.
+fn render(spec: &Spec, org: &Organisation) -> String {
     let mut y = String::with_capacity(64 * spec.grants + 256 * (spec.scopes + spec.clients));
     let _ = writeln!(
         y,
@@ -119,10 +310,11 @@ pub fn generate(spec: &Spec) -> Generated {
     );
     let _ = writeln!(
         y,
-        "version: 1\norganization: \"{ORGANIZATION}\"\nprefixes: [{PREFIX}]"
+        "version: 1\norganization: \"{}\"\nprefixes: [{}]",
+        org.orgno, org.prefix
     );
     y.push_str("environments:\n");
-    for env in &envs {
+    for env in &org.environments {
         // Endpoints of `mpctl emulator serve` on its default address; the benchmark replaces
         // them with its own emulator's.
         let _ = writeln!(
@@ -130,33 +322,30 @@ pub fn generate(spec: &Spec) -> Generated {
             "  {env}:\n    api_url: http://127.0.0.1:8480/api/v1\n    token_url: http://127.0.0.1:8480/token\n    audience: http://127.0.0.1:8480/"
         );
     }
-    if spec.contacts {
-        y.push_str("contacts:\n  notifications: [drift@bench.example.no]\n  invoice: { email: faktura@bench.example.no, reference: PO-1 }\n");
+    if let Some(contacts) = &org.contacts {
+        let _ = writeln!(
+            y,
+            "contacts:\n  notifications: [{}]",
+            contacts.notifications.join(", ")
+        );
+        if let Some((email, reference)) = &contacts.invoice {
+            let _ = writeln!(y, "  invoice: {{ email: {email}, reference: {reference} }}");
+        }
     }
 
-    // Scopes the organisation itself is granted: its clients choose from these.
-    let mut own_scopes = Vec::new();
     y.push_str("scopes:\n");
-    for i in 0..spec.scopes {
-        let name = scope_name(i);
-        let count = (per_scope + usize::from(i < remainder)).min(consumers.len() + 1);
-        let own = i % 4 == 0 && count > 0;
-        let mut grants: Vec<&str> = Vec::with_capacity(count);
-        if own {
-            grants.push(ORGANIZATION);
-            own_scopes.push(name.clone());
-        }
-        let others: Vec<&OrgNo> = consumers
-            .choose_multiple(&mut rng, count - grants.len())
-            .collect();
-        grants.extend(others.iter().map(|o| o.as_str()));
-        let _ = writeln!(y, "  - name: {name}\n    description: Benchmark scope {i}");
-        if i % 7 == 0 {
+    for scope in &org.scopes {
+        let _ = writeln!(
+            y,
+            "  - name: {}\n    description: {}",
+            scope.name, scope.description
+        );
+        if scope.visibility == "PRIVATE" {
             y.push_str("    visibility: PRIVATE\n");
         }
-        if !grants.is_empty() {
+        if !scope.grants.is_empty() {
             y.push_str("    grants: [");
-            for (k, g) in grants.iter().enumerate() {
+            for (k, g) in scope.grants.iter().enumerate() {
                 if k > 0 {
                     y.push_str(", ");
                 }
@@ -164,59 +353,39 @@ pub fn generate(spec: &Spec) -> Generated {
             }
             y.push_str("]\n");
         }
-        if i % 20 == 0
-            && let Some(last) = envs.last()
-            && envs.len() > 1
-        {
+        if let Some((env, description)) = &scope.description_override {
             let _ = writeln!(
                 y,
-                "    overrides:\n      {last}:\n        description: Benchmark scope {i} ({last})"
+                "    overrides:\n      {env}:\n        description: {description}"
             );
         }
     }
 
-    let mut key_files = Vec::new();
-    if spec.clients > 0 {
+    if !org.clients.is_empty() {
         y.push_str("clients:\n");
     }
-    for c in 0..spec.clients {
+    for client in &org.clients {
         let _ = writeln!(
             y,
-            "  - name: client-{c:04}\n    description: Benchmark client {c}"
+            "  - name: {}\n    description: {}",
+            client.name, client.description
         );
-        if !own_scopes.is_empty() {
-            let n = 1 + c % 3;
-            let chosen: Vec<&String> = own_scopes.choose_multiple(&mut rng, n).collect();
-            let _ = writeln!(
-                y,
-                "    scopes: [{}]",
-                chosen
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        if !client.scopes.is_empty() {
+            let _ = writeln!(y, "    scopes: [{}]", client.scopes.join(", "));
         }
-        let keys = if c % 5 == 0 { 2 } else { 1 };
         y.push_str("    keys:\n");
-        for k in 0..keys {
-            let path = format!("keys/client-{c:04}-{k}.jwk.json");
-            let _ = writeln!(y, "      - {path}");
-            key_files.push((path, random_jwk(&mut rng, &format!("bench-{c:04}-{k}"))));
+        for key in &client.keys {
+            let _ = writeln!(y, "      - {}", key.path);
         }
-        if spec.contacts && c % 10 == 0 {
+        if let Some(contacts) = &client.contacts {
             let _ = writeln!(
                 y,
-                "    contacts: {{ notifications: [client-{c:04}@bench.example.no] }}"
+                "    contacts: {{ notifications: [{}] }}",
+                contacts.notifications.join(", ")
             );
         }
     }
-
-    Generated {
-        spec: *spec,
-        manifest_yaml: y,
-        key_files,
-    }
+    y
 }
 
 /// The name of the `i`-th generated scope.
@@ -244,21 +413,13 @@ fn consumer_pool(rng: &mut StdRng, count: usize) -> Vec<OrgNo> {
     pool
 }
 
-/// A public JWK with a random 2048-bit modulus (odd, top bit set) and `e` = 65537.
-fn random_jwk(rng: &mut StdRng, kid: &str) -> String {
+/// A random 2048-bit modulus (odd, top bit set) and `e` = 65537, base64url.
+fn random_rsa_public(rng: &mut StdRng) -> (String, String) {
     let mut n = [0u8; 256];
     rng.fill(&mut n[..]);
     n[0] |= 0x80;
     n[255] |= 1;
-    serde_json::json!({
-        "kty": "RSA",
-        "kid": kid,
-        "alg": "RS256",
-        "use": "sig",
-        "n": URL_SAFE_NO_PAD.encode(n),
-        "e": "AQAB",
-    })
-    .to_string()
+    (URL_SAFE_NO_PAD.encode(n), "AQAB".to_owned())
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ pub mod cpu;
 pub mod generate;
 pub mod host;
 pub mod measure;
+pub mod minimum;
 pub mod pipeline;
 pub mod run;
-pub mod scratch;
 pub mod soak;
+pub mod state_check;
 
-pub use generate::{Generated, Spec, generate};
+pub use generate::{Generated, Organisation, Spec, generate};

@@ -1,7 +1,7 @@
 //! The steps of `plan` and `apply` as the benchmark and the soak run drive them, against an
-//! emulator reached with its admin credentials, and the API's request minimum for each.
+//! emulator reached with its admin credentials (the API's request minimum is in
+//! [`super::minimum`]).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::api::connect::{ConnectOptions, connect_with};
@@ -11,8 +11,8 @@ use crate::api::retry::RetryPolicy;
 use crate::api::{Access, HttpClient, SelfService};
 use crate::apply::{ApplyReport, NoProgress, execute};
 use crate::manifest::LoadedManifest;
+use crate::plan::EnvPlan;
 use crate::plan::diff::diff_for_org;
-use crate::plan::{Action, EnvPlan};
 use crate::state::LiveEnv;
 
 /// How to reach one environment served by an emulator, as its bootstrap admin.
@@ -110,40 +110,6 @@ pub async fn apply<S: SelfService>(
     }
     let report = execute(&plan, api, concurrency, &NoProgress).await;
     Ok((plan, live, report))
-}
-
-/// The fewest requests that read `live`: the scope list (inactive ones included), the client
-/// list and the scopes the organisation may use; one grant list per scope and one key set per
-/// active client; with the contacts extension, the provider's contacts (which also tell that
-/// the extension exists) and each client's.
-pub fn fetch_minimum(live: &LiveEnv) -> u64 {
-    let scopes = live.state.scopes.len() as u64;
-    let active_clients = live.state.clients.values().filter(|c| c.active).count() as u64;
-    let contacts = if live.contacts_api {
-        1 + live.state.clients.len() as u64
-    } else {
-        0
-    };
-    3 + scopes + active_clients + contacts
-}
-
-/// The fewest requests that carry out `plan`: one per change, except that a client's key
-/// changes share one key-set request.
-pub fn write_minimum(plan: &EnvPlan) -> u64 {
-    let mut key_sets = BTreeSet::new();
-    let mut n = 0;
-    for change in &plan.changes {
-        match &change.action {
-            Action::None => {}
-            Action::PutKeys { client, .. } => {
-                if key_sets.insert(format!("{client:?}")) {
-                    n += 1;
-                }
-            }
-            _ => n += 1,
-        }
-    }
-    n
 }
 
 /// The concurrency-bound minimum wall time of `requests` requests.

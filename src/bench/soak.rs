@@ -7,7 +7,6 @@
 //! (each exactly once: no create was duplicated), keys and contacts. Every trial is seeded and
 //! bounded in time and in requests.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,13 +17,13 @@ use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 
 use super::generate::{ORGANIZATION, PREFIX, Spec, generate};
-use super::pipeline::{self, Target, fetch_minimum, write_minimum};
+use super::minimum::{self, Sizes};
+use super::pipeline::{self, Target};
 use crate::api::Access;
 use crate::api::retry::RetryPolicy;
 use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use crate::manifest::LoadedManifest;
 use crate::manifest::orgno::OrgNo;
-use crate::state::{EnvState, LiveEnv};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -75,6 +74,11 @@ pub struct Trial {
     pub apply_runs: u32,
     /// `graceful` or `abrupt`, and after how many audited changes.
     pub restart: String,
+    /// Whether the emulator was stopped during the first apply.
+    pub restarted: bool,
+    /// Whether that stop interrupted writes: the restarted emulator received writes (the state
+    /// lacked part of the manifest when it stopped). A stop after the last write does not.
+    pub interrupted_writes: bool,
     /// Self-service requests in all, and the API minimum for applying the manifest once.
     pub requests: u64,
     pub minimum_requests: u64,
@@ -145,87 +149,6 @@ async fn start(state_file: &Path, listen: SocketAddr) -> miette::Result<Emulator
     ))
 }
 
-/// Differences between the desired state and the live one (empty when they are equal). The
-/// admin client the emulator bootstrapped is not the manifest's and is left out.
-pub fn differences(desired: &EnvState, live: &LiveEnv, admin_client_id: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let live_scopes: BTreeSet<&String> = live.state.scopes.keys().collect();
-    let want_scopes: BTreeSet<&String> = desired.scopes.keys().collect();
-    for extra in live_scopes.difference(&want_scopes) {
-        out.push(format!("scope {extra} exists but is not in the manifest"));
-    }
-    for (name, want) in &desired.scopes {
-        let Some(have) = live.state.scopes.get(name) else {
-            out.push(format!("scope {name} is missing"));
-            continue;
-        };
-        if !have.active {
-            out.push(format!("scope {name} is inactive"));
-        }
-        if have.description != want.description {
-            out.push(format!("scope {name} has another description"));
-        }
-        if have.grants != want.grants {
-            out.push(format!(
-                "scope {name} has grants {:?}, the manifest {:?}",
-                have.grants, want.grants
-            ));
-        }
-        if want.visibility.is_some() && have.visibility != want.visibility {
-            out.push(format!("scope {name} has another visibility"));
-        }
-    }
-    let mut by_name: BTreeMap<&str, Vec<&crate::state::ClientState>> = BTreeMap::new();
-    for (id, client) in &live.state.clients {
-        if id != admin_client_id {
-            by_name
-                .entry(client.name.as_str())
-                .or_default()
-                .push(client);
-        }
-    }
-    for (name, clients) in &by_name {
-        if clients.len() > 1 {
-            out.push(format!(
-                "client {name} exists {} times (a duplicated create)",
-                clients.len()
-            ));
-        }
-        if !desired.clients.contains_key(*name) {
-            out.push(format!("client {name} exists but is not in the manifest"));
-        }
-    }
-    for (name, want) in &desired.clients {
-        let Some(have) = by_name.get(name.as_str()).and_then(|c| c.first()) else {
-            out.push(format!("client {name} is missing"));
-            continue;
-        };
-        if !have.active {
-            out.push(format!("client {name} is inactive"));
-        }
-        if have.scopes != want.scopes {
-            out.push(format!("client {name} has other scopes"));
-        }
-        if have.description != want.description {
-            out.push(format!("client {name} has another description"));
-        }
-        let have_kids: BTreeSet<&String> = have.keys.keys().collect();
-        let want_kids: BTreeSet<&String> = want.keys.keys().collect();
-        if have_kids != want_kids {
-            out.push(format!(
-                "client {name} has keys {have_kids:?}, the manifest {want_kids:?}"
-            ));
-        }
-        if want.contacts.is_some() && have.contacts != want.contacts {
-            out.push(format!("client {name} has other contacts"));
-        }
-    }
-    if desired.contacts.is_some() && live.state.contacts != desired.contacts {
-        out.push("the provider contacts differ".into());
-    }
-    out
-}
-
 /// Runs one trial in `dir`.
 pub async fn trial(options: &Options, seed: u64, dir: &Path) -> Trial {
     let started = Instant::now();
@@ -236,6 +159,8 @@ pub async fn trial(options: &Options, seed: u64, dir: &Path) -> Trial {
         first_apply: String::new(),
         apply_runs: 0,
         restart: String::new(),
+        restarted: false,
+        interrupted_writes: false,
         requests: 0,
         minimum_requests: 0,
         elapsed_ms: 0,
@@ -265,7 +190,10 @@ async fn run_trial(
         ..options.spec
     };
     let manifest_dir = dir.join("manifest");
-    let path = generate(&spec).write_to(&manifest_dir).into_diagnostic()?;
+    let generated = generate(&spec);
+    let path = generated.write_to(&manifest_dir).into_diagnostic()?;
+    // The reference: what the generator decided, and its API minimum by formula.
+    let sizes = Sizes::of(&generated.organisation, true);
     let now = crate::manifest::load::now_unix();
     let (loaded, _) = crate::manifest::load::load_at(&[path], now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
@@ -294,16 +222,10 @@ async fn run_trial(
     // The first apply, with the emulator restarted under it by a controller running beside it.
     let requests = std::sync::atomic::AtomicU64::new(0);
     let apply_done = std::sync::atomic::AtomicBool::new(false);
-    let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
-    let expected_writes = desired.scopes.len()
-        + desired
-            .scopes
-            .values()
-            .map(|s| s.grants.len())
-            .sum::<usize>()
-        + 2 * desired.clients.len();
+    let expected_writes = minimum::writes_from_empty(&sizes);
     // Restart after a random share of the manifest's changes reached the state.
-    let restart_after = bootstrap_audit + rng.gen_range(1..expected_writes.max(2));
+    let restart_after = bootstrap_audit
+        + usize::try_from(rng.gen_range(1..expected_writes.max(2))).unwrap_or(usize::MAX);
     let graceful = rng.gen_bool(0.5);
     let downtime = Duration::from_millis(rng.gen_range(50..400));
     let first_apply = async {
@@ -320,6 +242,7 @@ async fn run_trial(
         let mut spike = false;
         let mut round = 0u64;
         let mut restart = "none (the apply finished first)".to_owned();
+        let mut restarted = false;
         loop {
             tokio::time::sleep(Duration::from_millis(40)).await;
             round += 1;
@@ -329,7 +252,7 @@ async fn run_trial(
             let audited = emulator.audit().len();
             if audited >= restart_after {
                 restart = format!(
-                    "{} after {} of about {expected_writes} changes",
+                    "{} after {} of {expected_writes} writes",
                     if graceful { "graceful" } else { "abrupt" },
                     audited - bootstrap_audit
                 );
@@ -341,6 +264,7 @@ async fn run_trial(
                 tokio::time::sleep(downtime).await;
                 emulator = start(&state_file, addr).await?;
                 emulator.set_faults(faults(seed.wrapping_add(round)));
+                restarted = true;
                 break;
             }
             // Latency spikes: every few rounds, 250 ms for a while.
@@ -353,11 +277,12 @@ async fn run_trial(
                 emulator.set_faults(f);
             }
         }
-        Ok::<_, miette::Report>((emulator, restart))
+        Ok::<_, miette::Report>((emulator, restart, restarted))
     };
     let (first, controlled) = tokio::join!(first_apply, controller);
-    let (emulator, restart) = controlled?;
+    let (emulator, restart, restarted) = controlled?;
     outcome.restart = restart;
+    outcome.restarted = restarted;
     outcome.apply_runs = 1;
     let mut succeeded = match first {
         Err(_) => miette::bail!("the first apply did not finish within {APPLY_TIMEOUT:?}"),
@@ -384,7 +309,14 @@ async fn run_trial(
         miette::bail!("no apply succeeded in {} runs", outcome.apply_runs);
     }
 
-    // Faults off: the plan must be empty and the state must equal the manifest.
+    // The audit log is not persisted: after a restart it holds only the writes made since.
+    outcome.interrupted_writes = restarted
+        && emulator
+            .audit()
+            .iter()
+            .any(|e| e.org == generated.organisation.orgno);
+
+    // Faults off: the plan must be empty.
     emulator.set_faults(FaultConfig::default());
     let client = pipeline::connect(
         &loaded,
@@ -394,23 +326,10 @@ async fn run_trial(
         RetryPolicy::default(),
     )
     .await?;
-    let (plan, live) = pipeline::plan(&loaded, &env, &client, now).await?;
+    let (plan, _) = pipeline::plan(&loaded, &env, &client, now).await?;
     requests.fetch_add(client.request_count(), std::sync::atomic::Ordering::Relaxed);
     outcome.requests = requests.load(std::sync::atomic::Ordering::Relaxed);
-    // The minimum for applying the manifest to an empty state once.
-    let empty = LiveEnv {
-        contacts_api: live.contacts_api,
-        ..LiveEnv::default()
-    };
-    let settings = crate::commands::plan::settings_for(&loaded.manifest, &env, None);
-    let from_empty = crate::plan::diff::diff_for_org(
-        Some(&loaded.manifest.organization),
-        &desired,
-        &empty,
-        &settings,
-        now,
-    );
-    outcome.minimum_requests = fetch_minimum(&empty) + write_minimum(&from_empty);
+    outcome.minimum_requests = minimum::apply_from_empty(&sizes);
     let mut problems = Vec::new();
     if !plan.changes.is_empty() {
         let heads: Vec<String> = plan.changes.iter().take(5).map(|c| c.headline()).collect();
@@ -420,14 +339,25 @@ async fn run_trial(
             heads.join("; ")
         ));
     }
-    problems.extend(differences(&desired, &live, &admin.client_id));
     if outcome.requests > options.max_request_factor * outcome.minimum_requests.max(1) {
         problems.push(format!(
             "{} requests, over {}× the minimum {}",
             outcome.requests, options.max_request_factor, outcome.minimum_requests
         ));
     }
+    // The state the emulator kept must be the generator's specification, field by field, read
+    // from its state file after shutdown.
     emulator.shutdown().await?;
+    let found = super::state_check::differences(&state_file, &generated.organisation, &env)
+        .map_err(|e| miette::miette!("{e}"))?;
+    if !found.is_empty() {
+        let count = found.len();
+        let shown: Vec<String> = found.into_iter().take(10).collect();
+        problems.push(format!(
+            "the state file differs from the specification in {count} places: {}",
+            shown.join("; ")
+        ));
+    }
     if !problems.is_empty() {
         outcome.failure = Some(problems.join("; "));
     }
@@ -517,10 +447,11 @@ pub fn markdown(report: &Report) -> String {
         report.concurrency,
         report.faults
     );
-    let restarted = report
+    let restarted = report.trials.iter().filter(|t| t.restarted).count();
+    let interrupted = report
         .trials
         .iter()
-        .filter(|t| !t.restart.starts_with("none"))
+        .filter(|t| t.interrupted_writes)
         .count();
     let first_ok = report
         .trials
@@ -531,7 +462,7 @@ pub fn markdown(report: &Report) -> String {
     let minimum: u64 = report.trials.iter().map(|t| t.minimum_requests).sum();
     let _ = writeln!(
         s,
-        "Restarted mid-apply: {restarted} of {} trials. First apply succeeded despite the faults: {first_ok}; the others converged on a re-run. Requests in all: {requests} (the minimum for one clean apply of each trial's manifest: {minimum}).\n",
+        "Restarted during the first apply: {restarted} of {} trials; the restart interrupted writes (writes reached the restarted emulator) in {interrupted}. First apply succeeded despite the faults: {first_ok}; the others converged on a re-run. Requests in all: {requests} (the minimum for one clean apply of each trial's manifest: {minimum}).\n",
         report.trials_run
     );
     s.push_str("| Seed | Result | Restart | First apply | Apply runs | Requests / minimum | Time |\n|---:|---|---|---|---:|---:|---:|\n");
@@ -548,7 +479,11 @@ pub fn markdown(report: &Report) -> String {
                     t.failure.as_deref().unwrap_or("").replace('|', "\\|")
                 )
             },
-            t.restart,
+            if t.restarted && !t.interrupted_writes {
+                format!("{}; no write after it", t.restart)
+            } else {
+                t.restart.clone()
+            },
             t.first_apply.replace('|', "\\|"),
             t.apply_runs,
             t.requests,
@@ -557,103 +492,4 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::orgno::OrgNo;
-    use crate::state::{ClientState, ScopeState};
-
-    fn desired() -> EnvState {
-        let mut s = EnvState::default();
-        s.scopes.insert(
-            "a:x".into(),
-            ScopeState {
-                name: "a:x".into(),
-                description: "X".into(),
-                active: true,
-                grants: [OrgNo::new_unchecked("974760673")].into(),
-                ..ScopeState::default()
-            },
-        );
-        s.clients.insert(
-            "c".into(),
-            ClientState {
-                name: "c".into(),
-                description: "C".into(),
-                active: true,
-                ..ClientState::default()
-            },
-        );
-        s
-    }
-
-    fn live_of(desired: &EnvState) -> LiveEnv {
-        let mut live = LiveEnv::default();
-        live.state.scopes = desired.scopes.clone();
-        for (i, c) in desired.clients.values().enumerate() {
-            live.state.clients.insert(format!("id{i}"), c.clone());
-        }
-        live
-    }
-
-    #[test]
-    fn equal_states_have_no_differences_and_the_admin_client_is_ignored() {
-        let d = desired();
-        let mut live = live_of(&d);
-        live.state.clients.insert(
-            "admin".into(),
-            ClientState {
-                name: "bootstrap-admin".into(),
-                active: true,
-                ..ClientState::default()
-            },
-        );
-        assert!(differences(&d, &live, "admin").is_empty());
-    }
-
-    #[test]
-    fn duplicated_creates_missing_and_extra_resources_are_differences() {
-        let d = desired();
-        let mut live = live_of(&d);
-        let dup = live.state.clients["id0"].clone();
-        live.state.clients.insert("id9".into(), dup);
-        live.state.scopes.remove("a:x");
-        live.state.scopes.insert(
-            "a:y".into(),
-            ScopeState {
-                name: "a:y".into(),
-                active: true,
-                ..ScopeState::default()
-            },
-        );
-        let found = differences(&d, &live, "admin");
-        assert!(
-            found.iter().any(|f| f.contains("client c exists 2 times")),
-            "{found:?}"
-        );
-        assert!(
-            found.iter().any(|f| f.contains("scope a:x is missing")),
-            "{found:?}"
-        );
-        assert!(
-            found.iter().any(|f| f.contains("scope a:y exists")),
-            "{found:?}"
-        );
-    }
-
-    #[test]
-    fn a_missing_grant_is_a_difference() {
-        let d = desired();
-        let mut live = live_of(&d);
-        if let Some(s) = live.state.scopes.get_mut("a:x") {
-            s.grants.clear();
-        }
-        let found = differences(&d, &live, "admin");
-        assert!(
-            found.iter().any(|f| f.contains("scope a:x has grants")),
-            "{found:?}"
-        );
-    }
 }

@@ -68,7 +68,10 @@ pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
         max_duration: Duration::from_secs(args.max_minutes.saturating_mul(60)),
         max_request_factor: 20,
     };
-    let work = crate::bench::scratch::ScratchDir::new("bench").into_diagnostic()?;
+    let work = tempfile::Builder::new()
+        .prefix("mpctl-soak-")
+        .tempdir()
+        .into_diagnostic()?;
     let runtime = super::runtime()?;
     let report = runtime.block_on(bench::soak::run(&options, work.path(), &|t| {
         printer.status(&format!(

@@ -64,11 +64,10 @@ pub fn keystore(chain: &[Vec<u8>], password: &str) -> Vec<u8> {
     use rsa::pkcs8::DecodePrivateKey;
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_key_pem()).expect("key");
     let der = key.to_pkcs8_der().expect("der");
-    let private = p12_keystore::PrivateKey::from_der(der.as_bytes()).expect("p12 key");
     let certs = chain
         .iter()
         .map(|c| p12_keystore::Certificate::from_der(c).expect("cert"));
-    let entry = p12_keystore::PrivateKeyChain::new(vec![1u8, 2, 3], private, certs);
+    let entry = p12_keystore::PrivateKeyChain::new(der.as_bytes(), [1u8, 2, 3], certs);
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry("key", p12_keystore::KeyStoreEntry::PrivateKeyChain(entry));
     store.writer(password).write().expect("p12")
