@@ -11,6 +11,7 @@ pub mod credentials;
 mod diagnostic;
 pub mod endpoints;
 pub mod retry;
+pub mod throttle;
 mod transport;
 pub mod wire;
 
