@@ -55,7 +55,7 @@ async fn apply_and_plan_make_exactly_the_minimum_requests() {
     assert!(plan.changes.len() > 60 + 20 + 8, "{}", plan.changes.len());
     assert_eq!(
         client.request_count(),
-        fetch_minimum(&live) + write_minimum(&plan),
+        fetch_minimum(&live) + write_minimum(&plan, 4),
         "apply: requests beyond the minimum"
     );
 

@@ -418,6 +418,32 @@ impl HttpClient {
         }
     }
 
+    /// Refuses a scope list in which two entries share a name: the live state keys scopes by
+    /// name, and which of them the manifest's scope is cannot be told, so none is picked.
+    fn check_unique_scope_names(&self, scopes: &[ScopeResponse]) -> Result<(), ApiError> {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for name in scopes.iter().filter_map(ScopeResponse::full_name) {
+            *seen.entry(name).or_default() += 1;
+        }
+        let mut shared: Vec<(String, usize)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+        if shared.is_empty() {
+            return Ok(());
+        }
+        shared.sort();
+        let listed: Vec<String> = shared
+            .iter()
+            .map(|(name, n)| format!("{name} ({n} times)"))
+            .collect();
+        Err(ApiError::Status {
+            operation: format!("{}: list scopes", self.config.env),
+            status: 200,
+            message: format!(
+                "the list has scopes that share a name: {}. mpctl cannot tell which one the manifest means and changes nothing; deactivate the extra one in Samarbeidsportalen (or ask servicedesk@digdir.no)",
+                listed.join(", ")
+            ),
+        })
+    }
+
     /// `GET /scopes/access?scope=NAME`: a scope's grants.
     pub async fn scope_grants(&self, name: &str) -> Result<Vec<GrantResponse>, ApiError> {
         check_scope_name(name, "list grants")?;
@@ -740,6 +766,7 @@ impl HttpClient {
             self.provider_contacts(),
         )?;
         let contacts_api = provider_contacts.is_some();
+        self.check_unique_scope_names(&scopes)?;
 
         let mut jobs = Vec::new();
         for scope in &scopes {
@@ -922,6 +949,20 @@ impl SelfService for HttpClient {
         // A repeated revoke whose first answer was lost finds it already gone (404).
         self.change_access(Method::DELETE, 404, scope, consumer, operation)
             .await
+    }
+
+    async fn live_client_names(&self) -> Result<BTreeSet<String>, ApiError> {
+        let clients = self.list_clients().await?;
+        Ok(clients
+            .into_iter()
+            .filter(|c| c.active != Some(false))
+            .filter(|c| {
+                c.integration_type
+                    .as_deref()
+                    .is_none_or(|t| t == crate::plan::diff::MASKINPORTEN)
+            })
+            .filter_map(|c| c.client_name)
+            .collect())
     }
 
     /// Creates the client and registers its keys (when it has any).

@@ -127,14 +127,20 @@ pub fn fetch_minimum(live: &LiveEnv) -> u64 {
     3 + scopes + active_clients + contacts
 }
 
-/// The fewest requests that carry out `plan`: one per change, except that a client's key
-/// changes share one key-set request.
-pub fn write_minimum(plan: &EnvPlan) -> u64 {
+/// The fewest requests that carry out `plan` at `concurrency`: one per change, except that a
+/// client's key changes share one key-set request; and, to never create a client whose name
+/// is live, one read of the client list before each `concurrency` client creates.
+pub fn write_minimum(plan: &EnvPlan, concurrency: usize) -> u64 {
     let mut key_sets = BTreeSet::new();
     let mut n = 0;
+    let mut creates = 0u64;
     for change in &plan.changes {
         match &change.action {
             Action::None => {}
+            Action::CreateClient(_) => {
+                creates += 1;
+                n += 1;
+            }
             Action::PutKeys { client, .. } => {
                 if key_sets.insert(format!("{client:?}")) {
                     n += 1;
@@ -143,7 +149,7 @@ pub fn write_minimum(plan: &EnvPlan) -> u64 {
             _ => n += 1,
         }
     }
-    n
+    n + creates.div_ceil(concurrency.max(1) as u64)
 }
 
 /// The concurrency-bound minimum wall time of `requests` requests.

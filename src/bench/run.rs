@@ -219,7 +219,7 @@ async fn scenario(
                 .unwrap_or_default();
             miette::bail!("apply of `{env}` failed: {first}");
         }
-        let minimum = fetch_minimum(&live) + write_minimum(&plan);
+        let minimum = fetch_minimum(&live) + write_minimum(&plan, concurrency);
         applied.requests += client.request_count();
         applied.minimum_requests += minimum;
         applied.wall_ms += ms(wall);

@@ -410,7 +410,8 @@ async fn run_trial(
         &settings,
         now,
     );
-    outcome.minimum_requests = fetch_minimum(&empty) + write_minimum(&from_empty);
+    outcome.minimum_requests =
+        fetch_minimum(&empty) + write_minimum(&from_empty, options.concurrency);
     let mut problems = Vec::new();
     if !plan.changes.is_empty() {
         let heads: Vec<String> = plan.changes.iter().take(5).map(|c| c.headline()).collect();
