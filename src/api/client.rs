@@ -684,7 +684,7 @@ fn describe_status(status: u16, body: &str) -> String {
             "{message} — the organisation has not accepted the terms of use: sign them in Samarbeidsportalen (Virksomhetens tjenester) and try again"
         ),
         429 => format!(
-            "{message} — the server kept refusing for rate limiting for longer than mpctl waits (10 minutes per request); nothing was lost: run it again later"
+            "{message} — the server kept refusing for rate limiting for longer than mpctl waits for it (10 minutes per request by default); the request was not processed: run it again later"
         ),
         _ => message,
     }
