@@ -169,6 +169,7 @@ mod tests {
         let c = throttle.acquire().await;
         throttle.refused(&c, None);
         assert_eq!(throttle.limit(), 2);
+        drop(c);
         for _ in 0..3 {
             let p = throttle.acquire().await;
             throttle.refused(&p, None);
