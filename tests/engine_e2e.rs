@@ -22,6 +22,8 @@ use mpctl::plan::diff::diff_for_org;
 use mpctl::plan::{Change, Phase};
 use serde_json::json;
 
+mod emulator_support;
+
 const ORG: &str = "910753282";
 
 const MANIFEST: &str = r#"
@@ -592,48 +594,30 @@ fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
     assert!(text(&drift).contains("EXPIRED"), "{}", text(&drift));
 }
 
-/// The organisation's admin connection to the harness's emulator.
-fn admin(h: &Harness) -> mpctl::api::Connection {
-    let key_file = h.path().join("admin.pem").display().to_string();
-    let credentials = Credentials::from_lookup("emu", |var| match var {
-        "MPCTL_EMU_CLIENT_ID" => Some(h.client_id.clone()),
-        "MPCTL_EMU_KEY_FILE" => Some(key_file.clone()),
-        "MPCTL_EMU_KEY_ID" => Some(h.kid.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let options = ConnectOptions {
-        env: "emu".into(),
-        endpoints: Endpoints {
-            api_url: h.emulator.api_url(),
-            token_url: h.emulator.token_url(),
-            audience: h.emulator.issuer(),
-            digdir: None,
-        },
-        access: Access::Write,
-        concurrency: 4,
-        retry: RetryPolicy::default(),
-        organization: Some(OrgNo::new_unchecked(ORG)),
-        clock: None,
-    };
-    h.runtime
-        .block_on(connect_with(options, credentials, None))
-        .unwrap()
-}
-
-/// A request to the emulator's API by hand, as the admin: (status, JSON answer).
+/// A request to the emulator's API by hand, as the organisation's admin: (status, JSON answer).
 fn by_hand(
     h: &Harness,
     method: reqwest::Method,
     path_and_query: &str,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    let connection = admin(h);
+    let admin = mpctl::emulator::AdminIdentity {
+        client_id: h.client_id.clone(),
+        kid: h.kid.clone(),
+        private_key_pem: std::fs::read_to_string(h.path().join("admin.pem")).unwrap(),
+    };
     h.runtime.block_on(async {
-        let token = connection.client.token().await.unwrap();
-        let mut request = reqwest::Client::new()
+        let http = reqwest::Client::new();
+        let token = emulator_support::admin_token(
+            &h.emulator,
+            &http,
+            &admin,
+            emulator_support::ADMIN_SCOPES,
+        )
+        .await;
+        let mut request = http
             .request(method, format!("{}{path_and_query}", h.emulator.api_url()))
-            .header("Authorization", token.bearer());
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
