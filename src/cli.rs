@@ -222,7 +222,8 @@ pub struct EnvArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
 
-    /// How many API requests to have in flight at once, per environment.
+    /// How many API requests to have in flight at once, per environment, at most: fewer while
+    /// the server answers 429 (rate limiting), rising again when it stops.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 
