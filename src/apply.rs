@@ -90,9 +90,15 @@ pub async fn execute<S: SelfService>(
             continue;
         }
         progress.phase(&plan.env, phase, changes.len());
-        let tasks = group_into_tasks(&changes);
+        let (creates, tasks): (Vec<_>, Vec<_>) =
+            group_into_tasks(&changes).into_iter().partition(|task| {
+                matches!(
+                    task.first().map(|c| &c.action),
+                    Some(Action::CreateClient(_))
+                )
+            });
         let created_ref = &created;
-        let outcomes: Vec<TaskOutcome> = futures_util::stream::iter(
+        let mut outcomes: Vec<TaskOutcome> = futures_util::stream::iter(
             tasks
                 .into_iter()
                 .map(|task| run_task(task, api, created_ref, progress)),
@@ -100,6 +106,7 @@ pub async fn execute<S: SelfService>(
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
+        outcomes.extend(create_clients(creates, api, concurrency, created_ref, progress).await);
         for outcome in outcomes {
             report.done.extend(outcome.done);
             if !outcome.failed.is_empty() {
@@ -112,6 +119,71 @@ pub async fn execute<S: SelfService>(
     progress.end();
     report.created_clients = created.into_inner().unwrap_or_else(|e| e.into_inner());
     report
+}
+
+/// Runs the tasks that create clients (each with its keys and contacts) in waves of
+/// `concurrency`, reading the live client names again before each wave: a client whose name
+/// has become live since the plan was made (another apply creating it at the same time — the
+/// API has no lock) is not created a second time. Two applies can still both create a client
+/// between one's read and its create; the next plan reports such duplicates with the way out.
+async fn create_clients<S: SelfService>(
+    tasks: Vec<Vec<&Change>>,
+    api: &S,
+    concurrency: usize,
+    created: &Mutex<BTreeMap<String, String>>,
+    progress: &dyn Progress,
+) -> Vec<TaskOutcome> {
+    let mut outcomes = Vec::new();
+    let mut tasks = tasks.into_iter().peekable();
+    while tasks.peek().is_some() {
+        let wave: Vec<Vec<&Change>> = tasks.by_ref().take(concurrency.max(1)).collect();
+        let live = api.live_client_names().await;
+        let mut ready = Vec::new();
+        for task in wave {
+            let Some(Action::CreateClient(client)) = task.first().map(|c| &c.action) else {
+                ready.push(task);
+                continue;
+            };
+            let error = match &live {
+                Ok(names) if names.contains(&client.name) => format!(
+                    "a live client is named `{}` since the plan was made (another apply running at the same time?); not created a second time: run plan again, and run one apply per environment at a time",
+                    client.name
+                ),
+                Ok(_) => {
+                    ready.push(task);
+                    continue;
+                }
+                Err(e) => format!("cannot read the live clients again before creating: {e}"),
+            };
+            outcomes.push(refuse_task(task, error, progress));
+        }
+        outcomes.extend(
+            futures_util::stream::iter(
+                ready
+                    .into_iter()
+                    .map(|task| run_task(task, api, created, progress)),
+            )
+            .buffer_unordered(concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await,
+        );
+    }
+    outcomes
+}
+
+/// A task not carried out: its first change failed with `error`, the rest not done.
+fn refuse_task(task: Vec<&Change>, error: String, progress: &dyn Progress) -> TaskOutcome {
+    let mut outcome = TaskOutcome::default();
+    let mut changes = task.into_iter();
+    if let Some(first) = changes.next() {
+        progress.finished(first, Some(&error));
+        outcome.failed.push(Failure {
+            change: first.clone(),
+            error,
+        });
+    }
+    outcome.not_done.extend(changes.cloned());
+    outcome
 }
 
 /// Groups a phase's changes into tasks: all steps of one client (or of the provider's contacts)

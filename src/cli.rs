@@ -171,6 +171,10 @@ pub struct BenchRunArgs {
     /// The sequential run (concurrency 1) uses the size divided by this, and is extrapolated.
     #[arg(long, default_value_t = 10)]
     pub sequential_divisor: usize,
+    /// The rate-limited run: apply to one environment limited to this many requests per
+    /// second (0: skip it).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub rate_limit: u32,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -223,6 +227,9 @@ pub struct BenchEmulatorsArgs {
     pub envs: Vec<String>,
     #[arg(long, default_value_t = 20, value_name = "MS")]
     pub latency_ms: u64,
+    /// Limit every emulator to this many requests per second (429 past it).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
     /// Serve the contacts extension.
     #[arg(long)]
     pub contacts: bool,
@@ -244,7 +251,8 @@ pub struct EnvArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
 
-    /// How many API requests to have in flight at once, per environment.
+    /// How many API requests to have in flight at once, per environment, at most: fewer while
+    /// the server answers 429 (rate limiting), rising again when it stops.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 

@@ -101,10 +101,13 @@ async fn writes_use_the_documented_paths_and_bodies() {
         lines,
         [
             "POST /api/v1/scopes",
+            // Updates send the object as read: read first when it was not read with a plan.
+            "GET /api/v1/scopes?scope=acme%3Aorders.read",
             "PUT /api/v1/scopes?scope=acme%3Aorders.read",
             "PUT /api/v1/scopes/access/974760673?scope=acme%3Aorders.read",
             "DELETE /api/v1/scopes?scope=acme%3Aorders.read",
             "POST /api/v1/clients",
+            "GET /api/v1/clients/c-1",
             "PUT /api/v1/clients/c-1",
             "DELETE /api/v1/clients/c-1/jwks",
             "DELETE /api/v1/clients/c-1",
@@ -116,9 +119,9 @@ async fn writes_use_the_documented_paths_and_bodies() {
         create,
         json!({"prefix": "acme", "subscope": "orders.read", "description": "Read orders"})
     );
-    let update: serde_json::Value = serde_json::from_str(&requests[1].body).unwrap();
+    let update: serde_json::Value = serde_json::from_str(&requests[2].body).unwrap();
     assert_eq!(update["active"], json!(true));
-    let client_body: serde_json::Value = serde_json::from_str(&requests[4].body).unwrap();
+    let client_body: serde_json::Value = serde_json::from_str(&requests[5].body).unwrap();
     assert_eq!(
         client_body,
         json!({

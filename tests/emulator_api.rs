@@ -115,8 +115,9 @@ async fn scope_lifecycle_create_read_update_deactivate_reactivate() {
         "{body}"
     );
 
-    // PUT with active: true reactivates.
-    let (status, body) = env
+    // PUT replaces the whole scope: without its description it is refused, and nothing
+    // changes.
+    let (status, _) = env
         .call(
             0,
             Method::PUT,
@@ -124,8 +125,21 @@ async fn scope_lifecycle_create_read_update_deactivate_reactivate() {
             Some(json!({"active": true})),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // PUT of the whole scope with active: true reactivates; fields left out go back to their
+    // defaults.
+    let (status, body) = env
+        .call(
+            0,
+            Method::PUT,
+            &format!("/scopes?scope={}", enc("acme:orders.read")),
+            Some(json!({"description": "Read orders", "active": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], true);
+    assert_eq!(body["visibility"], "PUBLIC", "reset: not in the body");
+    assert_eq!(body["at_max_age"], 120, "reset: not in the body");
     let (_, list) = env.call(0, Method::GET, "/scopes", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 

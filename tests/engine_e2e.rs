@@ -20,6 +20,9 @@ use mpctl::manifest::orgno::OrgNo;
 use mpctl::manifest::resolve::resolve;
 use mpctl::plan::diff::diff_for_org;
 use mpctl::plan::{Change, Phase};
+use serde_json::json;
+
+mod emulator_support;
 
 const ORG: &str = "910753282";
 
@@ -659,4 +662,244 @@ fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
     let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
     assert_eq!(code(&drift), 2, "{}", text(&drift));
     assert!(text(&drift).contains("EXPIRED"), "{}", text(&drift));
+}
+
+/// A request to the emulator's API by hand, as the organisation's admin: (status, JSON answer).
+fn by_hand(
+    h: &Harness,
+    method: reqwest::Method,
+    path_and_query: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let admin = mpctl::emulator::AdminIdentity {
+        client_id: h.client_id.clone(),
+        kid: h.kid.clone(),
+        private_key_pem: std::fs::read_to_string(h.path().join("admin.pem")).unwrap(),
+    };
+    h.runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let token = emulator_support::admin_token(
+            &h.emulator,
+            &http,
+            &admin,
+            emulator_support::ADMIN_SCOPES,
+        )
+        .await;
+        let mut request = http
+            .request(method, format!("{}{path_and_query}", h.emulator.api_url()))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    })
+}
+
+#[test]
+fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
+    let h = Harness::start();
+    h.write(MANIFEST);
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let path = "/scopes?scope=acme%3Aorders.read";
+    // Set by hand in the portal, say: fields the manifest leaves alone.
+    let (status, mut scope) = by_hand(&h, reqwest::Method::GET, path, None);
+    assert_eq!(status, 200, "{scope}");
+    for (field, value) in [
+        ("long_description", json!("Orders, read-only, for partners")),
+        ("delegation_source", json!("https://www.altinn.no")),
+        (
+            "allowed_integration_types",
+            json!(["maskinporten", "api_klient"]),
+        ),
+        ("visibility", json!("PRIVATE")),
+        ("at_max_age", json!(300)),
+        ("requires_user_consent", json!(true)),
+    ] {
+        scope[field] = value;
+    }
+    let (status, answer) = by_hand(&h, reqwest::Method::PUT, path, Some(scope.clone()));
+    assert_eq!(status, 200, "{answer}");
+    // The emulator's PUT replaces the whole scope: a partial update would reset these.
+    let (_, partial) = by_hand(
+        &h,
+        reqwest::Method::PUT,
+        "/scopes?scope=acme%3Aorders.write",
+        Some(
+            json!({"prefix": "acme", "subscope": "orders.write", "description": "Write orders", "visibility": "PRIVATE"}),
+        ),
+    );
+    assert_eq!(partial["visibility"], "PRIVATE");
+
+    h.write(&MANIFEST.replace("Read orders", "Read all orders"));
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let (_, after) = by_hand(&h, reqwest::Method::GET, path, None);
+    assert_eq!(after["description"], "Read all orders");
+    for field in [
+        "long_description",
+        "delegation_source",
+        "allowed_integration_types",
+        "visibility",
+        "at_max_age",
+        "requires_user_consent",
+    ] {
+        assert_eq!(after[field], scope[field], "{field} was reset: {after}");
+    }
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+}
+
+/// Active clients of the organisation by name (the bootstrap admin left out).
+fn active_clients(h: &Harness) -> std::collections::BTreeMap<String, Vec<String>> {
+    let (_, clients) = by_hand(h, reqwest::Method::GET, "/clients", None);
+    let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for c in clients.as_array().unwrap() {
+        let id = c["client_id"].as_str().unwrap().to_owned();
+        if c["active"] == json!(true) && id != h.client_id {
+            by_name
+                .entry(c["client_name"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(id);
+        }
+    }
+    by_name
+}
+
+/// Follows the way out the plan gives for live clients sharing a name: pins the first of
+/// each under `client_ids` and turns `prune` on, so the others are deactivated.
+fn pin_first_of_each(
+    manifest: &str,
+    duplicates: &std::collections::BTreeMap<String, Vec<String>>,
+) -> String {
+    let mut out = manifest.replace(
+        "clients:\n",
+        "settings: { prune: true, mass_destroy_percent: 100 }\nclients:\n",
+    );
+    for (name, ids) in duplicates {
+        out = out.replace(
+            &format!("  - name: {name}\n"),
+            &format!("  - name: {name}\n    client_ids: {{ emu: {} }}\n", ids[0]),
+        );
+    }
+    out
+}
+
+#[test]
+fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched() {
+    let h = Harness::start();
+    h.write(MANIFEST);
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    // A second `order-sync`, as a concurrent apply would leave it.
+    let (status, answer) = by_hand(
+        &h,
+        reqwest::Method::POST,
+        "/clients",
+        Some(json!({
+            "client_name": "order-sync", "description": "Nightly order sync",
+            "integration_type": "maskinporten", "application_type": "web",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+            "scopes": ["acme:orders.read"]
+        })),
+    );
+    assert!(status < 300, "{answer}");
+    let duplicates = active_clients(&h);
+    let ids = &duplicates["order-sync"];
+    assert_eq!(ids.len(), 2);
+
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 1, "{}", text(&plan));
+    let out = text(&plan);
+    assert!(
+        out.contains("2 live clients are named `order-sync`"),
+        "{out}"
+    );
+    for id in ids {
+        assert!(out.contains(id.as_str()), "{id} listed: {out}");
+    }
+    assert!(out.contains("client_ids"), "{out}");
+    let before = h.emulator.audit().len();
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 1, "{}", text(&apply));
+    assert_eq!(h.emulator.audit().len(), before, "nothing changed live");
+
+    // The way out: pin one, prune the other.
+    let mut sorted = duplicates.clone();
+    sorted.retain(|_, ids| ids.len() > 1);
+    h.write(&pin_first_of_each(MANIFEST, &sorted));
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    assert_eq!(active_clients(&h)["order-sync"], vec![ids[0].clone()]);
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+}
+
+#[test]
+fn two_applies_at_once_leave_no_duplicate_after_a_rerun() {
+    let h = Harness::start();
+    let mut manifest = MANIFEST.to_owned();
+    for i in 0..16 {
+        manifest.push_str(&format!(
+            "  - name: worker-{i:02}\n    description: Worker {i}\n    scopes: [acme:orders.read]\n"
+        ));
+    }
+    // The provider side first (two creates of one scope: the second apply would stop at 409).
+    let provider = MANIFEST.split("clients:\n").next().unwrap().to_owned() + "clients: []\n";
+    h.write(&provider);
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    h.write(&manifest);
+    // Latency, so that the two runs overlap for a while.
+    h.emulator.set_faults(FaultConfig {
+        latency: Duration::from_millis(15),
+        ..FaultConfig::default()
+    });
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(|| h.mpctl(&["apply", "mpctl.yaml", "--yes"]));
+        let b = s.spawn(|| h.mpctl(&["apply", "mpctl.yaml", "--yes"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    h.emulator.set_faults(FaultConfig::default());
+    for run in [&first, &second] {
+        // Either ran through, or stopped on a client the other one had just created.
+        assert!(matches!(code(run), 0 | 1), "{}", text(run));
+        if code(run) == 1 {
+            assert!(
+                text(run).contains("a live client is named"),
+                "{}",
+                text(run)
+            );
+        }
+    }
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    let duplicates: std::collections::BTreeMap<String, Vec<String>> = active_clients(&h)
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .collect();
+    if duplicates.is_empty() {
+        assert!(matches!(code(&plan), 0 | 2), "{}", text(&plan));
+    } else {
+        // A create raced past the other run's re-read: the plan says so, with the way out,
+        // and changes nothing until it is taken.
+        assert_eq!(code(&plan), 1, "{}", text(&plan));
+        for (name, ids) in &duplicates {
+            assert!(
+                text(&plan).contains(&format!("live clients are named `{name}`")),
+                "{}",
+                text(&plan)
+            );
+            assert!(text(&plan).contains(ids[0].as_str()), "{}", text(&plan));
+        }
+        h.write(&pin_first_of_each(&manifest, &duplicates));
+    }
+    let rerun = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&rerun), 0, "{}", text(&rerun));
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    let live = active_clients(&h);
+    assert_eq!(live.len(), 17, "{live:#?}");
+    assert!(live.values().all(|ids| ids.len() == 1), "{live:#?}");
 }

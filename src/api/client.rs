@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use super::admin_scopes::{AdminScopes, Sides};
 use super::auth::{AccessToken, TokenSource};
 use super::retry::RetryPolicy;
+use super::throttle::Throttle;
 use super::transport::{self, Sent};
 use super::wire::{
     self, ClientRequest, ClientResponse, ContactsResponse, GrantResponse, Jwks, ScopeRequest,
@@ -45,7 +46,8 @@ pub struct ClientConfig {
     pub env: String,
     /// Base URL of the self-service API (`…/api/v1`, no trailing slash).
     pub api_url: String,
-    /// Requests in flight at once while reading.
+    /// Requests in flight at once, at most: reading, and all of an apply's writes together
+    /// (fewer while the server rate-limits, see [`super::throttle`]).
     pub concurrency: usize,
     pub retry: RetryPolicy,
     /// Whether to look for the emulator's contacts extension (never on Digdir's environments,
@@ -63,9 +65,13 @@ pub struct HttpClient {
     http: reqwest::Client,
     tokens: TokenSource,
     requests: AtomicU64,
+    throttle: Throttle,
     contacts_api: tokio::sync::OnceCell<bool>,
     /// Clients as last read, for updates that must send the object as read.
     live_clients: Mutex<HashMap<String, ClientResponse>>,
+    /// Scopes as last read, by name, as the server sent them (fields mpctl does not model
+    /// included): an update sends the whole object with the changes over it.
+    live_scopes: Mutex<HashMap<String, serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -102,12 +108,14 @@ impl HttpClient {
     /// A client for `config`'s environment that authenticates through `tokens`.
     pub fn new(config: ClientConfig, http: reqwest::Client, tokens: TokenSource) -> Self {
         Self {
+            throttle: Throttle::new(config.concurrency),
             config,
             http,
             tokens,
             requests: AtomicU64::new(0),
             contacts_api: tokio::sync::OnceCell::new(),
             live_clients: Mutex::new(HashMap::new()),
+            live_scopes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -126,6 +134,17 @@ impl HttpClient {
     /// environment (for `mpctl token`, which gets an integration's token from the same place).
     pub fn token_endpoint(&self) -> (&str, &str, Option<super::endpoints::DigdirEnv>) {
         self.tokens.endpoint()
+    }
+
+    /// Requests the server refused for rate limiting so far (429, or 503 with `Retry-After`);
+    /// they are included in [`HttpClient::request_count`].
+    pub fn throttled_count(&self) -> u64 {
+        self.throttle.refusals()
+    }
+
+    /// Requests allowed in flight now (the configured concurrency, less while rate-limited).
+    pub fn current_concurrency(&self) -> usize {
+        self.throttle.limit()
     }
 
     /// Token requests sent so far.
@@ -176,8 +195,9 @@ impl HttpClient {
             })?;
             let bearer = token.bearer();
             let shown = shown_target(call);
-            let sent = transport::send(
+            let sent = transport::send_throttled(
                 &self.config.retry,
+                Some(&self.throttle),
                 call.idempotent,
                 call.method.as_str(),
                 &shown,
@@ -296,15 +316,81 @@ impl HttpClient {
 
     /// `GET /scopes?inactive=true`: the organisation's scopes, deactivated ones included.
     pub async fn list_scopes(&self) -> Result<Vec<ScopeResponse>, ApiError> {
-        self.json(Call {
+        let raw: Vec<serde_json::Value> = self
+            .json(Call {
+                method: Method::GET,
+                path: "/scopes".into(),
+                query: vec![("inactive", "true")],
+                body: None,
+                idempotent: true,
+                operation: "list scopes".into(),
+            })
+            .await?;
+        let mut scopes = Vec::with_capacity(raw.len());
+        let mut cache = self.live_scopes.lock().unwrap_or_else(|e| e.into_inner());
+        for value in raw {
+            let scope: ScopeResponse =
+                serde_json::from_value(value.clone()).map_err(|e| ApiError::Status {
+                    operation: format!("{}: list scopes", self.config.env),
+                    status: 200,
+                    message: format!("the answer is not the expected JSON ({e})"),
+                })?;
+            if let (Some(name), serde_json::Value::Object(object)) = (scope.full_name(), value) {
+                cache.insert(name, object);
+            }
+            scopes.push(scope);
+        }
+        Ok(scopes)
+    }
+
+    /// The scope `name` as the server has it, every field included: as last listed, else
+    /// read (`None` when it does not exist).
+    async fn scope_as_read(
+        &self,
+        name: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ApiError> {
+        let cached = self
+            .live_scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let call = Call {
             method: Method::GET,
             path: "/scopes".into(),
-            query: vec![("inactive", "true")],
+            query: vec![("scope", name)],
             body: None,
             idempotent: true,
-            operation: "list scopes".into(),
-        })
-        .await
+            operation: format!("read scope {name}"),
+        };
+        match self.send(&call).await {
+            Ok(body) => match serde_json::from_str::<serde_json::Value>(&body) {
+                Ok(serde_json::Value::Object(object)) => Ok(Some(object)),
+                // Some deployments answer a filtered list rather than the object.
+                Ok(serde_json::Value::Array(items)) => Ok(items.into_iter().find_map(|v| {
+                    let found = serde_json::from_value::<ScopeResponse>(v.clone())
+                        .ok()?
+                        .full_name()?
+                        == name;
+                    match v {
+                        serde_json::Value::Object(object) if found => Some(object),
+                        _ => None,
+                    }
+                })),
+                _ => Err(ApiError::Status {
+                    operation: format!("{}: {}", self.config.env, call.operation),
+                    status: 200,
+                    message: "the answer is not a scope".into(),
+                }),
+            },
+            Err(Failed {
+                status: Some(404), ..
+            }) => Ok(None),
+            Err(f) => Err(self.error(&call.operation, f)),
+        }
     }
 
     /// `GET /scopes?scope=NAME`: one scope, `None` when it does not exist.
@@ -341,6 +427,32 @@ impl HttpClient {
             }) => Ok(None),
             Err(f) => Err(self.error(&call.operation, f)),
         }
+    }
+
+    /// Refuses a scope list in which two entries share a name: the live state keys scopes by
+    /// name, and which of them the manifest's scope is cannot be told, so none is picked.
+    fn check_unique_scope_names(&self, scopes: &[ScopeResponse]) -> Result<(), ApiError> {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for name in scopes.iter().filter_map(ScopeResponse::full_name) {
+            *seen.entry(name).or_default() += 1;
+        }
+        let mut shared: Vec<(String, usize)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+        if shared.is_empty() {
+            return Ok(());
+        }
+        shared.sort();
+        let listed: Vec<String> = shared
+            .iter()
+            .map(|(name, n)| format!("{name} ({n} times)"))
+            .collect();
+        Err(ApiError::Status {
+            operation: format!("{}: list scopes", self.config.env),
+            status: 200,
+            message: format!(
+                "the list has scopes that share a name: {}. mpctl cannot tell which one the manifest means and changes nothing; deactivate the extra one in Samarbeidsportalen (or ask servicedesk@digdir.no)",
+                listed.join(", ")
+            ),
+        })
     }
 
     /// `GET /scopes/access?scope=NAME`: a scope's grants.
@@ -517,6 +629,33 @@ impl HttpClient {
         })
     }
 
+    /// `GET /clients/{id}`: one client as the server has it (`None` when it does not exist).
+    async fn read_client(&self, client_id: &str) -> Result<Option<ClientResponse>, ApiError> {
+        let operation = format!("read client {client_id}");
+        let segment = client_segment(client_id, &operation)?;
+        let call = Call {
+            method: Method::GET,
+            path: format!("/clients/{segment}"),
+            query: Vec::new(),
+            body: None,
+            idempotent: true,
+            operation,
+        };
+        match self.send(&call).await {
+            Ok(body) => serde_json::from_str(&body)
+                .map(Some)
+                .map_err(|e| ApiError::Status {
+                    operation: format!("{}: {}", self.config.env, call.operation),
+                    status: 200,
+                    message: format!("the answer is not a client ({e})"),
+                }),
+            Err(Failed {
+                status: Some(404), ..
+            }) => Ok(None),
+            Err(f) => Err(self.error(&call.operation, f)),
+        }
+    }
+
     /// The newest active client named `name`.
     async fn find_client_by_name(&self, name: &str) -> Result<Option<String>, ApiError> {
         let clients = self.list_clients().await?;
@@ -554,6 +693,9 @@ fn describe_status(status: u16, body: &str) -> String {
     match status {
         428 => format!(
             "{message} — the organisation has not accepted the terms of use: sign them in Samarbeidsportalen (Virksomhetens tjenester) and try again"
+        ),
+        429 => format!(
+            "{message} — the server kept refusing for rate limiting for longer than mpctl waits for it (10 minutes per request by default); the request was not processed: run it again later"
         ),
         _ => message,
     }
@@ -661,6 +803,7 @@ impl HttpClient {
         // Read only to learn whether the extension exists: the provider's own contacts belong
         // to the provider side.
         let provider_contacts = provider_contacts.filter(|_| sides.scopes);
+        self.check_unique_scope_names(&scopes)?;
 
         let mut jobs = Vec::new();
         for scope in &scopes {
@@ -811,8 +954,13 @@ impl SelfService for HttpClient {
         check_scope_name(&scope.name, &operation)?;
         let request = ScopeRequest::from_state(scope, true)
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
-        let body =
+        let changes =
             serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
+        // Read-modify-write: whether PUT replaces the scope or merges the fields sent is not
+        // documented, so the whole scope as read goes back with the changes over it, and a
+        // field the manifest leaves alone (or mpctl does not know) is kept either way.
+        let live = self.scope_as_read(&scope.name).await?;
+        let body = wire::scope_update_body(live, changes);
         self.unit(Call {
             method: Method::PUT,
             path: "/scopes".into(),
@@ -821,7 +969,12 @@ impl SelfService for HttpClient {
             idempotent: true,
             operation,
         })
-        .await
+        .await?;
+        self.live_scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&scope.name);
+        Ok(())
     }
 
     async fn deactivate_scope(&self, name: &str) -> Result<(), ApiError> {
@@ -852,6 +1005,20 @@ impl SelfService for HttpClient {
             .await
     }
 
+    async fn live_client_names(&self) -> Result<BTreeSet<String>, ApiError> {
+        let clients = self.list_clients().await?;
+        Ok(clients
+            .into_iter()
+            .filter(|c| c.active != Some(false))
+            .filter(|c| {
+                c.integration_type
+                    .as_deref()
+                    .is_none_or(|t| t == crate::plan::diff::MASKINPORTEN)
+            })
+            .filter_map(|c| c.client_name)
+            .collect())
+    }
+
     /// Creates the client and registers its keys (when it has any).
     async fn create_client(&self, client: &ClientState) -> Result<String, ApiError> {
         let id = self.create_client_once(client).await?;
@@ -865,23 +1032,49 @@ impl SelfService for HttpClient {
     async fn update_client(&self, client_id: &str, client: &ClientState) -> Result<(), ApiError> {
         let operation = format!("update client {} ({client_id})", client.name);
         let segment = client_segment(client_id, &operation)?;
-        let live = self
+        let cached = self
             .live_clients
             .lock()
             .ok()
             .and_then(|cache| cache.get(client_id).cloned());
-        let body =
-            serde_json::to_value(ClientRequest::merged_onto(client_id, client, live.as_ref()))
-                .map_err(|e| self.refused(&operation, &e.to_string()))?;
+        // The API wants the object as read: read it when it was not read with the plan.
+        let live = match cached {
+            Some(live) => Some(live),
+            None => self.read_client(client_id).await?,
+        };
+        let reactivate = live.as_ref().is_some_and(|l| l.active == Some(false)) && client.active;
+        let body = serde_json::to_value(ClientRequest::merged_onto(
+            client_id,
+            client,
+            live.as_ref(),
+            reactivate,
+        ))
+        .map_err(|e| self.refused(&operation, &e.to_string()))?;
         self.unit(Call {
             method: Method::PUT,
             path: format!("/clients/{segment}"),
             query: Vec::new(),
             body: Some(body),
             idempotent: true,
-            operation,
+            operation: operation.clone(),
         })
-        .await
+        .await?;
+        if let Ok(mut cache) = self.live_clients.lock() {
+            cache.remove(client_id);
+        }
+        if reactivate {
+            // Whether the API reactivates through PUT is known from one production client
+            // only: read back, and say so plainly if it did not.
+            let after = self.read_client(client_id).await?;
+            if after.and_then(|c| c.active) == Some(false) {
+                return Err(ApiError::Status {
+                    operation: format!("{}: {operation}", self.config.env),
+                    status: 200,
+                    message: "the service accepted the update but the client is still deactivated: it did not reactivate it. Reactivate the client in Samarbeidsportalen, or remove its `client_ids` pin to create a new one".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn deactivate_client(&self, client_id: &str) -> Result<(), ApiError> {

@@ -2,6 +2,7 @@
 //! the wire. [`SelfService`] is implemented by the HTTP client (for Digdir's environments and
 //! the emulator alike) and by in-memory fakes in tests of the executor.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 pub mod admin_scopes;
@@ -13,6 +14,7 @@ mod diagnostic;
 pub mod endpoints;
 pub mod metadata;
 pub mod retry;
+pub mod throttle;
 mod transport;
 pub use transport::requests_sent;
 pub mod wire;
@@ -97,6 +99,10 @@ pub trait SelfService: Send + Sync {
         scope: &str,
         consumer: &OrgNo,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The names of the environment's active Maskinporten clients, read now: apply reads them
+    /// again just before creating clients, and never creates one whose name is live.
+    fn live_client_names(&self) -> impl Future<Output = Result<BTreeSet<String>, ApiError>> + Send;
 
     /// Creates a client and returns its generated `client_id`.
     fn create_client(

@@ -2,6 +2,9 @@
 //!
 //! Retried: 5xx, 429 (waiting what `Retry-After` says, within bounds) and transport failures
 //! (connect errors, timeouts, dropped connections), with exponential backoff and full jitter.
+//! A refusal for rate limiting — 429, or 503 with `Retry-After` — means the request was not
+//! processed: it does not use up an attempt, and is retried (a create too) until the request
+//! has waited [`RetryPolicy::throttle_budget`] in all.
 //! Not retried: every other 4xx — the request itself is wrong. A non-idempotent request (a
 //! `POST` that creates) is retried only when it surely never reached the server (a connect
 //! error) or was refused unprocessed (429); after any other failure whether it happened is
@@ -27,6 +30,9 @@ pub struct RetryPolicy {
     pub connect_timeout: Duration,
     /// …or when the whole attempt (connect, send, answer) takes longer than this.
     pub attempt_timeout: Duration,
+    /// A request refused for rate limiting is tried again until this long has passed since
+    /// its first attempt; only then is the refusal a failure.
+    pub throttle_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +44,7 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             attempt_timeout: Duration::from_secs(60),
+            throttle_budget: Duration::from_secs(600),
         }
     }
 }
@@ -102,6 +109,26 @@ impl RetryPolicy {
         Decision::RetryAfter(wait)
     }
 
+    /// Decides after a refusal for rate limiting (see [`is_throttled`]): the `round`th refusal
+    /// of a request whose first attempt was `elapsed` ago. Waits `Retry-After` (capped), or
+    /// backs off without one; stops once the wait would end past the budget.
+    pub fn decide_throttled(
+        &self,
+        round: u32,
+        elapsed: Duration,
+        retry_after: Option<Duration>,
+    ) -> Decision {
+        let wait = match retry_after {
+            Some(after) => after.min(self.max_retry_after),
+            None => self.backoff(round, &mut rand::thread_rng()),
+        };
+        if elapsed.saturating_add(wait) > self.throttle_budget {
+            Decision::Stop
+        } else {
+            Decision::RetryAfter(wait)
+        }
+    }
+
     /// Full-jitter exponential backoff: uniformly random in `[0, min(max, base · 2^(n-1))]`
     /// for the `n`th retry, so that many clients failing together do not retry together.
     pub fn backoff(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
@@ -113,6 +140,15 @@ impl RetryPolicy {
         let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rng.gen_range(0..=millis))
     }
+}
+
+/// Whether a failure is a refusal for rate limiting — the request was not processed: 429, or
+/// 503 with `Retry-After` (a server shedding load says when to come back).
+pub fn is_throttled(failure: Failure, retry_after: Option<Duration>) -> bool {
+    matches!(
+        (failure, retry_after),
+        (Failure::Status(429), _) | (Failure::Status(503), Some(_))
+    )
 }
 
 /// Parses a `Retry-After` header: delay-seconds or an HTTP-date (IMF-fixdate), relative to
@@ -221,6 +257,37 @@ mod tests {
             ),
             Decision::RetryAfter(policy.max_retry_after)
         );
+    }
+
+    #[test]
+    fn rate_limiting_is_waited_out_within_the_budget() {
+        let policy = RetryPolicy {
+            throttle_budget: Duration::from_secs(30),
+            ..Default::default()
+        };
+        assert!(is_throttled(Failure::Status(429), None));
+        assert!(is_throttled(
+            Failure::Status(503),
+            Some(Duration::from_secs(1))
+        ));
+        assert!(!is_throttled(Failure::Status(503), None));
+        assert!(!is_throttled(
+            Failure::Status(500),
+            Some(Duration::from_secs(1))
+        ));
+        // Far more rounds than attempts: still retried while the budget lasts.
+        assert_eq!(
+            policy.decide_throttled(50, Duration::from_secs(20), Some(Duration::from_secs(2))),
+            Decision::RetryAfter(Duration::from_secs(2))
+        );
+        assert_eq!(
+            policy.decide_throttled(3, Duration::from_secs(29), Some(Duration::from_secs(2))),
+            Decision::Stop
+        );
+        assert!(matches!(
+            policy.decide_throttled(1, Duration::ZERO, None),
+            Decision::RetryAfter(_)
+        ));
     }
 
     #[test]

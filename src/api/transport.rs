@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Instrument;
 
-use super::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
+use super::retry::{Decision, Failure, RetryPolicy, is_throttled, parse_retry_after};
+use super::throttle::Throttle;
 
 /// How a request ended.
 #[derive(Debug)]
@@ -36,18 +37,61 @@ pub(crate) async fn send(
     path: &str,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Sent {
+    send_throttled(policy, None, idempotent, method, path, build).await
+}
+
+/// [`send`], with every attempt taking its place in flight from `throttle` (when given) and
+/// telling it whether the server pushed back. Refusals for rate limiting do not count as
+/// attempts: they are waited out within [`RetryPolicy::throttle_budget`].
+pub(crate) async fn send_throttled(
+    policy: &RetryPolicy,
+    throttle: Option<&Throttle>,
+    idempotent: bool,
+    method: &str,
+    path: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Sent {
+    let first = Instant::now();
     let mut attempt = 0u32;
+    let mut refusals = 0u32;
     loop {
         attempt += 1;
         let span = tracing::info_span!("request", method, path, attempt);
-        let (failure, retry_after, outcome) = match attempt_once(&build, method, path)
+        let permit = match throttle {
+            Some(t) => Some(t.acquire().await),
+            None => None,
+        };
+        let result = attempt_once(&build, method, path)
             .instrument(span.clone())
-            .await
-        {
-            Attempt::Done(sent) => return sent,
+            .await;
+        let (failure, retry_after, outcome) = match result {
+            Attempt::Done(sent) => {
+                if let (Some(t), Some(p)) = (throttle, &permit) {
+                    t.answered(p);
+                }
+                return sent;
+            }
             Attempt::Failed(failure, retry_after, outcome) => (failure, retry_after, outcome),
         };
-        match policy.decide(attempt, failure, idempotent, retry_after) {
+        let decision = if is_throttled(failure, retry_after) {
+            if let (Some(t), Some(p)) = (throttle, &permit) {
+                t.refused(p, retry_after);
+            }
+            // Not processed: this attempt does not count.
+            attempt -= 1;
+            refusals += 1;
+            policy.decide_throttled(refusals, first.elapsed(), retry_after)
+        } else {
+            // An answer other than a server error tells the server keeps up.
+            if let (Some(t), Some(p), Failure::Status(status)) = (throttle, &permit, failure)
+                && status < 500
+            {
+                t.answered(p);
+            }
+            policy.decide(attempt, failure, idempotent, retry_after)
+        };
+        drop(permit);
+        match decision {
             Decision::RetryAfter(wait) => {
                 span.in_scope(|| {
                     tracing::debug!(
@@ -58,7 +102,7 @@ pub(crate) async fn send(
                 tokio::time::sleep(wait).await;
             }
             Decision::Ambiguous => return finish(outcome, attempt, true),
-            Decision::Stop => return finish(outcome, attempt, false),
+            Decision::Stop => return finish(outcome, attempt.max(1), false),
         }
     }
 }

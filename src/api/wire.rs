@@ -151,6 +151,26 @@ impl ScopeRequest {
     }
 }
 
+/// Fields of a scope the server sets; never sent back.
+const SCOPE_SERVER_FIELDS: [&str; 2] = ["created", "last_updated"];
+
+/// The body of a scope update: the scope as read (`live`, every field the server sent, known
+/// to mpctl or not, minus server-set timestamps) with `changes` (a [`ScopeRequest`]) over it.
+/// Without a live object, just the changes.
+pub fn scope_update_body(
+    live: Option<serde_json::Map<String, serde_json::Value>>,
+    changes: serde_json::Value,
+) -> serde_json::Value {
+    let mut body = live.unwrap_or_default();
+    for field in SCOPE_SERVER_FIELDS {
+        body.remove(field);
+    }
+    if let serde_json::Value::Object(changes) = changes {
+        body.extend(changes);
+    }
+    serde_json::Value::Object(body)
+}
+
 /// One access grant (`GET /scopes/access?scope=`, `GET /scopes/access/all`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -277,15 +297,17 @@ impl ClientRequest {
     }
 
     /// The update of an existing client: the live object as read (when known), with the
-    /// desired managed fields laid over it, and `active` from the desired state.
+    /// desired managed fields laid over it. `active: true` is sent only to `reactivate` a
+    /// deactivated client: an update of an active one leaves the state alone.
     pub fn merged_onto(
         client_id: &str,
         desired: &ClientState,
         live: Option<&ClientResponse>,
+        reactivate: bool,
     ) -> Self {
         let mut request = Self::for_create(desired);
         request.client_id = Some(client_id.to_owned());
-        request.active = Some(desired.active);
+        request.active = reactivate.then_some(true);
         if let Some(live) = live {
             if let Some(t) = &live.integration_type {
                 request.integration_type = t.clone();
@@ -548,14 +570,48 @@ mod tests {
             active: true,
             ..Default::default()
         };
-        let body =
-            serde_json::to_value(ClientRequest::merged_onto("abc", &desired, Some(&live))).unwrap();
+        let body = serde_json::to_value(ClientRequest::merged_onto(
+            "abc",
+            &desired,
+            Some(&live),
+            false,
+        ))
+        .unwrap();
         assert_eq!(body["client_name"], "new");
         assert_eq!(body["client_uri"], "https://acme.no");
         assert_eq!(body["client_orgno"], "910753282");
-        assert_eq!(body["active"], true);
+        assert!(body.get("active").is_none(), "`active` only to reactivate");
         assert!(body.get("created").is_none() && body.get("last_updated").is_none());
         assert!(body.get("redirect_uris").is_none(), "no nulls: {body}");
+        let reactivation = serde_json::to_value(ClientRequest::merged_onto(
+            "abc",
+            &desired,
+            Some(&live),
+            true,
+        ))
+        .unwrap();
+        assert_eq!(reactivation["active"], true);
+    }
+
+    #[test]
+    fn scope_update_is_the_scope_as_read_with_the_changes_over_it() {
+        let live = serde_json::json!({
+            "prefix": "acme", "subscope": "orders", "name": "acme:orders",
+            "description": "old", "delegation_source": "https://www.altinn.no",
+            "requires_user_consent": true, "descriptions": {"nb": "Ordre"},
+            "created": "2020-01-01T00:00:00Z", "last_updated": "2021-01-01T00:00:00Z"
+        });
+        let changes = serde_json::json!({
+            "prefix": "acme", "subscope": "orders", "description": "new", "active": true
+        });
+        let body = scope_update_body(live.as_object().cloned(), changes.clone());
+        assert_eq!(body["description"], "new");
+        assert_eq!(body["active"], true);
+        assert_eq!(body["delegation_source"], "https://www.altinn.no");
+        assert_eq!(body["requires_user_consent"], true, "unknown fields kept");
+        assert_eq!(body["descriptions"]["nb"], "Ordre");
+        assert!(body.get("created").is_none() && body.get("last_updated").is_none());
+        assert_eq!(scope_update_body(None, changes.clone()), changes);
     }
 
     #[test]

@@ -211,6 +211,18 @@ impl SelfService for FakeService {
         Ok(())
     }
 
+    async fn live_client_names(&self) -> Result<BTreeSet<String>, ApiError> {
+        let inner = self.call("list_clients".into())?;
+        Ok(inner
+            .live
+            .state
+            .clients
+            .values()
+            .filter(|c| c.active && crate::plan::diff::is_maskinporten(c))
+            .map(|c| c.name.clone())
+            .collect())
+    }
+
     async fn create_client(&self, client: &ClientState) -> Result<String, ApiError> {
         let mut inner = self.call(format!("create_client {}", client.name))?;
         self.check_scopes(&mut inner, client);

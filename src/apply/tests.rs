@@ -206,3 +206,68 @@ fn a_plan_without_operations_fails_instead_of_pretending() {
     let report = block_on(execute(&plan, &api, 8, &NoProgress));
     assert_eq!(report.failed.len(), 1);
 }
+
+#[test]
+fn a_client_whose_name_became_live_since_the_plan_is_not_created_again() {
+    let api = fake(live(vec![], vec![], &["other:x"]));
+    let want = desired(
+        vec![],
+        vec![
+            client("sync", &["other:x"], &[key("k1")]),
+            client("other", &["other:x"], &[]),
+        ],
+    );
+    let plan = plan_for(&want, &api, &settings());
+    // Another apply creates `sync` after this plan was made.
+    let racing = fake(live(vec![], vec![], &["other:x"]));
+    let _ = block_on(racing.create_client(&want.clients["sync"]));
+    let theirs = racing.snapshot().state.clients;
+    let api = fake(live(vec![], theirs.into_values().collect(), &["other:x"]));
+    let report = block_on(execute(&plan, &api, 8, &NoProgress));
+    let calls = api.calls();
+    assert!(
+        calls.contains(&"create_client other".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.contains(&"create_client sync".to_owned()),
+        "{calls:?}"
+    );
+    let list = calls.iter().position(|c| c == "list_clients").unwrap();
+    let create = calls
+        .iter()
+        .position(|c| c == "create_client other")
+        .unwrap();
+    assert!(
+        list < create,
+        "names are read again before creating: {calls:?}"
+    );
+    assert_eq!(report.failed.len(), 1, "{report:#?}");
+    assert!(
+        report.failed[0]
+            .error
+            .contains("a live client is named `sync`")
+    );
+    assert!(
+        report.failed[0]
+            .error
+            .contains("one apply per environment at a time")
+    );
+    // Its keys were not put on anything.
+    assert!(report.not_done.iter().any(|c| c.kind == ChangeKind::AddKey));
+}
+
+#[test]
+fn client_names_are_read_again_before_each_wave_of_creates() {
+    let api = fake(live(vec![], vec![], &["other:x"]));
+    let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    let want = desired(
+        vec![],
+        names.iter().map(|n| client(n, &["other:x"], &[])).collect(),
+    );
+    let plan = plan_for(&want, &api, &settings());
+    let report = block_on(execute(&plan, &api, 2, &NoProgress));
+    assert!(report.succeeded(), "{report:#?}");
+    let lists = api.calls().iter().filter(|c| *c == "list_clients").count();
+    assert_eq!(lists, 3, "5 creates at concurrency 2: 3 waves");
+}

@@ -3,7 +3,7 @@
 //! and CPU time are then mpctl's, not the emulator's.
 //!
 //! Protocol: the child starts one in-memory emulator per environment (loopback, random port,
-//! the given latency, the contacts extension on when asked), bootstraps the organisation with
+//! the given latency and rate limit, the contacts extension on when asked), bootstraps the organisation with
 //! its prefix in each, writes one JSON [`Target`] per line on its standard output, and serves
 //! until its standard input closes. The pipe is private to the two processes.
 
@@ -24,6 +24,7 @@ pub fn serve(
     organization: &OrgNo,
     prefixes: &[String],
     latency: Duration,
+    rate_limit: Option<u32>,
     contacts: bool,
 ) -> miette::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,6 +39,7 @@ pub fn serve(
                 contacts_extension: contacts,
                 faults: FaultConfig {
                     latency,
+                    rate_limit,
                     ..FaultConfig::default()
                 },
                 ..EmulatorConfig::default()
@@ -84,12 +86,16 @@ impl EmulatorHost {
         exe: &Path,
         envs: &[String],
         latency: Duration,
+        rate_limit: Option<u32>,
         contacts: bool,
     ) -> miette::Result<EmulatorHost> {
         let mut command = Command::new(exe);
         command
             .args(["bench", "emulators", "--latency-ms"])
             .arg(latency.as_millis().to_string());
+        if let Some(limit) = rate_limit {
+            command.args(["--rate-limit", &limit.to_string()]);
+        }
         for env in envs {
             command.args(["--env", env]);
         }

@@ -64,13 +64,16 @@ pub fn writes_from_empty(s: &Sizes) -> u64 {
     s.scopes + s.grants + s.active_clients + s.clients_with_keys + contacts
 }
 
-/// `apply` into an empty environment: reading it (empty) and writing everything.
-pub fn apply_from_empty(s: &Sizes) -> u64 {
+/// `apply` into an empty environment at `concurrency`: reading it (empty), writing everything,
+/// and the duplicate guard: the client list is read again before each `concurrency` client
+/// creates, so that no client is created whose name is live (the self-service API has no lock).
+pub fn apply_from_empty(s: &Sizes, concurrency: usize) -> u64 {
     let empty = Sizes {
         contacts_extension: s.contacts_extension,
         ..Sizes::default()
     };
-    read(&empty) + writes_from_empty(s)
+    let guard_reads = s.active_clients.div_ceil(concurrency.max(1) as u64);
+    read(&empty) + writes_from_empty(s) + guard_reads
 }
 
 /// `plan` of an environment holding `s`: reading it.
@@ -97,14 +100,15 @@ mod tests {
         };
         // 4 first reads, 10 grant lists, 4 × (key set + contacts); inactive clients: nothing.
         assert_eq!(plan(&s), 4 + 10 + 8);
-        // 4 first reads of an empty environment; 10 + 30 + 4 creates, 4 key sets, 2 contacts.
-        assert_eq!(apply_from_empty(&s), 4 + 10 + 30 + 4 + 4 + 2);
+        // 4 first reads of an empty environment; 10 + 30 + 4 creates, 4 key sets, 2 contacts;
+        // the client list read again before each 3 (then 1) client creates.
+        assert_eq!(apply_from_empty(&s, 3), 4 + 10 + 30 + 4 + 4 + 2 + 2);
         let without = Sizes {
             contacts_extension: false,
             ..s
         };
         assert_eq!(plan(&without), 4 + 10 + 4);
-        assert_eq!(apply_from_empty(&without), 4 + 10 + 30 + 4 + 4);
+        assert_eq!(apply_from_empty(&without, 8), 4 + 10 + 30 + 4 + 4 + 1);
     }
 
     #[test]

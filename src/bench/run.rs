@@ -31,6 +31,8 @@ pub struct Options {
     pub concurrency: usize,
     /// The sequential run uses the spec divided by this.
     pub sequential_divisor: usize,
+    /// Requests per second of the rate-limited run (`None`: skip it).
+    pub rate_limit: Option<u32>,
     /// The executable serving the emulators (`mpctl`).
     pub exe: PathBuf,
 }
@@ -78,6 +80,32 @@ pub struct Sequential {
     pub apply_speedup: f64,
 }
 
+/// Apply from empty to one environment whose server limits the request rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimited {
+    /// The server's limit, requests per second (a token bucket of one second's worth).
+    pub limit_per_s: u32,
+    pub scopes: usize,
+    pub grants: usize,
+    pub clients: usize,
+    /// The configured (maximum) concurrency.
+    pub concurrency: usize,
+    /// Self-service requests sent, refusals included.
+    pub requests: u64,
+    /// Requests answered 429.
+    pub throttled: u64,
+    /// `throttled / requests`.
+    pub throttled_share: f64,
+    pub wall_ms: f64,
+    /// Requests served (not refused) per second of the apply's wall time.
+    pub served_per_s: f64,
+    /// `served_per_s / limit_per_s`.
+    pub share_of_limit: f64,
+    /// The concurrency the client had settled on at the end.
+    pub final_concurrency: usize,
+    pub changes: usize,
+}
+
 /// CPU time of the pure core.
 #[derive(Debug, Clone, Serialize)]
 pub struct CoreCpuReport {
@@ -109,6 +137,8 @@ pub struct Report {
     pub apply: Measured,
     pub plan: Measured,
     pub sequential: Sequential,
+    /// The rate-limited run, when it ran.
+    pub rate_limited: Option<RateLimited>,
     pub validate_and_diff_cpu: CoreCpuReport,
     pub peak_rss_mib: Option<f64>,
     pub targets: Vec<TargetCheck>,
@@ -151,7 +181,7 @@ async fn scenario(
     let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
     let envs = crate::manifest::resolve::environments(&loaded.manifest);
-    let host = EmulatorHost::spawn(&options.exe, &envs, options.latency, spec.contacts)?;
+    let host = EmulatorHost::spawn(&options.exe, &envs, options.latency, None, spec.contacts)?;
     let blank = |operation: &str| Measured {
         operation: operation.into(),
         scopes: spec.scopes,
@@ -194,7 +224,7 @@ async fn scenario(
                 .unwrap_or_default();
             miette::bail!("apply of `{env}` failed: {first}");
         }
-        let minimum = minimum::apply_from_empty(&sizes);
+        let minimum = minimum::apply_from_empty(&sizes, concurrency);
         applied.requests += client.request_count();
         applied.minimum_requests += minimum;
         applied.wall_ms += ms(wall);
@@ -242,6 +272,73 @@ fn scratch_dir() -> miette::Result<tempfile::TempDir> {
         .prefix("mpctl-bench-")
         .tempdir()
         .into_diagnostic()
+}
+
+/// Apply of `spec` from empty to one fresh environment limited to `limit` requests per second.
+async fn rate_limited(
+    options: &Options,
+    spec: &Spec,
+    limit: u32,
+    now: i64,
+) -> miette::Result<RateLimited> {
+    let dir = scratch_dir()?;
+    let spec = Spec {
+        environments: 1,
+        ..*spec
+    };
+    let path = generate(&spec).write_to(dir.path()).into_diagnostic()?;
+    let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now)
+        .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
+    let envs = crate::manifest::resolve::environments(&loaded.manifest);
+    let host = EmulatorHost::spawn(
+        &options.exe,
+        &envs,
+        options.latency,
+        Some(limit),
+        spec.contacts,
+    )?;
+    let target = host
+        .targets
+        .first()
+        .ok_or_else(|| miette::miette!("the emulator process served no environment"))?;
+    let started = Instant::now();
+    let client = pipeline::connect(
+        &loaded,
+        target,
+        Access::Write,
+        options.concurrency,
+        RetryPolicy::default(),
+    )
+    .await?;
+    let (plan, _, report) =
+        pipeline::apply(&loaded, &target.env, &client, options.concurrency, now).await?;
+    let wall = started.elapsed();
+    if !report.succeeded() {
+        let first = report
+            .failed
+            .first()
+            .map(|f| f.error.clone())
+            .unwrap_or_default();
+        miette::bail!("the rate-limited apply failed: {first}");
+    }
+    let requests = client.request_count();
+    let throttled = client.throttled_count();
+    let served_per_s = requests.saturating_sub(throttled) as f64 / wall.as_secs_f64().max(1e-9);
+    Ok(RateLimited {
+        limit_per_s: limit,
+        scopes: spec.scopes,
+        grants: spec.grants,
+        clients: spec.clients,
+        concurrency: options.concurrency,
+        requests,
+        throttled,
+        throttled_share: throttled as f64 / requests.max(1) as f64,
+        wall_ms: ms(wall),
+        served_per_s,
+        share_of_limit: served_per_s / f64::from(limit),
+        final_concurrency: client.current_concurrency(),
+        changes: plan.changes.len(),
+    })
 }
 
 /// Runs the whole benchmark.
@@ -304,6 +401,26 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
         sample_apply: seq_apply,
     };
 
+    let rate_limited = match options.rate_limit {
+        Some(limit) => {
+            progress(&format!(
+                "rate-limited run: apply to one environment limited to {limit} requests/s"
+            ));
+            let r = runtime.block_on(rate_limited(options, &full, limit, now))?;
+            progress(&format!(
+                "  {:.0} ms, {} requests, {} answered 429 ({:.2} %), {:.1} served/s ({:.0} % of the limit)",
+                r.wall_ms,
+                r.requests,
+                r.throttled,
+                r.throttled_share * 100.0,
+                r.served_per_s,
+                r.share_of_limit * 100.0
+            ));
+            Some(r)
+        }
+        None => None,
+    };
+
     let peak = peak_after_full.max(measure::peak_rss_bytes());
     let peak_rss_mib = peak.map(|b| b as f64 / (1024.0 * 1024.0));
     let core = CoreCpuReport {
@@ -311,7 +428,7 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
         diff_ms: ms(cpu.diff),
         total_ms: ms(cpu.total()),
     };
-    let targets = vec![
+    let mut targets = vec![
         TargetCheck {
             target: "plan within 1.3× of the concurrency-bound minimum".into(),
             measured: format!("{:.2}×", plan.ratio_to_bound),
@@ -343,6 +460,28 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
             met: peak_rss_mib.is_some_and(|m| m * 1.048_576 < 100.0),
         },
     ];
+    if let Some(r) = &rate_limited {
+        targets.push(TargetCheck {
+            target: "rate-limited apply sustains at least 90 % of the limit".into(),
+            measured: format!(
+                "{:.1} / {} requests/s ({:.0} %)",
+                r.served_per_s,
+                r.limit_per_s,
+                r.share_of_limit * 100.0
+            ),
+            met: r.share_of_limit >= 0.9,
+        });
+        targets.push(TargetCheck {
+            target: "rate-limited apply: under 2 % of requests answered 429".into(),
+            measured: format!(
+                "{} of {} ({:.2} %)",
+                r.throttled,
+                r.requests,
+                r.throttled_share * 100.0
+            ),
+            met: r.throttled_share < 0.02,
+        });
+    }
     let date = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -362,6 +501,7 @@ pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report>
         apply,
         plan,
         sequential,
+        rate_limited,
         validate_and_diff_cpu: core,
         peak_rss_mib,
         targets,
@@ -424,6 +564,25 @@ pub fn markdown(report: &Report) -> String {
         seq.extrapolated_plan_ms / 1000.0,
         seq.plan_speedup
     );
+    if let Some(r) = &report.rate_limited {
+        let _ = writeln!(
+            s,
+            "Rate-limited (server limit {} requests/s, a token bucket of one second's worth; latency {} ms): apply from empty of {} / {} / {} × 1 at concurrency up to {}: {} requests in {:.1} s, {} answered 429 ({:.2} %), {:.1} served per second ({:.0} % of the limit); concurrency at the end: {}.\n",
+            r.limit_per_s,
+            report.latency_ms,
+            r.scopes,
+            r.grants,
+            r.clients,
+            r.concurrency,
+            r.requests,
+            r.wall_ms / 1000.0,
+            r.throttled,
+            r.throttled_share * 100.0,
+            r.served_per_s,
+            r.share_of_limit * 100.0,
+            r.final_concurrency
+        );
+    }
     let cpu = &report.validate_and_diff_cpu;
     let _ = writeln!(
         s,

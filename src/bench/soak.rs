@@ -329,7 +329,7 @@ async fn run_trial(
     let (plan, _) = pipeline::plan(&loaded, &env, &client, now).await?;
     requests.fetch_add(client.request_count(), std::sync::atomic::Ordering::Relaxed);
     outcome.requests = requests.load(std::sync::atomic::Ordering::Relaxed);
-    outcome.minimum_requests = minimum::apply_from_empty(&sizes);
+    outcome.minimum_requests = minimum::apply_from_empty(&sizes, options.concurrency);
     let mut problems = Vec::new();
     if !plan.changes.is_empty() {
         let heads: Vec<String> = plan.changes.iter().take(5).map(|c| c.headline()).collect();

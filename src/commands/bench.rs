@@ -29,6 +29,7 @@ pub fn run(args: &BenchRunArgs, printer: &Printer) -> miette::Result<Exit> {
         latency: Duration::from_millis(args.latency_ms),
         concurrency: args.concurrency.max(1),
         sequential_divisor: args.sequential_divisor.max(1),
+        rate_limit: (args.rate_limit > 0).then_some(args.rate_limit),
         exe: std::env::current_exe().into_diagnostic()?,
     };
     let report = bench::run::run(&options, &|line| printer.status(line))?;
@@ -126,6 +127,7 @@ pub fn emulators(args: &BenchEmulatorsArgs) -> miette::Result<Exit> {
         &org,
         &prefixes,
         Duration::from_millis(args.latency_ms),
+        args.rate_limit.filter(|n| *n > 0),
         true,
     )?;
     Ok(Exit::Success)

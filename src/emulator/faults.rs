@@ -22,7 +22,8 @@ pub struct FaultConfig {
     pub latency: Duration,
     /// Share of requests answered `503` without being processed.
     pub error_rate: f64,
-    /// Requests per second served; more get `429` with `Retry-After`.
+    /// Requests per second served, as a token bucket holding one second's worth (bursts up to
+    /// the limit, then the limit's rate); more get `429` with `Retry-After`.
     pub rate_limit: Option<u32>,
     /// Share of requests whose connection is closed before processing (nothing happened).
     pub drop_rate: f64,
@@ -138,12 +139,38 @@ pub enum Decision {
     DropBefore,
 }
 
-/// The live fault state: configuration, the seeded random sequence, the rate window.
+/// The live fault state: configuration, the seeded random sequence, the rate limit's bucket.
 #[derive(Debug)]
 pub struct Faults {
     config: RwLock<FaultConfig>,
     rng: Mutex<StdRng>,
-    window: Mutex<(Instant, u32)>,
+    bucket: Mutex<Bucket>,
+}
+
+/// A token bucket: `tokens` (none yet: full) as of `at`. It outlives configuration changes, so
+/// that changing another fault does not refill it.
+#[derive(Debug)]
+struct Bucket {
+    tokens: Option<f64>,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Takes a token at `limit` per second (capacity: `limit`), or says how long until one
+    /// is there.
+    fn take(&mut self, limit: u32, now: Instant) -> Result<(), Duration> {
+        let rate = f64::from(limit);
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        let tokens = self.tokens.map_or(rate, |t| (t + elapsed * rate).min(rate));
+        self.at = now;
+        if tokens >= 1.0 {
+            self.tokens = Some(tokens - 1.0);
+            Ok(())
+        } else {
+            self.tokens = Some(tokens);
+            Err(Duration::from_secs_f64((1.0 - tokens) / rate))
+        }
+    }
 }
 
 impl Faults {
@@ -151,7 +178,10 @@ impl Faults {
         Self {
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
             config: RwLock::new(config),
-            window: Mutex::new((Instant::now(), 0)),
+            bucket: Mutex::new(Bucket {
+                tokens: None,
+                at: Instant::now(),
+            }),
         }
     }
 
@@ -186,19 +216,13 @@ impl Faults {
             Err(_) => (1.0, 1.0, 1.0),
         };
         if let Some(limit) = config.rate_limit
-            && let Ok(mut window) = self.window.lock()
+            && let Ok(mut bucket) = self.bucket.lock()
+            && let Err(wait) = bucket.take(limit, Instant::now())
         {
-            let elapsed = window.0.elapsed();
-            if elapsed >= Duration::from_secs(1) {
-                *window = (Instant::now(), 0);
-            }
-            if window.1 >= limit {
-                let left = Duration::from_secs(1).saturating_sub(window.0.elapsed());
-                return Decision::RateLimited {
-                    retry_after_secs: left.as_secs_f64().ceil().max(1.0) as u64,
-                };
-            }
-            window.1 += 1;
+            // `Retry-After` takes whole seconds: the wait for the next token, rounded up.
+            return Decision::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            };
         }
         if drop_draw < config.drop_rate {
             return Decision::DropBefore;
@@ -267,5 +291,27 @@ mod tests {
                 retry_after_secs: 1
             }
         );
+    }
+
+    #[test]
+    fn the_bucket_refills_at_the_limit_and_holds_one_second() {
+        let start = Instant::now();
+        let mut bucket = Bucket {
+            tokens: None,
+            at: start,
+        };
+        for _ in 0..10 {
+            assert_eq!(bucket.take(10, start), Ok(()));
+        }
+        let wait = bucket.take(10, start).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        // A tenth of a second later, one token is back; no more.
+        let later = start + Duration::from_millis(100);
+        assert_eq!(bucket.take(10, later), Ok(()));
+        assert!(bucket.take(10, later).is_err());
+        // Idle for long: the bucket holds one second's worth, not more.
+        let idle = later + Duration::from_secs(60);
+        let served = (0..50).filter(|_| bucket.take(10, idle).is_ok()).count();
+        assert_eq!(served, 10);
     }
 }

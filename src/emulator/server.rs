@@ -336,6 +336,34 @@ fn scope_json(scope: &ScopeRecord) -> Value {
     v
 }
 
+/// A new active scope with every optional field at its default.
+fn new_scope(prefix: String, subscope: String, owner_orgno: String, now: i64) -> ScopeRecord {
+    ScopeRecord {
+        prefix,
+        subscope,
+        owner_orgno,
+        description: String::new(),
+        long_description: None,
+        descriptions: None,
+        visibility: "PUBLIC".into(),
+        token_type: "SELF_CONTAINED".into(),
+        at_max_age: 120,
+        authorization_max_lifetime: 0,
+        allowed_integration_types: vec!["maskinporten".into()],
+        accessible_for_all: false,
+        requires_user_consent: false,
+        requires_user_authentication: false,
+        requires_pseudonymous_tokens: false,
+        enforced_aud_for_access_token: None,
+        delegation_source: None,
+        protected: false,
+        supports_european_businesses: false,
+        active: true,
+        created: now,
+        last_updated: now,
+    }
+}
+
 /// Applies the updatable fields present in `body` to `scope`.
 fn apply_scope_fields(
     scope: &mut ScopeRecord,
@@ -497,30 +525,7 @@ async fn create_scope(AxumState(s): Shr, headers: HeaderMap, body: Bytes) -> Api
                 let how = if existing.active { "exists" } else { "exists but is deactivated (reactivate it with PUT and \"active\": true)" };
                 return Err(ApiFailure::conflict(format!("scope {name} already {how}")));
             }
-            let mut scope = ScopeRecord {
-                prefix,
-                subscope,
-                owner_orgno: org,
-                description: String::new(),
-                long_description: None,
-                descriptions: None,
-                visibility: "PUBLIC".into(),
-                token_type: "SELF_CONTAINED".into(),
-                at_max_age: 120,
-                authorization_max_lifetime: 0,
-                allowed_integration_types: vec!["maskinporten".into()],
-                accessible_for_all: false,
-                requires_user_consent: false,
-                requires_user_authentication: false,
-                requires_pseudonymous_tokens: false,
-                enforced_aud_for_access_token: None,
-                delegation_source: None,
-                protected: false,
-                supports_european_businesses: false,
-                active: true,
-                created: now,
-                last_updated: now,
-            };
+            let mut scope = new_scope(prefix, subscope, org, now);
             apply_scope_fields(&mut scope, &body)?;
             Ok((scope_json(&scope), vec![Mutation::Scope(scope)]))
         })
@@ -541,7 +546,18 @@ async fn update_scope(
     let target = name.clone();
     let value = s
         .commit(&caller.org, "update_scope", target, move |state, now| {
-            let mut scope = owned_scope(state, &c, &name)?.clone();
+            let current = owned_scope(state, &c, &name)?;
+            // Whether Digdir's PUT replaces the scope or merges the fields sent is not
+            // documented; the emulator takes the stricter reading: the body is the whole
+            // scope, and a field left out goes back to its default. Only the identity, the
+            // creation time and (unless `active` is sent) the state are kept.
+            let mut scope = new_scope(
+                current.prefix.clone(),
+                current.subscope.clone(),
+                current.owner_orgno.clone(),
+                current.created,
+            );
+            scope.active = current.active;
             for (field, current) in [("prefix", &scope.prefix), ("subscope", &scope.subscope)] {
                 if let Some(given) = field_str(&body, field)?
                     && given != *current

@@ -72,6 +72,7 @@ pub fn diff_for_org(
             managed_resources: managed_resources(live),
             ..EnvPlan::default()
         },
+        ambiguous: BTreeSet::new(),
     };
     differ.scopes();
     differ.clients();
@@ -81,6 +82,30 @@ pub fn diff_for_org(
     let protected = guard::protected_violations(desired, &plan);
     plan.errors.extend(protected);
     plan
+}
+
+/// The error for live clients that share the name (`live_name`: the client's, or an earlier
+/// one from `renamed_from`) of the manifest's client `name`, with the way out. Such duplicates
+/// come from concurrent applies (the API has no lock) or from creating by hand.
+fn duplicate_clients_error(name: &str, live_name: &str, ids: &[String]) -> PlanError {
+    let listed = ids.join(", ");
+    let named = if name == live_name {
+        String::new()
+    } else {
+        " (its earlier name)".to_owned()
+    };
+    PlanError {
+        resource: Some(Resource::client(name, None)),
+        message: format!(
+            "{} live clients are named `{live_name}`{named}: {listed}; mpctl cannot tell which one is the manifest's client `{name}`, so it changes none of them",
+            ids.len()
+        ),
+        help: format!(
+            "pin the one to keep under the client's `client_ids` for this environment (e.g. `client_ids: {{ ENV: {} }}`), then deactivate the other{} — with `prune: true` the next apply does it, or in Samarbeidsportalen. Duplicates come from applies run at the same time: run one apply per environment at a time",
+            ids[0],
+            if ids.len() > 2 { "s" } else { "" }
+        ),
+    }
 }
 
 /// Whether a client of this integration type is one mpctl manages.
@@ -164,6 +189,8 @@ struct Differ<'a> {
     settings: &'a Settings,
     now: i64,
     plan: EnvPlan,
+    /// Live clients sharing a desired client's name, which the plan cannot choose between.
+    ambiguous: BTreeSet<String>,
 }
 
 impl Differ<'_> {
@@ -379,35 +406,69 @@ impl Differ<'_> {
         for c in live.values() {
             by_name.entry(c.name.as_str()).or_default().push(c);
         }
-        let find = |wanted: &str, claimed: &BTreeSet<String>| -> Option<String> {
-            by_name
-                .get(wanted)?
-                .iter()
+        // The unclaimed live clients named `wanted` that a match would choose from: the
+        // active Maskinporten ones if any, else the best of the rest (deactivated, or of
+        // another integration type). More than one is an ambiguity, never settled silently.
+        let find = |wanted: &str, claimed: &BTreeSet<String>| -> Vec<String> {
+            let candidates: Vec<&&ClientState> = by_name
+                .get(wanted)
+                .into_iter()
+                .flatten()
                 .filter(|c| c.client_id.as_ref().is_some_and(|id| !claimed.contains(id)))
-                // Prefer an active Maskinporten client; ties broken by id for determinism.
-                .min_by_key(|c| (!c.active, !is_maskinporten(c), c.client_id.as_deref()))
-                .and_then(|c| c.client_id.clone())
+                .collect();
+            let rank = |c: &ClientState| (!c.active, !is_maskinporten(c));
+            let Some(best) = candidates.iter().map(|c| rank(c)).min() else {
+                return Vec::new();
+            };
+            candidates
+                .into_iter()
+                .filter(|c| rank(c) == best)
+                .filter_map(|c| c.client_id.clone())
+                .collect()
         };
+        let mut ambiguous: Vec<(String, String, Vec<String>)> = Vec::new();
         for (name, want) in &self.desired.clients {
             if want.client_id.is_some() {
                 continue;
             }
-            if let Some(id) = find(name, &claimed) {
-                claimed.insert(id.clone());
-                matched.insert(name.clone(), Some(id));
+            match find(name, &claimed).as_slice() {
+                [] => {}
+                [id] => {
+                    claimed.insert(id.clone());
+                    matched.insert(name.clone(), Some(id.clone()));
+                }
+                ids => ambiguous.push((name.clone(), name.clone(), ids.to_vec())),
             }
         }
         for (name, want) in &self.desired.clients {
-            if want.client_id.is_some() || matched.contains_key(name) {
+            if want.client_id.is_some()
+                || matched.contains_key(name)
+                || ambiguous.iter().any(|(n, _, _)| n == name)
+            {
                 continue;
             }
-            let found = want.renamed_from.iter().find_map(|old| find(old, &claimed));
-            if let Some(id) = found {
-                claimed.insert(id.clone());
-                matched.insert(name.clone(), Some(id));
-            } else {
-                matched.insert(name.clone(), None);
+            let found = want
+                .renamed_from
+                .iter()
+                .map(|old| (old, find(old, &claimed)))
+                .find(|(_, ids)| !ids.is_empty());
+            match found {
+                Some((_, ids)) if ids.len() == 1 => {
+                    claimed.insert(ids[0].clone());
+                    matched.insert(name.clone(), Some(ids[0].clone()));
+                }
+                Some((old, ids)) => ambiguous.push((name.clone(), old.clone(), ids)),
+                None => {
+                    matched.insert(name.clone(), None);
+                }
             }
+        }
+        for (name, live_name, ids) in ambiguous {
+            self.plan
+                .errors
+                .push(duplicate_clients_error(&name, &live_name, &ids));
+            // Neither created nor reported as unmanaged (nor pruned): the user chooses.
+            self.ambiguous.extend(ids);
         }
         matched
     }
@@ -415,12 +476,9 @@ impl Differ<'_> {
     fn clients(&mut self) {
         let matched = self.match_clients();
         let claimed: BTreeSet<&String> = matched.values().flatten().collect();
-        let unclaimed = self
-            .live
-            .state
-            .clients
-            .iter()
-            .filter(|(id, c)| !claimed.contains(id) && c.active && is_maskinporten(c));
+        let unclaimed = self.live.state.clients.iter().filter(|(id, c)| {
+            !claimed.contains(id) && !self.ambiguous.contains(*id) && c.active && is_maskinporten(c)
+        });
         let (admins, unmanaged): (Vec<_>, Vec<_>) =
             unclaimed.partition(|(_, c)| is_admin_client(c));
         for (id, admin) in admins {

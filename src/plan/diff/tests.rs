@@ -198,25 +198,97 @@ fn clients_match_by_pinned_id_then_name_then_earlier_name() {
 }
 
 #[test]
-fn among_live_clients_of_one_name_an_active_one_with_the_lowest_id_is_matched() {
+fn live_clients_sharing_a_desired_name_are_an_error_never_a_silent_pick() {
     let mut inactive = live_client(&client("sync", &[], &[]), "id-1", NOW);
     inactive.active = false;
     let second = live_client(&client("sync", &[], &[]), "id-3", NOW);
     let first = live_client(&client("sync", &[], &[]), "id-2", NOW);
+    let mut p = settings();
+    p.prune = true;
     let plan = diff(
         &desired(vec![], vec![client("sync", &[], &[])]),
+        &live(
+            vec![],
+            vec![inactive.clone(), second.clone(), first.clone()],
+            &[],
+        ),
+        &p,
+        NOW,
+    );
+    // Neither is adopted, nothing is created, and neither is unmanaged (so not pruned).
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.unmanaged.is_empty(), "{:#?}", plan.unmanaged);
+    assert_eq!(plan.errors.len(), 1, "{:#?}", plan.errors);
+    let error = &plan.errors[0];
+    assert!(
+        error
+            .message
+            .contains("2 live clients are named `sync`: id-2, id-3"),
+        "{}",
+        error.message
+    );
+    assert!(error.help.contains("client_ids"), "{}", error.help);
+    assert!(
+        error.help.contains("deactivate the other"),
+        "{}",
+        error.help
+    );
+
+    // The way out: pin one; the other is then unmanaged, and pruned when asked.
+    let mut pinned = client("sync", &[], &[]);
+    pinned.client_id = Some("id-2".into());
+    let plan = diff(
+        &desired(vec![], vec![pinned]),
         &live(vec![], vec![inactive, second, first], &[]),
+        &p,
+        NOW,
+    );
+    assert!(plan.errors.is_empty(), "{:#?}", plan.errors);
+    assert_eq!(
+        kinds(&plan),
+        vec![(
+            K::Deactivate,
+            Phase::ClientRemovals,
+            "deactivate client sync (id-3)".into()
+        )]
+    );
+}
+
+#[test]
+fn one_active_client_among_deactivated_namesakes_is_matched() {
+    let mut old = live_client(&client("sync", &[], &[]), "id-1", NOW);
+    old.active = false;
+    let current = live_client(&client("sync", &[], &[]), "id-2", NOW);
+    let plan = diff(
+        &desired(vec![], vec![client("sync", &[], &[])]),
+        &live(vec![], vec![old, current], &[]),
         &settings(),
         NOW,
     );
-    // id-2 is adopted (no change); the other active one is unmanaged, the inactive one ignored.
+    assert!(plan.errors.is_empty(), "{:#?}", plan.errors);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
-    let unmanaged: Vec<Option<&str>> = plan
-        .unmanaged
-        .iter()
-        .map(|u| u.resource.client_id.as_deref())
-        .collect();
-    assert_eq!(unmanaged, vec![Some("id-3")]);
+}
+
+#[test]
+fn namesakes_of_an_earlier_name_are_an_error_too() {
+    let a = live_client(&client("old", &[], &[]), "id-a", NOW);
+    let b = live_client(&client("old", &[], &[]), "id-b", NOW);
+    let mut want = client("new", &[], &[]);
+    want.renamed_from = vec!["old".into()];
+    let plan = diff(
+        &desired(vec![], vec![want]),
+        &live(vec![], vec![a, b], &[]),
+        &settings(),
+        NOW,
+    );
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(
+        plan.errors[0]
+            .message
+            .contains("2 live clients are named `old` (its earlier name): id-a, id-b"),
+        "{}",
+        plan.errors[0].message
+    );
 }
 
 #[test]
