@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod digest;
 pub mod emulator;
+pub mod engine;
 pub mod import;
 pub mod keys;
 pub mod manifest;
