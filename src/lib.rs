@@ -3,7 +3,8 @@
 //! The pipeline: manifest files are loaded and validated ([`manifest`]), live state is fetched
 //! ([`api`]), desired and live state ([`state`]) are diffed into an ordered plan, rendered, and
 //! applied. The core (manifest, state, plan, render) does no I/O beyond reading files; the shell
-//! (api, emulator, commands) does the rest.
+//! (api, emulator, commands) does the rest. [`engine`] runs the pipeline for the commands and
+//! the benchmarks alike.
 
 pub mod api;
 pub mod apply;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod digest;
 pub mod emulator;
+pub mod engine;
 pub mod import;
 pub mod keys;
 pub mod manifest;

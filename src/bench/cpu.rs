@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::measure::cpu_of;
 use crate::manifest::LoadedManifest;
-use crate::plan::diff::diff_for_org;
 use crate::state::{EnvState, LiveEnv};
 
 /// CPU time of validating a manifest and diffing each of its environments.
@@ -49,12 +48,13 @@ pub fn measure(
         let (changes, diff) = cpu_of(|| {
             let mut changes = 0;
             for env in crate::manifest::resolve::environments(&loaded.manifest) {
-                let desired = crate::manifest::resolve::resolve(&loaded, &env, now_unix);
-                let settings = crate::commands::plan::settings_for(&loaded.manifest, &env, None);
-                let plan = diff_for_org(
-                    Some(&loaded.manifest.organization),
-                    &desired,
+                // What `plan` runs once the live state is read (the engine's diff step).
+                let settings = crate::engine::settings_for(&loaded.manifest, &env, None);
+                let plan = crate::engine::diff_environment(
+                    &loaded,
+                    &env,
                     live.get(&env).unwrap_or(&empty),
+                    crate::api::admin_scopes::Sides::BOTH,
                     &settings,
                     now_unix,
                 );
@@ -191,9 +191,9 @@ mod tests {
             let (_, digest) = cpu_of(|| crate::plan::saved::live_digest(l));
             let (desired, resolve) =
                 cpu_of(|| crate::manifest::resolve::resolve(&loaded, env, now));
-            let settings = crate::commands::plan::settings_for(&loaded.manifest, env, None);
+            let settings = crate::engine::settings_for(&loaded.manifest, env, None);
             let (_, diff) = cpu_of(|| {
-                diff_for_org(
+                crate::plan::diff::diff_for_org(
                     Some(&loaded.manifest.organization),
                     &desired,
                     l,

@@ -1,18 +1,16 @@
 //! The steps of `plan` and `apply` as the benchmark and the soak run drive them, against an
-//! emulator reached with its admin credentials (the API's request minimum is in
-//! [`super::minimum`]).
+//! emulator reached with its admin credentials: each a call of the engine ([`crate::engine`])
+//! the commands run (the API's request minimum is in [`super::minimum`]).
 
 use std::time::Duration;
 
-use crate::api::connect::{ConnectOptions, connect_with};
 use crate::api::credentials::Credentials;
 use crate::api::endpoints::Endpoints;
 use crate::api::retry::RetryPolicy;
 use crate::api::{Access, HttpClient, SelfService};
-use crate::apply::{ApplyReport, NoProgress, execute};
+use crate::engine::{self, ApplyReport, NoProgress, execute};
 use crate::manifest::LoadedManifest;
 use crate::plan::EnvPlan;
-use crate::plan::diff::diff_for_org;
 use crate::state::LiveEnv;
 
 /// How to reach one environment served by an emulator, as its bootstrap admin.
@@ -38,7 +36,8 @@ impl std::fmt::Debug for Target {
     }
 }
 
-/// An authenticated client for `target`, checked to act for the manifest's organisation.
+/// An authenticated client for `target`, checked to act for the manifest's organisation, with
+/// the scopes the commands ask for.
 pub async fn connect(
     loaded: &LoadedManifest,
     target: &Target,
@@ -53,21 +52,23 @@ pub async fn connect(
         "the emulator's admin key",
         "(none)",
     )?;
-    let options = ConnectOptions {
-        env: target.env.clone(),
-        endpoints: Endpoints {
-            api_url: target.api_url.clone(),
-            token_url: target.token_url.clone(),
-            audience: target.audience.clone(),
-            digdir: None,
-        },
+    let endpoints = Endpoints {
+        api_url: target.api_url.clone(),
+        token_url: target.token_url.clone(),
+        audience: target.audience.clone(),
+        digdir: None,
+    };
+    let connection = engine::connect_as(
+        loaded,
+        &target.env,
+        endpoints,
+        credentials,
         access,
         concurrency,
         retry,
-        organization: Some(loaded.manifest.organization.clone()),
-        clock: None,
-    };
-    Ok(connect_with(options, credentials, None).await?.client)
+    )
+    .await?;
+    Ok(connection.client)
 }
 
 /// Fetches `env`'s live state and diffs the manifest against it, as `mpctl plan` does.
@@ -77,21 +78,8 @@ pub async fn plan<S: SelfService>(
     api: &S,
     now: i64,
 ) -> miette::Result<(EnvPlan, LiveEnv)> {
-    let live = api
-        .fetch()
-        .await
-        .map_err(|e| miette::miette!("cannot read the live state of `{env}`: {e}"))?;
-    let desired = crate::manifest::resolve::resolve(loaded, env, now);
-    let settings = crate::commands::plan::settings_for(&loaded.manifest, env, None);
-    let mut plan = diff_for_org(
-        Some(&loaded.manifest.organization),
-        &desired,
-        &live,
-        &settings,
-        now,
-    );
-    plan.env = env.to_owned();
-    Ok((plan, live))
+    let settings = engine::settings_for(&loaded.manifest, env, None);
+    engine::plan_environment_live(loaded, env, api, &settings, now).await
 }
 
 /// Plans and applies `env`, as `mpctl apply --yes` does. Returns the plan, the live state it
@@ -108,6 +96,10 @@ pub async fn apply<S: SelfService>(
         let messages: Vec<&str> = plan.errors.iter().map(|e| e.message.as_str()).collect();
         miette::bail!("the plan of `{env}` has errors: {}", messages.join("; "));
     }
+    // The guards `apply` runs (no `--allow-mass-destroy`).
+    let planned = std::slice::from_ref(&plan);
+    engine::check(planned, loaded, false)?;
+    engine::check_admin_scopes(planned, |_| api.token_scopes())?;
     let report = execute(&plan, api, concurrency, &NoProgress).await;
     Ok((plan, live, report))
 }

@@ -6,14 +6,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::Exit;
-use super::engine_io::{self, Access};
-use super::plan::{
-    HasApi, plan_environments, reading, render_plan, select_environments, settings_for,
-};
-use crate::apply::{ApplyReport, execute};
+use super::plan::{reading, render_plan};
+use crate::api::Access;
 use crate::cli::{ApplyArgs, OutputFormat};
+use crate::engine::{self, ApplyReport, HasApi, execute, plan_environments, select_environments};
 use crate::manifest::LoadedManifest;
-use crate::plan::{EnvPlan, Plan, compare, guard, saved};
+use crate::plan::{EnvPlan, Plan, compare, saved};
 use crate::printer::Printer;
 use crate::render::{self, Purpose};
 
@@ -36,15 +34,15 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
             "apply needs confirmation, and this is not a terminal"
         );
     }
-    let loaded = engine_io::load(&args.paths)?;
+    let loaded = engine::load(&args.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = super::plan::now_unix()?;
+    let now = engine::now_unix()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let planning = plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
             let loaded = &loaded;
             let requests = &args.env;
-            async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
+            async move { super::connect(loaded, &env, Access::Write, requests).await }
         });
         let (mut plan, connections) = printer.while_waiting(&reading(&envs), planning).await?;
         let base = super::base::BaseRef::choose(args.base.as_deref());
@@ -69,8 +67,13 @@ async fn proceed<C: HasApi>(
     if !json && (!printer.is_quiet() || ask) {
         printer.out(&render_plan(plan, args.format, Purpose::Plan, printer));
     }
-    if let Err(refused) = check(plan, loaded, args.allow_mass_destroy)
-        .and_then(|()| check_admin_scopes(plan, connections))
+    if let Err(refused) = engine::check(&plan.environments, loaded, args.allow_mass_destroy)
+        .and_then(|()| {
+            engine::check_admin_scopes(&plan.environments, |env| {
+                use crate::api::SelfService;
+                connections.get(env).and_then(|c| c.api().token_scopes())
+            })
+        })
     {
         if json {
             print_json(printer, plan, &[], Some(&refused.to_string()), &[]);
@@ -161,7 +164,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     // manifest and live state, the same plan. With it, the fresh plan is computed now (it is
     // what an apply without the saved plan would do), and must still make the saved changes.
     let at = if args.replan_if_same {
-        super::plan::now_unix()?
+        engine::now_unix()?
     } else {
         time::OffsetDateTime::parse(
             &saved_plan.generated,
@@ -176,7 +179,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         let planning = plan_environments(&loaded, &paths, &envs, None, at, |env: String| {
             let loaded = &loaded;
             let requests = &args.env;
-            async move { engine_io::connect(loaded, &env, Access::Write, requests).await }
+            async move { super::connect(loaded, &env, Access::Write, requests).await }
         });
         let (mut fresh, connections) = printer.while_waiting(&reading(&envs), planning).await?;
         // The manual steps are those the saved plan showed (filtered against its base).
@@ -258,62 +261,6 @@ fn saved_environments<'a>(
         .iter()
         .filter(|e| wanted.is_empty() || wanted.contains(&e.env))
         .collect())
-}
-
-/// Refuses a plan with errors, or one over the mass-destroy threshold without the flag.
-fn check(plan: &Plan, loaded: &LoadedManifest, allow_mass_destroy: bool) -> miette::Result<()> {
-    if plan.has_errors() {
-        miette::bail!(
-            help = "fix the errors listed with the plan above, then apply again",
-            "the plan has errors; nothing was applied"
-        );
-    }
-    let mut refusals = Vec::new();
-    for env in &plan.environments {
-        let settings = settings_for(&loaded.manifest, &env.env, None);
-        if let Some(e) = guard::mass_destroy(env, settings.mass_destroy_percent, allow_mass_destroy)
-        {
-            refusals.push(e);
-        }
-    }
-    if let Some(first) = refusals.first() {
-        let messages: Vec<&str> = refusals.iter().map(|e| e.message.as_str()).collect();
-        miette::bail!(
-            help = first.help.clone(),
-            "{}; nothing was applied",
-            messages.join("; ")
-        );
-    }
-    Ok(())
-}
-
-/// Refuses a plan with a change the admin token's scopes do not allow (only possible when an
-/// environment declares the scopes its admin client holds), before anything is changed.
-fn check_admin_scopes<C: HasApi>(
-    plan: &Plan,
-    connections: &BTreeMap<String, C>,
-) -> miette::Result<()> {
-    use crate::api::SelfService;
-    let mut refusals = Vec::new();
-    for env in &plan.environments {
-        let scopes = connections
-            .get(&env.env)
-            .and_then(|c| c.api().token_scopes());
-        if let Some(scopes) = scopes
-            && let Err(message) =
-                crate::api::admin_scopes::check_changes(&env.env, &env.changes, scopes)
-        {
-            refusals.push(message);
-        }
-    }
-    if !refusals.is_empty() {
-        miette::bail!(
-            help = "add the scopes to the admin client in Samarbeidsportalen and to the environment's `admin_scopes` (or MPCTL_<ENV>_SCOPES), or leave out of the manifest what needs them",
-            "{}; nothing was applied",
-            refusals.join("; ")
-        );
-    }
-    Ok(())
 }
 
 /// Asks on the terminal; only `yes` proceeds.

@@ -5,17 +5,18 @@
 //! check (the manifest does not load, the live state cannot be read).
 
 use super::Exit;
-use super::engine_io::{self, Access};
-use super::plan::{plan_environments, reading, render_plan, select_environments, settings_for};
+use super::plan::{reading, render_plan};
+use crate::api::Access;
 use crate::cli::DriftArgs;
-use crate::plan::{Plan, guard};
+use crate::engine::{self, plan_environments, select_environments};
+use crate::plan::Plan;
 use crate::printer::Printer;
 use crate::render::Purpose;
 
 pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
-    let loaded = engine_io::load(&args.manifest.paths)?;
+    let loaded = engine::load(&args.manifest.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = super::plan::now_unix()?;
+    let now = engine::now_unix()?;
     let runtime = super::runtime()?;
     let planning = plan_environments(
         &loaded,
@@ -26,15 +27,14 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
         |env: String| {
             let loaded = &loaded;
             let requests = &args.env;
-            async move { engine_io::connect(loaded, &env, Access::Read, requests).await }
+            async move { super::connect(loaded, &env, Access::Read, requests).await }
         },
     );
     let (mut plan, _connections) =
         runtime.block_on(printer.while_waiting(&reading(&envs), planning))?;
     // Drift apply would refuse to correct is still drift: say why it would refuse.
     for env in &mut plan.environments {
-        let settings = settings_for(&loaded.manifest, &env.env, None);
-        if let Some(refusal) = guard::mass_destroy(env, settings.mass_destroy_percent, false) {
+        if let Some(refusal) = engine::mass_destroy(&loaded, env, false) {
             env.errors.push(refusal);
         }
     }

@@ -1,7 +1,7 @@
 //! `mpctl keys list` and `mpctl keys rotate`.
 
 use super::Exit;
-use crate::api::{Access, SelfService};
+use crate::api::Access;
 use crate::cli::{KeysListArgs, KeysRotateArgs, OutputFormat};
 use crate::keys::list::{EnvKeys, KeyOverview};
 use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
@@ -14,9 +14,9 @@ use crate::state::LiveEnv;
 /// even when keys are flagged (`drift` is the command that fails on them); 1 when an
 /// environment could not be read (the others are still listed).
 pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
-    let now = super::plan::now_unix()?;
+    let now = crate::engine::now_unix()?;
     let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
-    let envs = super::plan::select_environments(&loaded.manifest, &args.env.envs)?;
+    let envs = crate::engine::select_environments(&loaded.manifest, &args.env.envs)?;
     let warn_expiry_days = args
         .warn_expiry_days
         .unwrap_or(loaded.manifest.settings.warn_expiry_days);
@@ -75,14 +75,8 @@ async fn fetch_live(
     let access = Access::Exactly(crate::api::admin_scopes::AdminScopes::of(&[
         crate::api::admin_scopes::AdminScope::DcrRead,
     ]));
-    let connection = super::engine_io::connect(loaded, env, access, requests).await?;
-    connection.client.fetch().await.map_err(|e| {
-        miette::miette!(
-            help =
-                "check the environment's endpoints and credentials (`mpctl -v` shows each request)",
-            "cannot read the live state of `{env}`: {e}"
-        )
-    })
+    let connection = super::connect(loaded, env, access, requests).await?;
+    crate::engine::fetch(env, &connection.client).await
 }
 
 /// Generates a new key pair for a client, adds its public key to the manifest and shows the

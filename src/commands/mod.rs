@@ -12,10 +12,9 @@ mod bench;
 mod completions;
 mod drift;
 mod emulator;
-mod engine_io;
 mod import;
 mod keys;
-pub(crate) mod plan;
+mod plan;
 mod schema;
 mod token;
 mod validate;
@@ -71,4 +70,16 @@ pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+/// Connects to an environment through the engine, with the command line's concurrency and
+/// timeouts.
+pub(crate) async fn connect(
+    loaded: &crate::manifest::LoadedManifest,
+    env: &str,
+    access: crate::api::Access,
+    requests: &crate::cli::EnvArgs,
+) -> miette::Result<crate::api::Connection> {
+    let concurrency = usize::from(requests.concurrency);
+    crate::engine::connect(loaded, env, access, concurrency, &requests.retry_policy()).await
 }

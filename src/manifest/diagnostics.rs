@@ -15,6 +15,10 @@ use miette::{
 };
 use serde_json::json;
 
+mod locator;
+pub use locator::Locator;
+pub(crate) use locator::{FileSpans, first_line};
+
 /// A source file a diagnostic points into: its display name and full text.
 pub struct SourceFile {
     path: PathBuf,

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use miette::SourceSpan;
 use serde_json::{Map, Value};
 
-use super::diagnostics::{Diagnostic, Diagnostics, SourceFile};
+use super::diagnostics::{Diagnostic, Diagnostics, FileSpans, Locator, SourceFile, first_line};
 use super::key_path;
 use super::keys::{self, load_key_file_named};
-use super::model::{KeyRef, Manifest};
+use super::model::{KeyRef, Manifest, key_refs, key_suffix};
 use super::sniff;
-use super::yaml::{self, SpanIndex};
+use super::yaml;
 use super::{LoadedManifest, validate};
 use crate::schema;
 
@@ -493,100 +493,6 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// One file of a merged manifest with its positions.
-#[derive(Debug, Clone)]
-struct FileSpans {
-    source: Arc<SourceFile>,
-    spans: SpanIndex,
-}
-
-/// Finds where a part of the merged manifest came from: JSON pointers into the merged document
-/// become a file and a span in it.
-#[derive(Debug, Clone, Default)]
-pub struct Locator {
-    files: Vec<FileSpans>,
-    /// Top-level key → file that provided it.
-    top: HashMap<String, usize>,
-    /// For `scopes`, `clients`, `prefixes`: merged index → (file, index in that file).
-    lists: HashMap<String, Vec<(usize, usize)>>,
-    /// For `environments`, `overrides`, `organizations`: entry name → file (the first).
-    maps: HashMap<String, HashMap<String, usize>>,
-}
-
-impl Locator {
-    /// A locator for a manifest of one file.
-    pub fn single(source: Arc<SourceFile>, spans: SpanIndex) -> Self {
-        Self {
-            files: vec![FileSpans { source, spans }],
-            ..Self::default()
-        }
-    }
-
-    fn resolve(&self, pointer: &str) -> Option<(&FileSpans, String)> {
-        if self.files.len() == 1 {
-            return self.files.first().map(|f| (f, pointer.to_owned()));
-        }
-        let mut segs = pointer.splitn(4, '/').skip(1);
-        let top = segs.next().unwrap_or_default();
-        let second = segs.next();
-        let rest = segs.next();
-        let tail = |s: Option<&str>| s.map(|r| format!("/{r}")).unwrap_or_default();
-        if let (Some(list), Some(idx)) = (self.lists.get(top), second) {
-            let (file, local) = idx
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| list.get(i).copied())?;
-            return Some((
-                self.files.get(file)?,
-                format!("/{top}/{local}{}", tail(rest)),
-            ));
-        }
-        if let (Some(map), Some(name)) = (self.maps.get(top), second) {
-            let unescaped = name.replace("~1", "/").replace("~0", "~");
-            if let Some(&file) = map.get(&unescaped) {
-                return Some((self.files.get(file)?, pointer.to_owned()));
-            }
-        }
-        let file = self.top.get(top).copied().unwrap_or(0);
-        Some((self.files.get(file)?, pointer.to_owned()))
-    }
-
-    /// The key of the node at `pointer` (e.g. a field name), else its value; clamped to its
-    /// first line.
-    pub fn key_or_value(&self, pointer: &str) -> Option<(Arc<SourceFile>, SourceSpan)> {
-        let (file, local) = self.resolve(pointer)?;
-        let span = file.spans.key_or_value(&local)?;
-        Some((Arc::clone(&file.source), first_line(&file.source, span)))
-    }
-
-    /// The value of the node at `pointer` (or its nearest ancestor), clamped to its first line.
-    pub fn value(&self, pointer: &str) -> Option<(Arc<SourceFile>, SourceSpan)> {
-        let (file, local) = self.resolve(pointer)?;
-        let span = file.spans.value(&local)?;
-        Some((Arc::clone(&file.source), first_line(&file.source, span)))
-    }
-
-    /// The file that holds the node at `pointer`.
-    pub fn file(&self, pointer: &str) -> Option<Arc<SourceFile>> {
-        self.resolve(pointer).map(|(f, _)| Arc::clone(&f.source))
-    }
-}
-
-/// Cuts a span to the end of its first line, so that a mapping is underlined by its first line
-/// rather than by a block of many.
-fn first_line(file: &SourceFile, span: SourceSpan) -> SourceSpan {
-    let start = span.offset();
-    let text = file.text();
-    let end = (start + span.len()).min(text.len());
-    let Some(slice) = text.get(start..end) else {
-        return span;
-    };
-    match slice.find('\n') {
-        Some(i) => SourceSpan::new(start.into(), slice[..i].trim_end().len()),
-        None => span,
-    }
-}
-
 /// Schema-checks, merges, validates and reads the keys of one manifest's files (root first).
 fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Diagnostics) {
     let mut problems = Diagnostics::new();
@@ -988,41 +894,6 @@ fn resolve_key_paths(
         }
     }
     resolved
-}
-
-/// The pointer suffix of a key reference's path: the entry itself, or its `path` field.
-fn key_suffix(k: &KeyRef) -> &'static str {
-    match k {
-        KeyRef::Path(_) => "",
-        KeyRef::Detailed(_) => "/path",
-    }
-}
-
-/// Every key reference in the manifest: (resolved path, JSON pointer of the reference).
-pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
-    let mut refs = Vec::new();
-    for (ci, client) in manifest.clients.iter().enumerate() {
-        let at = key_suffix;
-        for (ki, k) in client.keys.iter().enumerate() {
-            refs.push((
-                k.path().to_owned(),
-                format!("/clients/{ci}/keys/{ki}{}", at(k)),
-            ));
-        }
-        for (env, o) in &client.overrides {
-            for (ki, k) in o.keys.iter().flatten().enumerate() {
-                refs.push((
-                    k.path().to_owned(),
-                    format!(
-                        "/clients/{ci}/overrides/{}/keys/{ki}{}",
-                        yaml::escape_pointer_segment(env),
-                        at(k)
-                    ),
-                ));
-            }
-        }
-    }
-    refs
 }
 
 fn read_keys(

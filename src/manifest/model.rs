@@ -467,3 +467,38 @@ impl KeyRef {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// The pointer suffix of a key reference's path: the entry itself, or its `path` field.
+pub(crate) fn key_suffix(k: &KeyRef) -> &'static str {
+    match k {
+        KeyRef::Path(_) => "",
+        KeyRef::Detailed(_) => "/path",
+    }
+}
+
+/// Every key reference in the manifest: (resolved path, JSON pointer of the reference).
+pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
+    let mut refs = Vec::new();
+    for (ci, client) in manifest.clients.iter().enumerate() {
+        let at = key_suffix;
+        for (ki, k) in client.keys.iter().enumerate() {
+            refs.push((
+                k.path().to_owned(),
+                format!("/clients/{ci}/keys/{ki}{}", at(k)),
+            ));
+        }
+        for (env, o) in &client.overrides {
+            for (ki, k) in o.keys.iter().flatten().enumerate() {
+                refs.push((
+                    k.path().to_owned(),
+                    format!(
+                        "/clients/{ci}/overrides/{}/keys/{ki}{}",
+                        super::yaml::escape_pointer_segment(env),
+                        at(k)
+                    ),
+                ));
+            }
+        }
+    }
+    refs
+}

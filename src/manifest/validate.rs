@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::diagnostics::{Diagnostic, Diagnostics};
-use super::load::{Locator, key_refs};
+use super::diagnostics::{Diagnostic, Diagnostics, Locator};
+use super::model::key_refs;
 use super::model::{Contacts, Grant, KeyRef, Manifest, Scope};
 use super::orgno::{OrgNo, OrgNoError};
 use super::sniff::clip;

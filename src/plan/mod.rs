@@ -12,6 +12,7 @@ pub mod guard;
 pub mod manual;
 pub mod names;
 pub mod order;
+pub mod report;
 pub mod saved;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{Purpose, WordPiece, drift_line, show_expiry, show_value, status_word, word_diff};
-use crate::apply::ApplyReport;
+use crate::plan::report::ApplyReport;
 use crate::plan::{Change, ChangeKind, EnvPlan, ExpiryStatus, Phase, Plan};
 
 struct Paint {
