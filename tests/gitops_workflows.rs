@@ -108,6 +108,10 @@ fn plan_runs_on_pull_requests_and_may_comment() {
             checkout.with["ref"], "${{ github.event.pull_request.head.sha }}",
             "{file}"
         );
+        // With the base branch's history too: plan compares the contacts with the manifest at
+        // `origin/$GITHUB_BASE_REF`, and a shallow checkout has no such ref (every manual step
+        // would be shown again, with a warning).
+        assert_eq!(checkout.with["fetch-depth"], "0", "{file}");
         // The comment is written whatever happened, except when the run was cancelled.
         for id in ["comment-body", "comment"] {
             let condition = step(job, id).condition.as_deref().unwrap_or_default();
