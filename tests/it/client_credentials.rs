@@ -302,6 +302,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test]
 async fn no_key_material_or_token_appears_in_logs_debug_output_or_errors() {
     let captured = Captured::default();
+    // Other tests of this process hit the same callsites on other threads. While a single
+    // dispatcher is registered, tracing caches a callsite's interest from the default of the
+    // thread that hits it first (none there), so this subscriber would miss its events; with a
+    // second one registered, every callsite asks all of them.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(captured.clone())
