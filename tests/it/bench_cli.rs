@@ -4,7 +4,7 @@
 use std::process::Command;
 
 fn mpctl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mpctl"))
+    crate::support::mpctl(&[])
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! apply interrupted by faults that converges when run again.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use std::time::Duration;
 
@@ -105,17 +105,7 @@ impl Harness {
 
     /// Runs the binary with extra environment variables.
     fn mpctl_with(&self, args: &[&str], vars: &[(&str, String)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-        command
-            .current_dir(self.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MPCTL_") {
-                command.env_remove(key);
-            }
-        }
+        let mut command = crate::support::mpctl_in(self.path(), args);
         command
             .env("MPCTL_EMU_CLIENT_ID", &self.client_id)
             .env("MPCTL_EMU_KEY_FILE", self.path().join("admin.pem"))

@@ -4,21 +4,12 @@
 //! persisted state.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn mpctl(dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MPCTL_") {
-            command.env_remove(key);
-        }
-    }
-    command.output().expect("run mpctl")
+    crate::support::mpctl_in(dir, args)
+        .output()
+        .expect("run mpctl")
 }
 
 fn text(output: &Output) -> String {

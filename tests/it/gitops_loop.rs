@@ -13,9 +13,8 @@
 use crate::support::gitops as gitops_support;
 
 use std::fs;
-use std::process::Command;
 
-use gitops_support::{GhCall, JobRun, PR_HEAD_SHA, Runner, mpctl_bin};
+use gitops_support::{GhCall, JobRun, PR_HEAD_SHA, Runner};
 use serde_json::json;
 
 const MARKER: &str = "<!-- mpctl-plan -->";
@@ -60,10 +59,7 @@ fn read_output(job: &JobRun, step: &str) -> String {
 
 /// Runs the binary in the example's directory of the workspace (sharing the emulator's state).
 fn mpctl(runner: &Runner, args: &[&str]) -> std::process::Output {
-    Command::new(mpctl_bin())
-        .args(args)
-        .current_dir(runner.workspace.join(EXAMPLE))
-        .env("NO_COLOR", "1")
+    crate::support::mpctl_in(&runner.workspace.join(EXAMPLE), args)
         .output()
         .expect("run mpctl")
 }

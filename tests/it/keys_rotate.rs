@@ -2,7 +2,7 @@
 //! writes and their modes, the manifest edit that keeps comments, and every refusal.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const MANIFEST: &str = r#"# yaml-language-server: $schema=../schema/mpctl.schema.json
 version: 1
@@ -26,10 +26,7 @@ clients:
 "#;
 
 fn mpctl(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
+    crate::support::mpctl_in(dir, args)
         .output()
         .expect("the binary runs")
 }
