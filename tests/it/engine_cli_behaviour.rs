@@ -1,0 +1,270 @@
+//! What CI and reviewers rely on, with the real binary against one emulator per environment:
+//! environments in the manifest's order, apply stopping at the first failing one; drift told
+//! from the live side and exiting 2 also for drift apply would refuse to correct; saved plans
+//! recognised by content; `--quiet` and the progress lines of runs without a terminal.
+
+use crate::support::engine as engine_support;
+
+use engine_support::{Harness, code, stderr, stdout, text};
+use mpctl::emulator::FaultConfig;
+
+/// Lists `test` before `prod`: the opposite of the alphabet.
+const MANIFEST: &str = r#"
+version: 1
+organization: "910753282"
+prefixes: [acme]
+environments:
+  ENVIRONMENTS
+scopes:
+  - name: acme:orders.read
+    description: Read orders
+    grants: ["910753282", "974760673"]
+  - name: acme:orders.write
+    description: Write orders
+    grants: ["910753282"]
+"#;
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in:\n{haystack}"))
+}
+
+#[test]
+fn environments_are_planned_applied_and_reported_in_the_manifests_order() {
+    let h = Harness::start(&["test", "prod"]);
+    h.write("mpctl.yaml", MANIFEST);
+
+    let plan = h.mpctl(&["plan", "mpctl.yaml"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    let out = stdout(&plan);
+    assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
+
+    let json = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["environments"][0]["env"], "test");
+    assert_eq!(value["environments"][1]["env"], "prod");
+
+    let markdown = stdout(&h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]));
+    assert!(position(&markdown, "| test |") < position(&markdown, "| prod |"));
+
+    // `--env` in another order does not change it either.
+    let narrowed = h.mpctl(&["plan", "mpctl.yaml", "--env", "prod", "--env", "test"]);
+    let out = stdout(&narrowed);
+    assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
+
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let out = stdout(&apply);
+    assert!(position(&out, "Applied test") < position(&out, "Applied prod"));
+}
+
+#[test]
+fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() {
+    // `test` does not own the prefix `beta`: creating its scope fails there.
+    let h = Harness::start_with(&[("test", &["acme"]), ("prod", &["acme", "beta"])]);
+    let manifest = MANIFEST.replace("prefixes: [acme]", "prefixes: [acme, beta]")
+        + "  - name: beta:thing\n    description: Beta\n";
+    h.write("mpctl.yaml", &manifest);
+
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
+    assert_eq!(code(&apply), 1, "{}", text(&apply));
+    let out = stdout(&apply);
+    assert!(out.contains("Apply of test stopped"), "{}", text(&apply));
+    assert!(!out.contains("Applied prod"), "{}", text(&apply));
+    assert!(
+        out.contains("Not attempted, because applying test failed: prod."),
+        "{}",
+        text(&apply)
+    );
+    let prod = h.mpctl(&["plan", "mpctl.yaml", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(code(&prod), 2, "prod was left alone: {}", text(&prod));
+
+    let json = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
+    assert_eq!(code(&json), 1, "{}", text(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["applied"][0]["env"], "test");
+    assert_eq!(doc["not_attempted"], serde_json::json!(["prod"]));
+}
+
+#[test]
+fn drift_is_told_from_the_live_side_in_every_format() {
+    let h = Harness::start(&["test"]);
+    h.write("mpctl.yaml", MANIFEST);
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    // Revoked "in the portal": applied from another manifest.
+    h.write("portal.yaml", &MANIFEST.replace(", \"974760673\"", ""));
+    assert_eq!(code(&h.mpctl(&["apply", "portal.yaml", "--yes"])), 0);
+
+    let wording =
+        "grant of acme:orders.read to 974760673 was removed outside mpctl; apply adds it back";
+    let human = h.mpctl(&["drift", "mpctl.yaml"]);
+    assert_eq!(code(&human), 2, "{}", text(&human));
+    assert!(
+        stdout(&human).contains(&format!("- {wording}")),
+        "{}",
+        text(&human)
+    );
+    assert!(!stdout(&human).contains("Phase 2"), "{}", text(&human));
+    let markdown = h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]);
+    assert_eq!(code(&markdown), 2);
+    assert!(stdout(&markdown).contains(wording), "{}", text(&markdown));
+    let json = h.mpctl(&["drift", "mpctl.yaml", "--format", "json"]);
+    assert_eq!(code(&json), 2);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["environments"][0]["changes"][0]["drift"], wording);
+    // A plan keeps the plan's wording.
+    let plan = stdout(&h.mpctl(&["plan", "mpctl.yaml"]));
+    assert!(
+        plan.contains("+ grant acme:orders.read to 974760673"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
+    let protected = MANIFEST.replace(
+        "    description: Read orders\n",
+        "    description: Read orders\n    protected: true\n",
+    );
+    let h = Harness::start(&["test"]);
+    h.write("mpctl.yaml", &protected);
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    // A grant added by hand to the protected scope.
+    h.write(
+        "portal.yaml",
+        &protected.replace("\"974760673\"]", "\"974760673\", \"991825827\"]"),
+    );
+    assert_eq!(code(&h.mpctl(&["apply", "portal.yaml", "--yes"])), 0);
+
+    let drift = h.mpctl(&["drift", "mpctl.yaml"]);
+    assert_eq!(code(&drift), 2, "{}", text(&drift));
+    let out = stdout(&drift);
+    assert!(
+        out.contains("grant of acme:orders.read to 991825827 was added outside mpctl"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Apply would refuse to correct this drift"),
+        "{out}"
+    );
+    assert!(out.contains("protected scope `acme:orders.read`"), "{out}");
+    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 1);
+
+    // Enough hand-made grants to trip the mass-destroy guard.
+    let guarded = MANIFEST.replace(
+        "scopes:\n",
+        "settings:\n  mass_destroy_percent: 10\nscopes:\n",
+    );
+    h.write("mpctl.yaml", &guarded);
+    let drift = h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]);
+    assert_eq!(code(&drift), 2, "{}", text(&drift));
+    let out = stdout(&drift);
+    assert!(out.contains("--allow-mass-destroy"), "{out}");
+    assert!(
+        out.contains("Apply would refuse to correct this drift"),
+        "{out}"
+    );
+
+    // Could not check: 1.
+    h.write("broken.yaml", "version: 1\norganization: \"123\"\n");
+    assert_eq!(code(&h.mpctl(&["drift", "broken.yaml"])), 1);
+}
+
+#[test]
+fn a_saved_plan_applies_whatever_its_name() {
+    let h = Harness::start(&["test"]);
+    h.write("mpctl.yaml", MANIFEST);
+    let saved = h.mpctl(&["plan", "mpctl.yaml", "--out", "saved.plan"]);
+    assert_eq!(code(&saved), 0, "{}", text(&saved));
+    let apply = h.mpctl(&["apply", "saved.plan"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    assert!(stdout(&apply).contains("Applied test"), "{}", text(&apply));
+    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+}
+
+#[test]
+fn quiet_prints_only_the_one_line_result() {
+    let h = Harness::start(&["test", "prod"]);
+    h.write("mpctl.yaml", MANIFEST);
+    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes", "-q"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    assert_eq!(
+        stdout(&apply),
+        "Applied test, prod: 10 changes done.\n",
+        "{}",
+        text(&apply)
+    );
+    assert_eq!(stderr(&apply), "", "{}", text(&apply));
+    let again = h.mpctl(&["apply", "mpctl.yaml", "--yes", "-q"]);
+    assert_eq!(stdout(&again), "Nothing to apply.\n", "{}", text(&again));
+    assert_eq!(stderr(&again), "", "{}", text(&again));
+}
+
+#[test]
+fn warnings_go_through_the_printer_and_quiet_silences_them() {
+    let manifest = (1..=6).fold(MANIFEST.to_owned(), |m, i| {
+        m + &format!("  - name: acme:extra{i}\n    description: Extra {i}\n")
+    });
+    let faults = FaultConfig {
+        drop_after_rate: 0.5,
+        seed: 11,
+        ..FaultConfig::default()
+    };
+    let mut warned = false;
+    for quiet in [false, true] {
+        let h = Harness::start(&["test"]);
+        h.write("mpctl.yaml", &manifest);
+        h.env("test").emulator.set_faults(faults.clone());
+        let mut args = vec!["apply", "mpctl.yaml", "--yes", "--concurrency", "1"];
+        if quiet {
+            args.push("-q");
+        }
+        let apply = h.mpctl(&args);
+        let err = stderr(&apply);
+        assert!(
+            !err.contains(" WARN "),
+            "no raw log lines: {}",
+            text(&apply)
+        );
+        if quiet {
+            assert!(!err.contains("warning:"), "{}", text(&apply));
+        } else {
+            for line in err.lines().filter(|l| l.contains("is unknown")) {
+                assert!(line.starts_with("warning: the outcome of"), "{line}");
+                warned = true;
+            }
+        }
+    }
+    assert!(warned, "the faults made an outcome unknown");
+}
+
+#[test]
+fn without_a_terminal_long_runs_print_progress_lines() {
+    let h = Harness::start(&["test"]);
+    h.write("mpctl.yaml", MANIFEST);
+    h.env("test").emulator.set_faults(FaultConfig {
+        latency: std::time::Duration::from_millis(60),
+        ..FaultConfig::default()
+    });
+    let every = [("MPCTL_PROGRESS_SECONDS", "0.1")];
+    let apply = h.mpctl_with(
+        &["apply", "mpctl.yaml", "--yes", "--concurrency", "1"],
+        &every,
+    );
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let err = stderr(&apply);
+    assert!(
+        err.lines().any(|l| l.starts_with("Reading the live state of test: ")
+            && l.contains(" requests, ")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains(" of 5 changes, ") && l.ends_with(" s")),
+        "{err}"
+    );
+    let quiet = h.mpctl_with(&["plan", "mpctl.yaml", "-q"], &every);
+    assert!(!stderr(&quiet).contains("requests"), "{}", text(&quiet));
+}
