@@ -10,6 +10,7 @@ pub mod apply;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod diagnostic_code;
 pub mod digest;
 pub mod emulator;
 pub mod import;
