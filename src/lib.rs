@@ -20,4 +20,5 @@ pub mod plan;
 pub mod printer;
 pub mod render;
 pub mod schema;
+pub mod secret;
 pub mod state;
