@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::api::{ApiError, ContactTarget, SelfService};
 use crate::plan::{Action, Change, ClientRef, EnvPlan, ManualStep, Phase};
 
+#[cfg(any(test, feature = "testkit"))]
 pub mod fake;
 
 /// What happened to a change that was attempted and failed.

@@ -183,6 +183,7 @@ pub(crate) trait HasApi {
     fn api(&self) -> &Self::Api;
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl HasApi for crate::apply::fake::FakeService {
     type Api = Self;
     fn api(&self) -> &Self {
