@@ -100,6 +100,9 @@ catalogue! {
     KeysDuplicateKid = "mpctl::keys::duplicate_kid", "two keys of a client with the same `kid`";
     KeysRetireAfter = "mpctl::keys::retire_after", "a `retire_after` that is not a date";
     ManifestInvalid = "mpctl::manifest::invalid", "the summary of an invalid manifest (the problems are listed above it)";
+    PlanFile = "mpctl::plan::file", "a file given as a saved plan that is not one, or of another format version";
+    PlanStale = "mpctl::plan::stale", "a saved plan that no longer matches the manifest or the live state; nothing is applied";
+    ImportExists = "mpctl::import::exists", "`import` would overwrite a file (the manifest given, or one with other content)";
     ApiStatus = "mpctl::api::status", "the API answered with an error status";
     ApiTransport = "mpctl::api::transport", "the API could not be reached, or its answer could not be read";
     ApiAuth = "mpctl::api::auth", "no access token could be obtained";

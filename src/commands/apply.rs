@@ -12,6 +12,7 @@ use super::plan::{
 };
 use crate::apply::{ApplyReport, execute};
 use crate::cli::{ApplyArgs, OutputFormat};
+use crate::diagnostic_code::Code;
 use crate::manifest::LoadedManifest;
 use crate::plan::{EnvPlan, Plan, compare, guard, saved};
 use crate::printer::Printer;
@@ -150,6 +151,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     let manifest_moved = loaded.digest != saved_plan.manifest_digest;
     if manifest_moved && !args.replan_if_same {
         miette::bail!(
+            code = Code::PlanStale,
             help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; or \
                     pass --replan-if-same to apply a fresh plan that makes the same changes",
             "the manifest ({}) changed since the plan in {} was saved; the plan is stale",
@@ -204,6 +206,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         }
         let refused = if !args.replan_if_same && !stale.is_empty() {
             Some(miette::miette!(
+                code = Code::PlanStale,
                 help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; \
                         or pass --replan-if-same to apply a fresh plan that makes the same changes",
                 "the saved plan {} is stale; nothing was applied:\n{}",
@@ -212,6 +215,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             ))
         } else if args.replan_if_same && !differ.is_empty() {
             Some(miette::miette!(
+                code = Code::PlanStale,
                 help = "plan again on the current manifest (`mpctl plan --out FILE`), review that \
                         plan, and apply it",
                 "the changes planned now are not the ones reviewed in {}; nothing was applied:\n{}",
