@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use crate::api::{ApiError, ContactTarget, SelfService};
 use crate::plan::{Action, Change, ClientRef, EnvPlan, Phase};
 
+#[cfg(any(test, feature = "testkit"))]
 pub mod fake;
 
 pub use crate::plan::report::{ApplyReport, Failure};

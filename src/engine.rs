@@ -121,6 +121,7 @@ impl HasApi for Connection {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl HasApi for crate::apply::fake::FakeService {
     type Api = Self;
     fn api(&self) -> &Self {

@@ -9,6 +9,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
+use crate::diagnostic_code::Code;
 use crate::manifest::model::Manifest;
 use crate::manifest::yaml::escape_pointer_segment;
 
@@ -59,7 +60,7 @@ pub struct SchemaProblem {
     /// Underline the node's key (a field name) rather than its value.
     pub at_key: bool,
     /// Diagnostic code, e.g. `mpctl::schema::unknown_field`.
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// How to fix it (with a "did you mean" where one fits).
@@ -103,7 +104,7 @@ pub fn check(document: &Value, part: bool) -> Vec<SchemaProblem> {
         return vec![SchemaProblem {
             pointer: String::new(),
             at_key: false,
-            code: "mpctl::schema::internal",
+            code: Code::SchemaInternal,
             message: "the manifest schema failed to compile".into(),
             help: "this is a bug in mpctl; please report it".into(),
         }];
@@ -147,7 +148,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                     SchemaProblem {
                         pointer: format!("{pointer}/{}", escape_pointer_segment(name)),
                         at_key: true,
-                        code: "mpctl::schema::unknown_field",
+                        code: Code::SchemaUnknownField,
                         message: format!("unknown field `{}`", crate::manifest::sniff::clip(name)),
                         help,
                     }
@@ -162,7 +163,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                 format!("`{}`", describe(&pointer))
             };
             vec![problem(
-                "mpctl::schema::missing_field",
+                Code::SchemaMissingField,
                 !pointer.is_empty(),
                 format!("{at} is missing the required field `{name}`"),
                 required_help(name),
@@ -185,7 +186,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => {
             vec![problem(
-                "mpctl::schema::range",
+                Code::SchemaRange,
                 false,
                 format!("`{field}` is {}, below the minimum {limit}", show(instance)),
                 format!("use a value of at least {limit}"),
@@ -199,7 +200,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                 format!("use a value of at most {limit}")
             };
             vec![problem(
-                "mpctl::schema::range",
+                Code::SchemaRange,
                 false,
                 format!("`{field}` is {}, above the maximum {limit}", show(instance)),
                 help,
@@ -209,7 +210,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
             vec![orgno_problem(&pointer, false, instance)]
         }
         ValidationErrorKind::Pattern { pattern } => vec![problem(
-            "mpctl::schema::pattern",
+            Code::SchemaPattern,
             false,
             format!(
                 "{} does not have the form `{}` needs",
@@ -278,7 +279,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
             }
         }
         _ => vec![problem(
-            "mpctl::schema::invalid",
+            Code::SchemaInvalid,
             false,
             format!(
                 "`{}` is invalid: {}",
@@ -369,7 +370,7 @@ fn enum_problem(pointer: &str, instance: &Value, allowed: &[String]) -> SchemaPr
     SchemaProblem {
         pointer: pointer.to_owned(),
         at_key: false,
-        code: "mpctl::schema::enum",
+        code: Code::SchemaEnum,
         message: format!("{} is not an allowed value of `{field}`", show(instance)),
         help,
     }
@@ -404,7 +405,7 @@ fn type_problem(pointer: &str, expected: &str, instance: &Value) -> SchemaProble
         pointer: pointer.to_owned(),
         // A block mapping or list starts on the line below its key: underline the key.
         at_key: instance.is_object() || instance.is_array(),
-        code: "mpctl::schema::type",
+        code: Code::SchemaType,
         message: format!(
             "`{field}` must be {}, found {}",
             article(expected),
@@ -517,7 +518,7 @@ fn orgno_problem(pointer: &str, at_key: bool, instance: &Value) -> SchemaProblem
     SchemaProblem {
         pointer: pointer.to_owned(),
         at_key,
-        code: "mpctl::orgno::format",
+        code: Code::OrgnoFormat,
         message,
         help: pattern_help(ORGNO_PATTERN),
     }
@@ -588,7 +589,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn codes(doc: Value) -> Vec<(String, &'static str, String)> {
+    fn codes(doc: Value) -> Vec<(String, Code, String)> {
         check(&doc, false)
             .into_iter()
             .map(|p| (p.pointer, p.code, p.help))
@@ -609,7 +610,7 @@ mod tests {
         assert!(
             problems.contains(&(
                 "/scopes/0/descripton".into(),
-                "mpctl::schema::unknown_field",
+                Code::SchemaUnknownField,
                 "did you mean `description`?".into()
             )),
             "{problems:?}"
@@ -620,7 +621,7 @@ mod tests {
     fn missing_required_fields_are_reported_on_their_parent() {
         let problems = codes(json!({"version": 1}));
         assert_eq!(problems[0].0, "");
-        assert_eq!(problems[0].1, "mpctl::schema::missing_field");
+        assert_eq!(problems[0].1, Code::SchemaMissingField);
     }
 
     #[test]
@@ -641,7 +642,7 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.0 == "/scopes/0/grants/0/env" && p.1 == "mpctl::schema::unknown_field"),
+                .any(|p| p.0 == "/scopes/0/grants/0/env" && p.1 == Code::SchemaUnknownField),
             "{problems:?}"
         );
     }
@@ -658,14 +659,14 @@ mod tests {
             "version": 1, "organization": "974760673",
             "scopes": [{"name": "a:b", "description": "x", "visibility": "PUBLC"}]
         }));
-        assert_eq!(problems[0].1, "mpctl::schema::enum");
+        assert_eq!(problems[0].1, Code::SchemaEnum);
         assert!(problems[0].2.contains("PUBLIC"), "{problems:?}");
     }
 
     #[test]
     fn merge_keys_are_explained() {
         let problems = codes(json!({"version": 1, "organization": "974760673", "<<": {}}));
-        assert_eq!(problems[0].1, "mpctl::schema::unknown_field");
+        assert_eq!(problems[0].1, Code::SchemaUnknownField);
         assert!(problems[0].2.contains("merge keys"), "{problems:?}");
     }
 

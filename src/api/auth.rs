@@ -21,6 +21,7 @@ use super::retry::RetryPolicy;
 use super::transport::{self, Sent};
 use super::wire::{self, JWT_BEARER, TokenResponse};
 use crate::manifest::orgno::OrgNo;
+use crate::secret::Secret;
 
 /// Lifetime of a grant, seconds.
 pub const GRANT_LIFETIME_SECS: i64 = 60;
@@ -79,9 +80,9 @@ impl KindName for jsonwebtoken::errors::Error {
 }
 
 /// An access token. `Debug` and `Display` never show it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AccessToken {
-    value: String,
+    value: Secret<String>,
     /// When it stops working (by our clock, from `expires_in`).
     pub expires_at: Instant,
     /// The organisation the token acts for (its `consumer` claim), when it is a JWT.
@@ -90,25 +91,15 @@ pub struct AccessToken {
     pub scope: Option<String>,
 }
 
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("value", &"<redacted>")
-            .field("organization", &self.organization)
-            .field("scope", &self.scope)
-            .finish()
-    }
-}
-
 impl AccessToken {
     /// The `Authorization` header value.
     pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.value)
+        format!("Bearer {}", self.value.expose())
     }
 
     /// The token itself (for `mpctl token`, which prints it on purpose).
     pub(crate) fn secret(&self) -> &str {
-        &self.value
+        self.value.expose()
     }
 
     /// Whether it should be renewed before use at `now`.
@@ -288,7 +279,7 @@ impl TokenSource {
                         self.env, self.token_url
                     ))
                 })?;
-                if response.access_token.is_empty() {
+                if response.access_token.expose().is_empty() {
                     return Err(ApiError::Auth(format!(
                         "{}: the token endpoint {} answered without an access token",
                         self.env, self.token_url
@@ -296,7 +287,7 @@ impl TokenSource {
                 }
                 let lifetime = response.expires_in.unwrap_or(120).max(0);
                 Ok(AccessToken {
-                    organization: token_organization(&response.access_token),
+                    organization: token_organization(response.access_token.expose()),
                     expires_at: started + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0)),
                     value: response.access_token,
                     scope: response.scope,
@@ -488,7 +479,7 @@ mod tests {
     fn tokens_are_refreshed_twenty_seconds_early() {
         let now = Instant::now();
         let token = AccessToken {
-            value: "secret-token".into(),
+            value: Secret::new("secret-token".into()),
             expires_at: now + Duration::from_secs(30),
             organization: None,
             scope: None,

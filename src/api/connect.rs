@@ -14,6 +14,7 @@ use super::credentials::Credentials;
 use super::endpoints::{Endpoints, Target};
 use super::retry::RetryPolicy;
 use super::transport;
+use crate::diagnostic_code::Code;
 use crate::manifest::LoadedManifest;
 use crate::manifest::model::Environment;
 use crate::manifest::orgno::OrgNo;
@@ -318,7 +319,7 @@ pub async fn connect_local_in(
         // The generic help names `emulator serve --state`; here the state is the working
         // directory's.
         crate::emulator::EmulatorError::Locked { path } => miette::miette!(
-            code = "mpctl::emulator::locked",
+            code = Code::EmulatorLocked,
             help = "another mpctl command (or an `mpctl emulator serve`) is using the `local` \
                     environment's state in this directory: wait for it to finish, or stop it",
             "the emulator state {} is in use by another process",

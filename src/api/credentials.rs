@@ -29,6 +29,7 @@ use rsa::{BigUint, RsaPrivateKey};
 
 use super::endpoints::DigdirEnv;
 use crate::manifest::orgno::OrgNo;
+use crate::secret::Secret;
 
 /// How the token endpoint identifies the signing key: exactly one of these goes in the grant's
 /// header.
@@ -64,24 +65,13 @@ pub struct CertificateInfo {
 }
 
 /// An admin client's credentials. `Debug` never shows key material.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Credentials {
     /// The admin client's `client_id` (the grant's `iss`).
     pub client_id: String,
-    key: EncodingKey,
+    private_key: Secret<EncodingKey>,
     identity: KeyIdentity,
     certificate: Option<CertificateInfo>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("client_id", &self.client_id)
-            .field("identity", &self.identity)
-            .field("certificate", &self.certificate)
-            .field("private_key", &"<redacted>")
-            .finish()
-    }
 }
 
 /// Why credentials cannot be used. Messages name files and variables, never their contents.
@@ -419,7 +409,7 @@ impl Credentials {
             .map_err(|_| "the key cannot be encoded".to_owned())?;
         Ok(Self {
             client_id,
-            key: EncodingKey::from_rsa_der(der.as_bytes()),
+            private_key: Secret::new(EncodingKey::from_rsa_der(der.as_bytes())),
             identity,
             certificate,
         })
@@ -437,7 +427,7 @@ impl Credentials {
 
     /// The signing key (crate-internal: only the grant builder signs).
     pub(crate) fn encoding_key(&self) -> &EncodingKey {
-        &self.key
+        self.private_key.expose()
     }
 
     /// Refuses a business certificate of another organisation than `expected`, before any

@@ -3,15 +3,16 @@
 use std::fmt::Display;
 
 use super::ApiError;
+use crate::diagnostic_code::Code;
 
 impl miette::Diagnostic for ApiError {
     fn code<'a>(&'a self) -> Option<Box<dyn Display + 'a>> {
         let code = match self {
-            ApiError::Status { .. } => "mpctl::api::status",
-            ApiError::Transport { .. } => "mpctl::api::transport",
-            ApiError::Auth(_) => "mpctl::api::auth",
-            ApiError::Unsupported(_) => "mpctl::api::unsupported",
-            ApiError::Refused { .. } => "mpctl::api::refused",
+            ApiError::Status { .. } => Code::ApiStatus,
+            ApiError::Transport { .. } => Code::ApiTransport,
+            ApiError::Auth(_) => Code::ApiAuth,
+            ApiError::Unsupported(_) => Code::ApiUnsupported,
+            ApiError::Refused { .. } => Code::ApiRefused,
         };
         Some(Box::new(code))
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::model::{IntegrationType, TokenType, Visibility};
 use crate::manifest::orgno::OrgNo;
+use crate::secret::Secret;
 use crate::state::{ClientState, KeyState, ScopeState};
 
 /// The grant type of every Maskinporten client and of the admin client's own token requests.
@@ -441,24 +442,13 @@ impl ContactsResponse {
 }
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TokenResponse {
-    pub access_token: String,
+    pub access_token: Secret<String>,
     pub token_type: Option<String>,
     pub expires_in: Option<i64>,
     pub scope: Option<String>,
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &"<redacted>")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("scope", &self.scope)
-            .finish()
-    }
 }
 
 /// The server's own words from an error body: the first of the usual message fields of a
@@ -655,7 +645,7 @@ mod tests {
     #[test]
     fn token_response_debug_hides_the_token() {
         let token = TokenResponse {
-            access_token: "eyJsecret".into(),
+            access_token: Secret::new("eyJsecret".into()),
             ..Default::default()
         };
         assert!(!format!("{token:?}").contains("eyJsecret"));

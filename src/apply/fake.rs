@@ -1,7 +1,8 @@
 //! An in-memory [`SelfService`] that behaves like the API in the ways the engine depends on
 //! (409 on re-creating a scope, keys get a server-set `exp`, at most 5 keys, no contacts API
 //! unless enabled), records every call, flags ordering violations, and fails on request. Used by
-//! the engine's tests; public so integration tests can drive the executor without a network.
+//! the engine's unit tests, and by integration tests (to drive the executor without a network)
+//! through the `testkit` feature; not in the shipped library.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;

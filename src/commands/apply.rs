@@ -9,6 +9,7 @@ use super::Exit;
 use super::plan::{reading, render_plan};
 use crate::api::Access;
 use crate::cli::{ApplyArgs, OutputFormat};
+use crate::diagnostic_code::Code;
 use crate::engine::{self, ApplyReport, HasApi, execute, plan_environments, select_environments};
 use crate::manifest::LoadedManifest;
 use crate::plan::{EnvPlan, Plan, compare, saved};
@@ -153,6 +154,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     let manifest_moved = loaded.digest != saved_plan.manifest_digest;
     if manifest_moved && !args.replan_if_same {
         miette::bail!(
+            code = Code::PlanStale,
             help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; or \
                     pass --replan-if-same to apply a fresh plan that makes the same changes",
             "the manifest ({}) changed since the plan in {} was saved; the plan is stale",
@@ -207,6 +209,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
         }
         let refused = if !args.replan_if_same && !stale.is_empty() {
             Some(miette::miette!(
+                code = Code::PlanStale,
                 help = "plan again (`mpctl plan --out FILE`), review it, and apply the new file; \
                         or pass --replan-if-same to apply a fresh plan that makes the same changes",
                 "the saved plan {} is stale; nothing was applied:\n{}",
@@ -215,6 +218,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             ))
         } else if args.replan_if_same && !differ.is_empty() {
             Some(miette::miette!(
+                code = Code::PlanStale,
                 help = "plan again on the current manifest (`mpctl plan --out FILE`), review that \
                         plan, and apply it",
                 "the changes planned now are not the ones reviewed in {}; nothing was applied:\n{}",

@@ -12,6 +12,7 @@ use crate::api::connect::{Access, connect_env};
 use crate::api::retry::RetryPolicy;
 use crate::api::{ApiError, SelfService};
 use crate::cli::ImportArgs;
+use crate::diagnostic_code::Code;
 use crate::import::{self, ImportedEnv};
 use crate::manifest::model::{Environments, Manifest};
 use crate::manifest::orgno::OrgNo;
@@ -253,6 +254,7 @@ fn check_out(out: &Path, args: &ImportArgs) -> miette::Result<()> {
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     if args.manifest.as_deref().is_some_and(|m| same(m, out)) {
         miette::bail!(
+            code = Code::ImportExists,
             help =
                 "write the import elsewhere and compare, or pass --force to replace the manifest",
             "--out {} is the manifest given to --manifest; not overwriting it",
@@ -260,6 +262,7 @@ fn check_out(out: &Path, args: &ImportArgs) -> miette::Result<()> {
         );
     }
     miette::bail!(
+        code = Code::ImportExists,
         help = "pass --force to replace it, or choose another --out",
         "{} exists; not overwriting it",
         out.display()
@@ -281,6 +284,7 @@ fn write_key_files(
                 continue;
             }
             miette::bail!(
+                code = Code::ImportExists,
                 help = "move the existing file away, or write the manifest elsewhere with --out",
                 "{} exists with other content; not overwriting it",
                 path.display()

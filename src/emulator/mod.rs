@@ -29,6 +29,7 @@ pub use clock::Clock;
 pub use faults::FaultConfig;
 
 use crate::manifest::orgno::OrgNo;
+use crate::secret::Secret;
 use ca::TestCa;
 use faults::Faults;
 use server::ApiFailure;
@@ -215,12 +216,12 @@ fn generate_secrets() -> Result<Secrets, EmulatorError> {
     let ca = TestCa::generate().map_err(setup_error)?;
     let signing_key_pem = ca::generate_rsa_pem().map_err(setup_error)?;
     Ok(Secrets {
-        signing_key_pem,
+        signing_key_pem: Secret::new(signing_key_pem),
         signing_kid: format!(
             "mpctl-emulator-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         ),
-        ca_key_pem: ca.key_pem().to_owned(),
+        ca_key_pem: Secret::new(ca.key_pem().to_owned()),
         ca_cert_pem: ca.cert_pem().to_owned(),
     })
 }
@@ -327,10 +328,10 @@ impl Emulator {
             .secrets
             .clone()
             .ok_or_else(|| setup_error("the emulator keys are missing"))?;
-        let signer = Signer::from_pem(&secrets.signing_key_pem, &secrets.signing_kid)
+        let signer = Signer::from_pem(secrets.signing_key_pem.expose(), &secrets.signing_kid)
             .map_err(setup_error)?;
-        let ca =
-            TestCa::from_pem(&secrets.ca_key_pem, &secrets.ca_cert_pem).map_err(setup_error)?;
+        let ca = TestCa::from_pem(secrets.ca_key_pem.expose(), &secrets.ca_cert_pem)
+            .map_err(setup_error)?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -428,6 +429,7 @@ impl Emulator {
         let private_key_pem = match existing
             .as_ref()
             .and_then(|o| o.admin_private_key_pem.clone())
+            .map(Secret::into_inner)
         {
             Some(pem) => pem,
             None => {
@@ -523,7 +525,7 @@ impl Emulator {
         Some(AdminIdentity {
             client_id: record.admin_client_id.clone()?,
             kid: record.admin_kid.clone()?,
-            private_key_pem: record.admin_private_key_pem.clone()?,
+            private_key_pem: record.admin_private_key_pem.clone()?.into_inner(),
         })
     }
 
@@ -655,7 +657,7 @@ fn bootstrap_mutations(
             AdminIdentity {
                 client_id,
                 kid,
-                private_key_pem: pem,
+                private_key_pem: pem.into_inner(),
             },
             mutations,
         ));
@@ -671,7 +673,7 @@ fn bootstrap_mutations(
     jwk.insert("use".into(), "sig".into());
     record.admin_client_id = Some(client_id.clone());
     record.admin_kid = Some(kid.clone());
-    record.admin_private_key_pem = Some(private_key_pem.clone());
+    record.admin_private_key_pem = Some(Secret::new(private_key_pem.clone()));
     mutations.push(Mutation::Org(record));
     mutations.push(Mutation::Client(ClientRecord {
         client_id: client_id.clone(),

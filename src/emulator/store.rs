@@ -24,52 +24,34 @@ use serde::{Deserialize, Serialize};
 use super::EmulatorError;
 use super::audit::{AuditEntry, AuditLog};
 use crate::manifest::model::Contacts;
+use crate::secret::Secret;
 
 /// Compact when the journal holds this many commits.
 const COMPACT_AFTER: u64 = 20_000;
 
 /// Keys and certificates the emulator itself needs; generated once, kept in the state.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Secrets {
     /// RSA key signing access tokens (PKCS#8 PEM).
-    pub signing_key_pem: String,
+    pub signing_key_pem: Secret<String>,
     /// `kid` of the signing key in `/jwk`.
     pub signing_kid: String,
-    pub ca_key_pem: String,
+    pub ca_key_pem: Secret<String>,
     pub ca_cert_pem: String,
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets")
-            .field("signing_kid", &self.signing_kid)
-            .finish_non_exhaustive()
-    }
-}
-
 /// An organisation known to the emulator: its scope prefixes and bootstrap admin client.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OrgRecord {
     pub orgno: String,
     pub prefixes: BTreeSet<String>,
     pub admin_client_id: Option<String>,
     pub admin_kid: Option<String>,
     /// The admin client's private key (PKCS#8 PEM). Secret.
-    pub admin_private_key_pem: Option<String>,
+    pub admin_private_key_pem: Option<Secret<String>>,
     /// The organisation's name, sent with grants (`consumer_organization_name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-}
-
-impl std::fmt::Debug for OrgRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgRecord")
-            .field("orgno", &self.orgno)
-            .field("prefixes", &self.prefixes)
-            .field("admin_client_id", &self.admin_client_id)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A scope as stored; [`super::server`] maps it to the wire.

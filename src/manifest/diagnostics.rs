@@ -15,6 +15,8 @@ use miette::{
 };
 use serde_json::json;
 
+use crate::diagnostic_code::Code;
+
 mod locator;
 pub use locator::Locator;
 pub(crate) use locator::{FileSpans, first_line};
@@ -138,7 +140,7 @@ pub struct Diagnostic {
     /// Error, warning, or a note attached to another diagnostic.
     pub severity: Severity,
     /// Stable identifier of the rule, e.g. `mpctl::scope::prefix`.
-    pub code: String,
+    pub code: Code,
     /// What is wrong, in one sentence.
     pub message: String,
     /// How to fix it.
@@ -151,19 +153,19 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error with code and message.
-    pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, message)
     }
 
     /// A new warning with code and message.
-    pub fn warning(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self::new(Severity::Warning, code, message)
     }
 
-    fn new(severity: Severity, code: impl Into<String>, message: impl Into<String>) -> Self {
+    fn new(severity: Severity, code: Code, message: impl Into<String>) -> Self {
         Self {
             severity,
-            code: code.into(),
+            code,
             message: message.into(),
             help: None,
             labels: Vec::new(),
@@ -190,7 +192,7 @@ impl Diagnostic {
         if !same_file {
             let mut note = Diagnostic::new(
                 Severity::Note,
-                self.code.clone(),
+                self.code,
                 text.clone().unwrap_or_else(|| "related location".into()),
             );
             note.labels.push(Label {
@@ -233,7 +235,7 @@ impl Diagnostic {
         let pos = self.position();
         json!({
             "severity": self.severity.as_str(),
-            "code": self.code,
+            "code": self.code.as_str(),
             "message": self.message,
             "help": self.help,
             "file": pos.as_ref().map(|p| p.file.clone()),
@@ -251,7 +253,7 @@ impl Diagnostic {
             Severity::Warning => "warning",
             Severity::Note => "notice",
         };
-        let mut props = vec![format!("title={}", escape_property(&self.code))];
+        let mut props = vec![format!("title={}", escape_property(self.code.as_str()))];
         if let Some(pos) = self.position() {
             props.insert(0, format!("file={}", escape_property(&pos.file)));
             props.insert(1, format!("line={}", pos.line));
@@ -306,7 +308,7 @@ impl std::error::Error for Diagnostic {}
 
 impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+        Some(Box::new(self.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -447,7 +449,7 @@ impl Diagnostics {
         let mut seen = std::collections::HashSet::new();
         self.items.retain(|d| {
             let at = d.position().map(|p| (p.file, p.line, p.column));
-            seen.insert((d.code.clone(), d.message.clone(), at))
+            seen.insert((d.code, d.message.clone(), at))
         });
     }
 
@@ -535,7 +537,7 @@ impl std::error::Error for Diagnostics {}
 
 impl miette::Diagnostic for Diagnostics {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("mpctl::manifest::invalid"))
+        Some(Box::new(Code::ManifestInvalid))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -591,28 +593,28 @@ mod tests {
     #[test]
     fn json_carries_position_and_code() {
         let f = file();
-        let d = Diagnostic::error("mpctl::orgno::format", "bad")
+        let d = Diagnostic::error(Code::OrgnoFormat, "bad")
             .with_help("fix it")
             .at(&f, SourceSpan::new(25.into(), 5), "here");
         let v = d.to_json();
         assert_eq!(v["line"], 2);
         assert_eq!(v["column"], 15);
         assert_eq!(v["end_column"], 20);
-        assert_eq!(v["code"], "mpctl::orgno::format");
+        assert_eq!(v["code"], Code::OrgnoFormat.as_str());
         assert_eq!(v["help"], "fix it");
     }
 
     #[test]
     fn github_annotation_escapes_data_and_properties() {
         let f = SourceFile::new(Path::new("a,b.yaml"), "x: 1\n".into());
-        let d = Diagnostic::error("mpctl::x", "50% wrong\nreally").at(
+        let d = Diagnostic::error(Code::YamlSyntax, "50% wrong\nreally").at(
             &f,
             SourceSpan::new(0.into(), 1),
             "",
         );
         assert_eq!(
             d.github_annotation(),
-            "::error file=a%2Cb.yaml,line=1,col=1,endLine=1,endColumn=2,title=mpctl%3A%3Ax::50%25 wrong%0Areally"
+            "::error file=a%2Cb.yaml,line=1,col=1,endLine=1,endColumn=2,title=mpctl%3A%3Ayaml%3A%3Asyntax::50%25 wrong%0Areally"
         );
     }
 
@@ -620,7 +622,7 @@ mod tests {
     fn labels_in_other_files_become_related_notes() {
         let a = file();
         let b = SourceFile::new(Path::new("b.yaml"), "scopes: []\n".into());
-        let d = Diagnostic::error("mpctl::merge::duplicate", "twice")
+        let d = Diagnostic::error(Code::MergeDuplicate, "twice")
             .at(&a, SourceSpan::new(0.into(), 7), "second")
             .at(&b, SourceSpan::new(0.into(), 6), "first defined here");
         let rendered = Diagnostics::from(d).render(false, 80);
@@ -634,7 +636,7 @@ mod tests {
         let text = format!("version: 1\nprefixes: [{}x]\n", "a, ".repeat(30_000));
         let at = text.len() - 3;
         let f = SourceFile::new(Path::new("long.yaml"), text);
-        let d = Diagnostic::error("mpctl::yaml::x", "far right")
+        let d = Diagnostic::error(Code::YamlSyntax, "far right")
             .with_help("fix it")
             .at(&f, SourceSpan::new(at.into(), 1), "this");
         let rendered = Diagnostics::from(d).render(false, 80);
@@ -650,9 +652,9 @@ mod tests {
     fn counts_errors_and_warnings() {
         let mut d = Diagnostics::new();
         assert!(!d.has_errors());
-        d.push(Diagnostic::warning("w", "w"));
+        d.push(Diagnostic::warning(Code::EnvUnused, "w"));
         assert!(!d.has_errors());
-        d.push(Diagnostic::error("e", "e"));
+        d.push(Diagnostic::error(Code::EnvNone, "e"));
         assert!(d.has_errors());
         assert_eq!(
             count_phrase(d.error_count(), d.warning_count()),

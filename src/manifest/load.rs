@@ -21,6 +21,7 @@ use super::model::{KeyRef, Manifest, key_refs, key_suffix};
 use super::sniff;
 use super::yaml;
 use super::{LoadedManifest, validate};
+use crate::diagnostic_code::Code;
 use crate::schema;
 
 /// Files larger than this are refused (a manifest is a few kilobytes; this bounds memory).
@@ -62,7 +63,7 @@ pub fn load_at(
             .filter_map(|g| g.first().map(|f| f.source.name().to_owned()))
             .collect();
         let mut d = Diagnostic::error(
-            "mpctl::load::several_manifests",
+            Code::LoadSeveralManifests,
             format!(
                 "these paths hold {} separate manifests (each file with `version` starts one): {}",
                 groups.len(),
@@ -157,7 +158,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
             if files.len() == before {
                 problems.push(
                     Diagnostic::error(
-                        "mpctl::load::no_files",
+                        Code::LoadNoFiles,
                         format!("no manifest files (*.yaml, *.yml) in {}", path.display()),
                     )
                     .with_help("point mpctl at a manifest file or a directory that holds one"),
@@ -168,7 +169,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
         } else {
             problems.push(
                 Diagnostic::error(
-                    "mpctl::load::not_found",
+                    Code::LoadNotFound,
                     format!("{} does not exist", path.display()),
                 )
                 .with_help("check the path; relative paths start at the current directory"),
@@ -190,7 +191,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Diagnostics) {
         Err(e) => {
             problems.push(
                 Diagnostic::error(
-                    "mpctl::load::read",
+                    Code::LoadRead,
                     format!("cannot read directory {}: {e}", dir.display()),
                 )
                 .with_help("check that the directory exists and is readable"),
@@ -251,7 +252,7 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
     if size > MAX_FILE_BYTES {
         let file = empty();
         return Err(Diagnostic::error(
-            "mpctl::file::too_large",
+            Code::FileTooLarge,
             format!(
                 "{} is {size} bytes; manifest files may be at most {MAX_FILE_BYTES} bytes",
                 path.display()
@@ -267,7 +268,7 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
         Ok(b) => b,
         Err(e) => {
             return Err(Diagnostic::error(
-                "mpctl::file::read",
+                Code::FileRead,
                 format!("cannot read {}: {e}", path.display()),
             )
             .with_help("check that the file exists and is readable")
@@ -290,7 +291,7 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
                 .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
                 + 1;
             return Err(Diagnostic::error(
-                "mpctl::file::not_utf8",
+                Code::FileNotUtf8,
                 format!("{} is not valid UTF-8", path.display()),
             )
             .with_help("save the file as UTF-8 (YAML files must be UTF-8 here)")
@@ -316,7 +317,7 @@ fn read_file(path: &Path) -> Result<ReadFile, Diagnostics> {
 /// A diagnostic about a file that is not a manifest: located at the file, with none of its text
 /// (the diagnostic's source is empty, so no report format can show a line of it).
 fn not_a_manifest(path: &Path, message: &str, help: &str) -> Diagnostic {
-    Diagnostic::error("mpctl::file::not_a_manifest", message)
+    Diagnostic::error(Code::FileNotAManifest, message)
         .with_help(help)
         .at(
             &SourceFile::new(path, String::new()),
@@ -429,7 +430,7 @@ fn group(files: Vec<ReadFile>, problems: &mut Diagnostics) -> Vec<Vec<ReadFile>>
             [owner] => groups[*owner].push(part),
             [] => problems.push(
                 Diagnostic::error(
-                    "mpctl::load::orphan_part",
+                    Code::LoadOrphanPart,
                     "this file has no `version`, so it is part of a manifest, but no manifest file is in its directory or above",
                 )
                 .with_help("add `version: 1` (and `organization`) to make it a manifest of its own, or move it next to its manifest")
@@ -442,7 +443,7 @@ fn group(files: Vec<ReadFile>, problems: &mut Diagnostics) -> Vec<Vec<ReadFile>>
                     .collect();
                 problems.push(
                     Diagnostic::error(
-                        "mpctl::load::ambiguous_part",
+                        Code::LoadAmbiguousPart,
                         format!(
                             "this file has no `version`, so it is part of a manifest, but its directory has several: {}",
                             names.join(", ")
@@ -522,13 +523,13 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
             .map(|s| first_line(&f.source, s))
             .unwrap_or_else(|| whole_file(&f.source));
             let label = match p.code {
-                "mpctl::schema::unknown_field" => "unknown field",
-                "mpctl::schema::missing_field" => "missing a field",
-                "mpctl::schema::type" => "wrong type",
-                "mpctl::schema::enum" => "not an allowed value",
-                "mpctl::schema::range" => "out of range",
-                "mpctl::schema::pattern" => "wrong form",
-                "mpctl::orgno::format" => "not a valid organisation number",
+                Code::SchemaUnknownField => "unknown field",
+                Code::SchemaMissingField => "missing a field",
+                Code::SchemaType => "wrong type",
+                Code::SchemaEnum => "not an allowed value",
+                Code::SchemaRange => "out of range",
+                Code::SchemaPattern => "wrong form",
+                Code::OrgnoFormat => "not a valid organisation number",
                 _ => "",
             };
             problems.push(
@@ -573,7 +574,7 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
         Err(_) if schema_failed => return (None, problems),
         Err(e) => {
             let d = Diagnostic::error(
-                "mpctl::schema::invalid",
+                Code::SchemaInvalid,
                 format!("the manifest does not have the expected shape: {e}"),
             )
             .with_help("see the manifest reference in docs/manifest.md");
@@ -606,15 +607,15 @@ fn assemble(files: Vec<ReadFile>, now_unix: i64) -> (Option<LoadedManifest>, Dia
 /// Whether a schema problem's node can be taken out of the document without changing what the
 /// rest means: a field (not a list item, whose removal would renumber its siblings, and not a
 /// missing field, reported on its parent).
-fn prunable(code: &str) -> bool {
+fn prunable(code: Code) -> bool {
     matches!(
         code,
-        "mpctl::schema::unknown_field"
-            | "mpctl::schema::type"
-            | "mpctl::schema::enum"
-            | "mpctl::schema::range"
-            | "mpctl::schema::pattern"
-            | "mpctl::orgno::format"
+        Code::SchemaUnknownField
+            | Code::SchemaType
+            | Code::SchemaEnum
+            | Code::SchemaRange
+            | Code::SchemaPattern
+            | Code::OrgnoFormat
     )
 }
 
@@ -720,7 +721,7 @@ fn merge(files: &[ReadFile], values: Vec<Value>, problems: &mut Diagnostics) -> 
                     Some(first) => {
                         let first_file = locator.top.get(&key).copied().unwrap_or(0);
                         let mut d = Diagnostic::error(
-                            "mpctl::merge::organization",
+                            Code::MergeOrganization,
                             format!(
                                 "this file is for organisation {}, but the manifest is for {}",
                                 normalize_org(&value),
@@ -774,7 +775,7 @@ fn conflicting_name(
     let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
     let pointer = format!("/organizations/{}", yaml::escape_pointer_segment(number));
     let mut d = Diagnostic::error(
-        "mpctl::merge::organization_name",
+        Code::MergeOrganizationName,
         format!(
             "organisation {number} is named \"{}\" here but \"{}\" in {}",
             show(name),
@@ -803,7 +804,7 @@ fn duplicate_across_files(
     pointer: &str,
 ) -> Diagnostic {
     let mut d = Diagnostic::error(
-        "mpctl::merge::duplicate",
+        Code::MergeDuplicate,
         format!("{what} is defined in more than one file of the manifest"),
     )
     .with_help(
@@ -855,8 +856,8 @@ fn resolve_key_paths(
                 // A path listed twice is reported once (and as a duplicate by validation).
                 if !resolved.contains_key(&shown) {
                     let code = match error {
-                        key_path::KeyPathError::Missing => "mpctl::keys::not_found",
-                        _ => "mpctl::keys::path",
+                        key_path::KeyPathError::Missing => Code::KeysNotFound,
+                        _ => Code::KeysPath,
                     };
                     let mut message = error.message(&written, &boundary);
                     if matches!(error, key_path::KeyPathError::Missing) && shown != written {
@@ -921,8 +922,8 @@ fn read_keys(
         );
         for p in file_problems {
             let mut d = match p.severity {
-                keys::Severity::Error => Diagnostic::error("mpctl::keys::file", p.message),
-                keys::Severity::Warning => Diagnostic::warning("mpctl::keys::file", p.message),
+                keys::Severity::Error => Diagnostic::error(Code::KeysFile, p.message),
+                keys::Severity::Warning => Diagnostic::warning(Code::KeysFile, p.message),
             };
             if let Some(help) = p.help {
                 d = d.with_help(help);

@@ -12,6 +12,7 @@ use super::model::{Contacts, Grant, KeyRef, Manifest, Scope};
 use super::orgno::{OrgNo, OrgNoError};
 use super::sniff::clip;
 use super::yaml::escape_pointer_segment as esc;
+use crate::diagnostic_code::Code;
 use crate::schema::did_you_mean;
 use crate::state::KeyState;
 
@@ -59,18 +60,18 @@ pub fn is_valid_subscope(subscope: &str) -> bool {
 
 /// Checks every semantic rule. `keys` holds the public keys read from each key file.
 /// The diagnostic code and help for an invalid organisation number.
-fn orgno_code_and_help(e: &OrgNoError) -> (&'static str, &'static str) {
+fn orgno_code_and_help(e: &OrgNoError) -> (Code, &'static str) {
     match e {
         OrgNoError::CheckDigit { .. } => (
-            "mpctl::orgno::check_digit",
+            Code::OrgnoCheckDigit,
             "check the number for a typo (look it up in Enhetsregisteret, brreg.no): the last digit is a mod-11 check digit over the first eight (weights 3, 2, 7, 6, 5, 4, 3, 2)",
         ),
         OrgNoError::FirstDigit(..) => (
-            "mpctl::orgno::first_digit",
+            Code::OrgnoFirstDigit,
             "check the number (look it up in Enhetsregisteret, brreg.no): every Norwegian organisation number starts with 8 or 9",
         ),
         _ => (
-            "mpctl::orgno::format",
+            Code::OrgnoFormat,
             "an organisation number is exactly 9 digits, e.g. \"974760673\"",
         ),
     }
@@ -152,7 +153,7 @@ impl Rules<'_> {
         if self.m.environments.is_empty() {
             self.push_key(
                 Diagnostic::error(
-                    "mpctl::env::none",
+                    Code::EnvNone,
                     "the manifest declares no environments, so it manages nothing",
                 )
                 .with_help("add the environments to manage, e.g. `environments: { local: {} }` to try it on the embedded emulator"),
@@ -177,7 +178,7 @@ impl Rules<'_> {
                 {
                     self.push_value(
                         Diagnostic::error(
-                            "mpctl::env::url",
+                            Code::EnvUrl,
                             format!("`{field}` of environment `{name}` is not an http(s) URL"),
                         )
                         .with_help("write the full URL, e.g. https://test.maskinporten.no/token"),
@@ -201,7 +202,7 @@ impl Rules<'_> {
                     .collect();
                 self.push_key(
                     Diagnostic::error(
-                        "mpctl::env::endpoints",
+                        Code::EnvEndpoints,
                         format!(
                             "environment `{name}` has no endpoints: it is not `test`, `prod` or `local`, has no `preset`, and lacks {}",
                             missing.join(", ")
@@ -290,7 +291,7 @@ impl Rules<'_> {
                 ),
             };
             let d = Diagnostic::error(
-                "mpctl::env::undeclared",
+                Code::EnvUndeclared,
                 format!("environment `{env}` is not declared in `environments`"),
             )
             .with_help(help);
@@ -346,7 +347,7 @@ impl Rules<'_> {
         }
         for (env, pointer, kind, name) in unused {
             let d = Diagnostic::warning(
-                "mpctl::env::unused",
+                Code::EnvUnused,
                 format!("this has no effect: {kind} `{name}` is not in environment `{env}`"),
             )
             .with_help(format!(
@@ -451,7 +452,7 @@ impl Rules<'_> {
             if name.trim().is_empty() {
                 self.push_value(
                     Diagnostic::error(
-                        "mpctl::orgno::name",
+                        Code::OrgnoName,
                         format!("organisation {number} has an empty name"),
                     )
                     .with_help("write the organisation's name, e.g. `\"942110464\": Trondheim kommune`, or remove the entry"),
@@ -479,7 +480,7 @@ impl Rules<'_> {
             if !is_valid_prefix(p) {
                 self.push_value(
                     Diagnostic::error(
-                        "mpctl::prefix::syntax",
+                        Code::PrefixSyntax,
                         format!("`{}` is not a valid scope prefix", clip(p)),
                     )
                     .with_help("a prefix is lowercase letters and digits, optionally joined by single `-` or `_` (at most 64 characters), exactly as Digdir registered it"),
@@ -493,7 +494,7 @@ impl Rules<'_> {
             let Some((prefix, subscope)) = s.name.split_once(':') else {
                 self.push_value(
                     Diagnostic::error(
-                        "mpctl::scope::name",
+                        Code::ScopeName,
                         format!("scope name `{}` has no prefix", clip(&s.name)),
                     )
                     .with_help(match m.prefixes.first() {
@@ -511,7 +512,7 @@ impl Rules<'_> {
             {
                 self.push_value(
                     Diagnostic::error(
-                        "mpctl::scope::name",
+                        Code::ScopeName,
                         format!("`{}` is not a valid scope name", clip(&s.name)),
                     )
                     .with_help("a scope is `prefix:subscope` (at most 255 characters): the prefix lowercase letters and digits joined by single `-` or `_`, the subscope lowercase letters and digits separated by single `.`, `_`, `/` or `-` (not first or last)"),
@@ -536,7 +537,7 @@ impl Rules<'_> {
                 };
                 self.push_value(
                     Diagnostic::error(
-                        "mpctl::scope::prefix",
+                        Code::ScopePrefix,
                         format!("the prefix `{prefix}` of `{}` is not one of the organisation's prefixes", s.name),
                     )
                     .with_help(help),
@@ -562,7 +563,7 @@ impl Rules<'_> {
                     if !ok {
                         self.push_value(
                             Diagnostic::error(
-                                "mpctl::scope::name",
+                                Code::ScopeName,
                                 format!("`{}` is not a scope name", clip(name)),
                             )
                             .with_help("a scope is `prefix:subscope`, e.g. `acme:orders.read`, with no spaces"),
@@ -632,7 +633,7 @@ impl Rules<'_> {
             let name = &m.scopes[second].name;
             self.push_pair(
                 Diagnostic::error(
-                    "mpctl::scope::duplicate",
+                    Code::ScopeDuplicate,
                     format!("scope `{name}` is declared twice (in {})", envs.join(", ")),
                 )
                 .with_help("keep one declaration; to differ between environments use `overrides`, or limit each with `environments`"),
@@ -645,7 +646,7 @@ impl Rules<'_> {
         for ((second, first), (org, envs)) in grant_pairs {
             self.push_pair(
                 Diagnostic::error(
-                    "mpctl::grant::duplicate",
+                    Code::GrantDuplicate,
                     format!(
                         "organisation {org} is granted this scope twice (in {})",
                         envs.join(", ")
@@ -662,7 +663,7 @@ impl Rules<'_> {
             let name = &m.clients[second].name;
             self.push_pair(
                 Diagnostic::error(
-                    "mpctl::client::duplicate",
+                    Code::ClientDuplicate,
                     format!("client `{name}` is declared twice (in {})", envs.join(", ")),
                 )
                 .with_help("a client's name identifies it within the organisation and environment: rename one, or limit each with `environments`"),
@@ -685,7 +686,7 @@ impl Rules<'_> {
                     if let Some(&first) = seen.get(s.as_str()) {
                         self.push_pair(
                             Diagnostic::error(
-                                "mpctl::client::duplicate_scope",
+                                Code::ClientDuplicateScope,
                                 format!("client `{}` lists scope `{s}` twice", c.name),
                             )
                             .with_help("list each scope once"),
@@ -727,7 +728,7 @@ impl Rules<'_> {
         for (pointer, first, env, id) in conflicts {
             self.push_pair(
                 Diagnostic::error(
-                    "mpctl::client::duplicate_client_id",
+                    Code::ClientDuplicateClientId,
                     format!("two clients pin the same client_id `{id}` in `{env}`"),
                 )
                 .with_help("a live client can be adopted by one manifest client only: fix the id of one of them"),
@@ -749,7 +750,7 @@ impl Rules<'_> {
                 if shared {
                     self.push_pair(
                         Diagnostic::error(
-                            "mpctl::client::rename_conflict",
+                            Code::ClientRenameConflict,
                             format!("client `{}` was renamed from `{old}`, but `{old}` is still a client of the manifest", c.name),
                         )
                         .with_help("remove the old name from `renamed_from`, or rename the other client"),
@@ -841,19 +842,19 @@ impl Rules<'_> {
             let in_envs = envs.join(", ");
             let d = match kind {
                 0 => Diagnostic::error(
-                    "mpctl::client::scope_undeclared",
+                    Code::ClientScopeUndeclared,
                     format!("scope `{name}` uses your own prefix but the manifest does not declare it"),
                 )
                 .with_help(format!(
                     "declare `{name}` under `scopes` (and grant it to your own organisation, {org}), or fix the name: a scope that does not exist can never be added to a client"
                 )),
                 1 => Diagnostic::error(
-                    "mpctl::client::scope_undeclared",
+                    Code::ClientScopeUndeclared,
                     format!("scope `{name}` is not provided in {in_envs}, where this client uses it"),
                 )
                 .with_help("the scope is limited by its `environments` to others: add these environments to the scope, or remove the scope from the client here (with `overrides`)"),
                 2 => Diagnostic::error(
-                    "mpctl::client::scope_not_granted",
+                    Code::ClientScopeNotGranted,
                     format!("scope `{name}` is not granted to your own organisation in {in_envs}, so this client can never get it"),
                 )
                 .with_help(format!(
@@ -865,7 +866,7 @@ impl Rules<'_> {
                         .map(|s| s.iter().cloned().collect::<Vec<_>>().join(", "))
                         .unwrap_or_default();
                     Diagnostic::error(
-                        "mpctl::client::scope_not_granted",
+                        Code::ClientScopeNotGranted,
                         format!("scope `{name}` is granted to your own organisation only in {other}, not in {in_envs} where this client uses it"),
                     )
                     .with_help(format!(
@@ -914,7 +915,7 @@ impl Rules<'_> {
                 if !email_address::EmailAddress::is_valid(address) || !address.contains('.') {
                     self.push_value(
                         Diagnostic::error(
-                            "mpctl::contacts::email",
+                            Code::ContactsEmail,
                             format!("`{}` is not a valid e-mail address", clip(address)),
                         )
                         .with_help("write a full address such as drift@acme.no"),
@@ -956,7 +957,7 @@ impl Rules<'_> {
                 if count > MAX_KEYS_PER_CLIENT && !envs.is_empty() {
                     self.push_key(
                         Diagnostic::error(
-                            "mpctl::keys::too_many",
+                            Code::KeysTooMany,
                             format!(
                                 "client `{}` would have {count} keys in {}; Maskinporten allows at most {MAX_KEYS_PER_CLIENT}",
                                 c.name,
@@ -974,7 +975,7 @@ impl Rules<'_> {
                     if let Some(&first) = seen_paths.get(key.path()) {
                         self.push_pair(
                             Diagnostic::error(
-                                "mpctl::keys::duplicate",
+                                Code::KeysDuplicate,
                                 format!(
                                     "client `{}` lists key file `{}` twice",
                                     c.name,
@@ -999,7 +1000,7 @@ impl Rules<'_> {
                     {
                         self.push_value(
                             Diagnostic::error(
-                                "mpctl::keys::retire_after",
+                                Code::KeysRetireAfter,
                                 format!("`{}` is not a date", clip(date)),
                             )
                             .with_help("write `retire_after` as YYYY-MM-DD, e.g. 2026-01-31"),
@@ -1022,7 +1023,7 @@ impl Rules<'_> {
                         let first_pointer = first_pointer.clone();
                         self.push_pair(
                             Diagnostic::error(
-                                "mpctl::keys::duplicate_kid",
+                                Code::KeysDuplicateKid,
                                 format!(
                                     "key id `{}` in {path} is also used by {first_path}",
                                     state.kid
@@ -1069,10 +1070,10 @@ mod tests {
     }
 
     /// The codes found, with the 1-based line of each.
-    fn found(text: &str) -> Vec<(String, usize)> {
+    fn found(text: &str) -> Vec<(Code, usize)> {
         run(text)
             .iter()
-            .map(|d| (d.code.clone(), d.position().map_or(0, |p| p.line)))
+            .map(|d| (d.code, d.position().map_or(0, |p| p.line)))
             .collect()
     }
 
@@ -1111,9 +1112,9 @@ mod tests {
     fn organisation_number_check_digit() {
         let text =
             with("scopes:\n  - name: acme:a\n    description: x\n    grants: [\"974760674\"]\n");
-        assert_eq!(found(&text), vec![("mpctl::orgno::check_digit".into(), 8)]);
+        assert_eq!(found(&text), vec![(Code::OrgnoCheckDigit, 8)]);
         let text = "version: 1\norganization: 910753283\nenvironments: { test: {} }\n";
-        assert_eq!(found(text), vec![("mpctl::orgno::check_digit".into(), 2)]);
+        assert_eq!(found(text), vec![(Code::OrgnoCheckDigit, 2)]);
     }
 
     #[test]
@@ -1123,10 +1124,7 @@ mod tests {
         );
         assert_eq!(
             found(&text),
-            vec![
-                ("mpctl::scope::name".into(), 6),
-                ("mpctl::scope::name".into(), 8)
-            ]
+            vec![(Code::ScopeName, 6), (Code::ScopeName, 8)]
         );
     }
 
@@ -1134,10 +1132,7 @@ mod tests {
     fn scope_prefix_must_be_declared() {
         let text = with("scopes:\n  - name: acmee:orders\n    description: x\n");
         let d = run(&text);
-        assert_eq!(
-            d.iter().next().map(|d| d.code.as_str()),
-            Some("mpctl::scope::prefix")
-        );
+        assert_eq!(d.iter().next().map(|d| d.code), Some(Code::ScopePrefix));
         assert!(
             d.iter()
                 .next()
@@ -1152,7 +1147,7 @@ mod tests {
     #[test]
     fn client_scope_syntax() {
         let text = with("clients:\n  - name: c\n    scopes: [\"no prefix\"]\n");
-        assert_eq!(found(&text), vec![("mpctl::scope::name".into(), 7)]);
+        assert_eq!(found(&text), vec![(Code::ScopeName, 7)]);
     }
 
     #[test]
@@ -1160,7 +1155,7 @@ mod tests {
         let dup = with(
             "scopes:\n  - name: acme:a\n    description: x\n  - name: acme:a\n    description: y\n",
         );
-        assert_eq!(found(&dup), vec![("mpctl::scope::duplicate".into(), 8)]);
+        assert_eq!(found(&dup), vec![(Code::ScopeDuplicate, 8)]);
         // Limited to different environments: not a duplicate.
         let split = with(
             "scopes:\n  - name: acme:a\n    description: x\n    environments: [test]\n  - name: acme:a\n    description: y\n    environments: [prod]\n",
@@ -1173,13 +1168,13 @@ mod tests {
         let text = with(
             "scopes:\n  - name: acme:a\n    description: x\n    overrides:\n      prod:\n        grants: [\"974760673\", \"974760673\"]\n",
         );
-        assert_eq!(found(&text), vec![("mpctl::grant::duplicate".into(), 10)]);
+        assert_eq!(found(&text), vec![(Code::GrantDuplicate, 10)]);
     }
 
     #[test]
     fn duplicate_clients() {
         let text = with("clients:\n  - name: c\n  - name: c\n");
-        assert_eq!(found(&text), vec![("mpctl::client::duplicate".into(), 7)]);
+        assert_eq!(found(&text), vec![(Code::ClientDuplicate, 7)]);
     }
 
     #[test]
@@ -1187,19 +1182,13 @@ mod tests {
         let text = with(
             "clients:\n  - name: a\n    client_ids: { prod: x1 }\n  - name: b\n    client_ids: { prod: x1, test: x2 }\n",
         );
-        assert_eq!(
-            found(&text),
-            vec![("mpctl::client::duplicate_client_id".into(), 9)]
-        );
+        assert_eq!(found(&text), vec![(Code::ClientDuplicateClientId, 9)]);
     }
 
     #[test]
     fn an_earlier_name_may_not_be_another_clients_name() {
         let text = with("clients:\n  - name: new\n    renamed_from: [old]\n  - name: old\n");
-        assert_eq!(
-            found(&text),
-            vec![("mpctl::client::rename_conflict".into(), 7)]
-        );
+        assert_eq!(found(&text), vec![(Code::ClientRenameConflict, 7)]);
         let apart = with(
             "clients:\n  - name: new\n    environments: [test]\n    renamed_from: [old]\n  - name: old\n    environments: [prod]\n",
         );
@@ -1212,11 +1201,11 @@ mod tests {
             with("scopes:\n  - name: acme:a\n    description: x\n    environments: [tset]\n");
         let d = run(&text);
         let first = d.iter().next().unwrap();
-        assert_eq!(first.code, "mpctl::env::undeclared");
+        assert_eq!(first.code, Code::EnvUndeclared);
         assert_eq!(first.position().unwrap().line, 8);
         assert!(first.help.as_ref().unwrap().contains("did you mean `test`"));
         let text = with("clients:\n  - name: c\n    client_ids: { staging: abc }\n");
-        assert_eq!(found(&text), vec![("mpctl::env::undeclared".into(), 7)]);
+        assert_eq!(found(&text), vec![(Code::EnvUndeclared, 7)]);
     }
 
     #[test]
@@ -1228,29 +1217,26 @@ mod tests {
         assert!(!d.has_errors());
         assert_eq!(d.warning_count(), 1);
         let w = d.iter().next().unwrap();
-        assert_eq!(w.code, "mpctl::env::unused");
+        assert_eq!(w.code, Code::EnvUnused);
         assert_eq!(w.position().unwrap().line, 10);
     }
 
     #[test]
     fn custom_environments_need_endpoints() {
         let text = "version: 1\norganization: \"910753282\"\nenvironments:\n  staging: { api_url: \"https://x\" }\n  dev: { preset: test }\n";
-        assert_eq!(found(text), vec![("mpctl::env::endpoints".into(), 4)]);
+        assert_eq!(found(text), vec![(Code::EnvEndpoints, 4)]);
     }
 
     #[test]
     fn no_environments_is_an_error() {
         let text = "version: 1\norganization: \"910753282\"\n";
-        assert_eq!(found(text), vec![("mpctl::env::none".into(), 1)]);
+        assert_eq!(found(text), vec![(Code::EnvNone, 1)]);
     }
 
     #[test]
     fn own_scope_must_be_declared() {
         let text = with("clients:\n  - name: c\n    scopes: [acme:missing]\n");
-        assert_eq!(
-            found(&text),
-            vec![("mpctl::client::scope_undeclared".into(), 7)]
-        );
+        assert_eq!(found(&text), vec![(Code::ClientScopeUndeclared, 7)]);
     }
 
     #[test]
@@ -1260,7 +1246,7 @@ mod tests {
         );
         let d = run(&text);
         let first = d.iter().next().unwrap();
-        assert_eq!(first.code, "mpctl::client::scope_not_granted");
+        assert_eq!(first.code, Code::ClientScopeNotGranted);
         assert_eq!(first.position().unwrap().line, 11);
         assert!(first.message.contains("test, prod"), "{}", first.message);
     }
@@ -1273,7 +1259,7 @@ mod tests {
         let d = run(&text);
         assert_eq!(d.len(), 1);
         let first = d.iter().next().unwrap();
-        assert_eq!(first.code, "mpctl::client::scope_not_granted");
+        assert_eq!(first.code, Code::ClientScopeNotGranted);
         assert!(
             first.message.contains("only in test, not in prod"),
             "{}",
@@ -1296,10 +1282,7 @@ mod tests {
         );
         assert_eq!(
             found(&text),
-            vec![
-                ("mpctl::contacts::email".into(), 6),
-                ("mpctl::contacts::email".into(), 7)
-            ]
+            vec![(Code::ContactsEmail, 6), (Code::ContactsEmail, 7)]
         );
     }
 
@@ -1308,7 +1291,7 @@ mod tests {
         let text = with(
             "clients:\n  - name: c\n    keys: [a.json, b.json, c.json, d.json, e.json, f.json]\n",
         );
-        assert_eq!(found(&text), vec![("mpctl::keys::too_many".into(), 7)]);
+        assert_eq!(found(&text), vec![(Code::KeysTooMany, 7)]);
         // A JWKS with several keys counts each key.
         let key = |kid: &str| KeyState {
             kid: kid.into(),
@@ -1325,8 +1308,8 @@ mod tests {
         let text = with("clients:\n  - name: c\n    keys: [a.json]\n");
         let d = run_with_keys(&text, &keys);
         assert_eq!(
-            d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
-            ["mpctl::keys::too_many"]
+            d.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [Code::KeysTooMany]
         );
     }
 
@@ -1347,8 +1330,8 @@ mod tests {
         let text = with("clients:\n  - name: c\n    keys: [a.json, b.json]\n");
         let d = run_with_keys(&text, &keys);
         assert_eq!(
-            d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
-            ["mpctl::keys::duplicate_kid"]
+            d.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [Code::KeysDuplicateKid]
         );
     }
 
@@ -1357,6 +1340,6 @@ mod tests {
         let text = with(
             "clients:\n  - name: c\n    keys:\n      - { path: a.json, retire_after: \"2026-02-30\" }\n",
         );
-        assert_eq!(found(&text), vec![("mpctl::keys::retire_after".into(), 8)]);
+        assert_eq!(found(&text), vec![(Code::KeysRetireAfter, 8)]);
     }
 }

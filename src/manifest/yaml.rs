@@ -19,6 +19,8 @@ use miette::SourceSpan;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput};
 use serde_json::{Map, Number, Value};
 
+use crate::diagnostic_code::Code;
+
 /// The most nodes alias expansion may add to a document (the file size bounds the rest).
 pub const MAX_ALIAS_NODES: usize = 10_000;
 
@@ -167,7 +169,7 @@ pub fn escape_pointer_segment(segment: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlProblem {
     /// Diagnostic code, e.g. `mpctl::yaml::duplicate_key`.
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// How to fix it.
@@ -181,7 +183,7 @@ pub struct YamlProblem {
 }
 
 impl YamlProblem {
-    fn new(code: &'static str, message: String, help: &str, span: SourceSpan, label: &str) -> Self {
+    fn new(code: Code, message: String, help: &str, span: SourceSpan, label: &str) -> Self {
         Self {
             code,
             message,
@@ -228,7 +230,7 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
     let indent_len = line.len() - line.trim_start_matches([' ', '\t']).len();
     if let Some(tab) = line[..indent_len].find('\t') {
         return YamlProblem::new(
-            "mpctl::yaml::tab",
+            Code::YamlTab,
             "a tab character in the indentation".into(),
             "YAML indents with spaces only: replace the tab with spaces",
             SourceSpan::new((line_start + tab).into(), 1),
@@ -240,7 +242,7 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
             .find(|c: char| c.is_whitespace() || c == ',' || c == ']' || c == '}')
             .unwrap_or(0);
         return YamlProblem::new(
-            "mpctl::yaml::alias",
+            Code::YamlAlias,
             "an alias to an unknown anchor".into(),
             "define the anchor (`&name`) before using it (`*name`)",
             SourceSpan::new(at.min(text.len()).into(), len),
@@ -254,7 +256,7 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
             .or_else(|| line.find('\t').map(|i| line_start + i))
             .unwrap_or(at);
         return YamlProblem::new(
-            "mpctl::yaml::tab",
+            Code::YamlTab,
             format!("a tab character where YAML does not allow one ({info})"),
             "YAML indents with spaces only: replace the tab with spaces",
             SourceSpan::new(tab.into(), 1),
@@ -266,7 +268,7 @@ fn scan_problem(text: &str, at: usize, info: &str) -> YamlProblem {
         .next()
         .map_or(0, char::len_utf8);
     YamlProblem::new(
-        "mpctl::yaml::syntax",
+        Code::YamlSyntax,
         format!("invalid YAML: {info}"),
         "check the indentation and quoting around this position",
         SourceSpan::new(at.min(text.len()).into(), len),
@@ -366,7 +368,7 @@ impl<'input> Builder<'input> {
                     self.scanned += 1;
                     if self.scanned > MAX_NODES {
                         return Err(vec![YamlProblem::new(
-                            "mpctl::yaml::too_many_nodes",
+                            Code::YamlTooManyNodes,
                             format!("the document has more than {MAX_NODES} nodes"),
                             "split the manifest into several files in one directory; they merge into one manifest",
                             span,
@@ -412,7 +414,7 @@ impl<'input> Builder<'input> {
                     documents += 1;
                     if documents > 1 {
                         return Err(vec![YamlProblem::new(
-                            "mpctl::yaml::multiple_documents",
+                            Code::YamlMultipleDocuments,
                             "a manifest file holds one YAML document, this one has several".into(),
                             "split the documents into separate files (a directory of files merges into one manifest)",
                             document_marker(self.text, span.offset()),
@@ -434,7 +436,7 @@ impl<'input> Builder<'input> {
         self.expanded += n;
         if self.expanded > MAX_ALIAS_NODES {
             return Err(vec![YamlProblem::new(
-                "mpctl::yaml::too_many_nodes",
+                Code::YamlTooManyNodes,
                 format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
                 "aliases (`*name`) are expanded in place; a manifest this large is almost certainly an alias bomb — write the values out or split the manifest",
                 span,
@@ -451,7 +453,7 @@ impl<'input> Builder<'input> {
         };
         if depth > MAX_DEPTH {
             return Err(vec![YamlProblem::new(
-                "mpctl::yaml::too_deep",
+                Code::YamlTooDeep,
                 format!("the document nests deeper than {MAX_DEPTH} levels"),
                 "a manifest is a few levels deep; check the indentation",
                 span,
@@ -468,7 +470,7 @@ impl<'input> Builder<'input> {
             Event::Alias(alias) => {
                 let Some(size) = self.anchors.get(&alias).map(|(_, size)| *size) else {
                     return Err(vec![YamlProblem::new(
-                        "mpctl::yaml::alias",
+                        Code::YamlAlias,
                         "an alias to an unknown anchor".into(),
                         "define the anchor (`&name`) before using it (`*name`)",
                         span,
@@ -550,7 +552,7 @@ impl<'input> Builder<'input> {
                     .and_then(|(_, first)| self.spans.nodes[*first].span.key)
                     .unwrap_or(key_span);
                 let mut problem = YamlProblem::new(
-                    "mpctl::yaml::duplicate_key",
+                    Code::YamlDuplicateKey,
                     format!("the key `{key}` appears twice in the same mapping"),
                     "remove one of them: YAML keeps only one value per key, and which one differs between tools",
                     key_span,
@@ -569,7 +571,7 @@ impl<'input> Builder<'input> {
 
     fn complex_key(span: SourceSpan) -> YamlProblem {
         YamlProblem::new(
-            "mpctl::yaml::key",
+            Code::YamlKey,
             "a mapping key must be a plain string".into(),
             "use a simple name as the key; sequences and mappings cannot be keys in a manifest",
             span,
@@ -615,7 +617,7 @@ impl<'input> Builder<'input> {
                         Ok(value)
                     } else {
                         Err(vec![YamlProblem::new(
-                            "mpctl::yaml::tag",
+                            Code::YamlTag,
                             format!("`{text}` is not a valid !!{}", tag.suffix),
                             "remove the tag or correct the value",
                             span,
@@ -638,7 +640,7 @@ impl<'input> Builder<'input> {
 
 fn unsupported_tag(tag: &saphyr_parser::Tag, span: SourceSpan) -> YamlProblem {
     YamlProblem::new(
-        "mpctl::yaml::tag",
+        Code::YamlTag,
         format!(
             "the YAML tag `{}{}` is not supported",
             tag.handle, tag.suffix
@@ -805,7 +807,7 @@ mod tests {
         let text = "a: 1\nb: 2\na: 3\n";
         let problems = err(text);
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].code, "mpctl::yaml::duplicate_key");
+        assert_eq!(problems[0].code, Code::YamlDuplicateKey);
         assert_eq!(problems[0].span.offset(), 10);
         assert_eq!(problems[0].other.as_ref().unwrap().0.offset(), 0);
     }
@@ -820,14 +822,14 @@ mod tests {
             ));
         }
         let problems = err(&text);
-        assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+        assert_eq!(problems[0].code, Code::YamlTooManyNodes);
     }
 
     #[test]
     fn node_bound_stops_the_scan_early() {
         let text = format!("[{}a]", "a, ".repeat(2 * MAX_NODES));
         let problems = err(&text);
-        assert_eq!(problems[0].code, "mpctl::yaml::too_many_nodes");
+        assert_eq!(problems[0].code, Code::YamlTooManyNodes);
         // Refused at the first node past the bound, not at the end of the text.
         assert!(problems[0].span.offset() < text.len() / 2 + 10);
     }
@@ -855,13 +857,13 @@ mod tests {
     #[test]
     fn tabs_in_indentation_get_a_clear_message() {
         let problems = err("a:\n\tb: 1\n");
-        assert_eq!(problems[0].code, "mpctl::yaml::tab");
+        assert_eq!(problems[0].code, Code::YamlTab);
     }
 
     #[test]
     fn several_documents_are_refused() {
         let problems = err("a: 1\n---\nb: 2\n");
-        assert_eq!(problems[0].code, "mpctl::yaml::multiple_documents");
+        assert_eq!(problems[0].code, Code::YamlMultipleDocuments);
     }
 
     #[test]
@@ -872,7 +874,7 @@ mod tests {
         // three bytes from `0` cut the line separator after it in two).
         let text = "\u{85}---\n...\n0\u{2028}:";
         let problems = err(text);
-        assert_eq!(problems[0].code, "mpctl::yaml::multiple_documents");
+        assert_eq!(problems[0].code, Code::YamlMultipleDocuments);
         let span = problems[0].span;
         assert!(text.is_char_boundary(span.offset()));
         assert!(text.is_char_boundary(span.offset() + span.len()));
@@ -880,20 +882,20 @@ mod tests {
 
     #[test]
     fn custom_tags_are_refused_and_str_tag_is_honoured() {
-        assert_eq!(err("a: !foo x\n")[0].code, "mpctl::yaml::tag");
+        assert_eq!(err("a: !foo x\n")[0].code, Code::YamlTag);
         assert_eq!(ok("a: !!str 12\n").value, json!({"a": "12"}));
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert_eq!(err(&text)[0].code, "mpctl::yaml::too_deep");
+        assert_eq!(err(&text)[0].code, Code::YamlTooDeep);
     }
 
     #[test]
     fn syntax_errors_are_located() {
         let problems = err("a: [1, 2\nb: 3\n");
-        assert_eq!(problems[0].code, "mpctl::yaml::syntax");
+        assert_eq!(problems[0].code, Code::YamlSyntax);
     }
 
     proptest::proptest! {

@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::{EnvPlan, PLAN_FORMAT_VERSION, Plan};
+use crate::diagnostic_code::Code;
 use crate::state::LiveEnv;
 
 /// SHA-256 (hex) of the live state's JSON form.
@@ -136,6 +137,7 @@ pub fn read(path: &Path) -> miette::Result<Plan> {
         .wrap_err_with(|| format!("cannot read the plan file {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         miette::miette!(
+            code = Code::PlanFile,
             help = "pass a file written by `mpctl plan --out FILE`, or a manifest",
             "{} is not a plan file: {e}",
             path.display()
@@ -144,6 +146,7 @@ pub fn read(path: &Path) -> miette::Result<Plan> {
     let version = value.get("version").and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
         miette::bail!(
+            code = Code::PlanFile,
             help = "plan again with this version of mpctl",
             "{} is a plan of format version {}, this mpctl reads version {PLAN_FORMAT_VERSION}",
             path.display(),
@@ -152,6 +155,7 @@ pub fn read(path: &Path) -> miette::Result<Plan> {
     }
     serde_json::from_value(value).map_err(|e| {
         miette::miette!(
+            code = Code::PlanFile,
             help = "plan again with `mpctl plan --out FILE`",
             "{} is not a valid plan file: {e}",
             path.display()
@@ -376,6 +380,10 @@ mod tests {
         let err = format!("{:?}", read(&path).unwrap_err());
         assert!(err.contains("format version 99"), "{err}");
         std::fs::write(&path, "not json").unwrap();
-        assert!(read(&path).is_err());
+        let err = read(&path).unwrap_err();
+        assert_eq!(
+            err.code().map(|c| c.to_string()).as_deref(),
+            Some(Code::PlanFile.as_str())
+        );
     }
 }

@@ -213,6 +213,11 @@ fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
     assert_eq!(code(&stale), 1, "{}", text(&stale));
     assert!(text(&stale).contains("stale"), "{}", text(&stale));
     assert!(
+        text(&stale).contains("mpctl::plan::stale"),
+        "{}",
+        text(&stale)
+    );
+    assert!(
         text(&stale).contains("no longer needed"),
         "{}",
         text(&stale)

@@ -474,6 +474,7 @@ fn out_creates_missing_directories_and_never_replaces_a_file_without_force() {
         "{stderr}"
     );
     assert!(stderr.contains("pass --force"), "{stderr}");
+    assert!(stderr.contains("mpctl::import::exists"), "{stderr}");
     let (code, stderr) = import(&["--manifest", out, "--out", "./new/dir/mpctl.yaml"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

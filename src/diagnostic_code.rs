@@ -1,0 +1,264 @@
+//! The catalogue of diagnostic codes: every code mpctl reports, with a one-line meaning.
+//!
+//! A code is a stable identifier of a kind of problem (`mpctl::orgno::check_digit`): it is
+//! printed with the problem, carried in `--format json`, and listed in `docs/manifest.md`, whose
+//! table is generated from this catalogue (a test compares the two). Errors derived with
+//! `miette::Diagnostic` name their code in an attribute, which must be a literal there; a test
+//! checks that each such code is in this catalogue too.
+
+use std::fmt;
+
+macro_rules! catalogue {
+    ($($variant:ident = $code:literal, $meaning:literal;)*) => {
+        /// A diagnostic code. See the [module](self) documentation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(
+                #[doc = $meaning]
+                $variant,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in the order of the documentation's table.
+            pub const ALL: &[Code] = &[$(Code::$variant),*];
+
+            /// The code as printed, e.g. `mpctl::orgno::check_digit`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// What the code means, in one line (the documentation's table).
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    FileTooLarge = "mpctl::file::too_large", "the file is larger than a manifest may be";
+    FileNotUtf8 = "mpctl::file::not_utf8", "the file is not UTF-8 text";
+    FileRead = "mpctl::file::read", "the file cannot be read";
+    FileNotAManifest = "mpctl::file::not_a_manifest", "a key, certificate, keystore, JWK, token or other file that is not a manifest; its content is never shown";
+    YamlSyntax = "mpctl::yaml::syntax", "the YAML is malformed";
+    YamlTab = "mpctl::yaml::tab", "a tab in indentation";
+    YamlDuplicateKey = "mpctl::yaml::duplicate_key", "a key given twice in one mapping";
+    YamlTooManyNodes = "mpctl::yaml::too_many_nodes", "too many nodes (e.g. an alias expanding without bound)";
+    YamlTooDeep = "mpctl::yaml::too_deep", "nesting deeper than allowed";
+    YamlMultipleDocuments = "mpctl::yaml::multiple_documents", "more than one YAML document in a file";
+    YamlTag = "mpctl::yaml::tag", "a YAML tag (`!foo`), which manifests do not use";
+    YamlKey = "mpctl::yaml::key", "a mapping key that is not a string";
+    YamlAlias = "mpctl::yaml::alias", "an alias to an anchor that is not defined";
+    SchemaUnknownField = "mpctl::schema::unknown_field", "a field the schema does not know";
+    SchemaMissingField = "mpctl::schema::missing_field", "a required field is missing";
+    SchemaType = "mpctl::schema::type", "a value of the wrong type";
+    SchemaEnum = "mpctl::schema::enum", "a value that is not one of the allowed ones";
+    SchemaRange = "mpctl::schema::range", "a number or list size out of range";
+    SchemaPattern = "mpctl::schema::pattern", "a value of the wrong form";
+    SchemaInvalid = "mpctl::schema::invalid", "the document does not have the shape of a manifest";
+    SchemaInternal = "mpctl::schema::internal", "the schema itself could not be used (a bug in mpctl)";
+    LoadNotFound = "mpctl::load::not_found", "a path given does not exist";
+    LoadNoFiles = "mpctl::load::no_files", "a directory with no manifest files";
+    LoadRead = "mpctl::load::read", "a directory that cannot be read";
+    LoadSeveralManifests = "mpctl::load::several_manifests", "several manifests where one was expected";
+    LoadOrphanPart = "mpctl::load::orphan_part", "a file that is part of no manifest";
+    LoadAmbiguousPart = "mpctl::load::ambiguous_part", "a file that could belong to more than one manifest";
+    MergeDuplicate = "mpctl::merge::duplicate", "two files defining the same thing";
+    MergeOrganization = "mpctl::merge::organization", "files of one manifest naming different organisations";
+    MergeOrganizationName = "mpctl::merge::organization_name", "files of one manifest naming one organisation differently";
+    OrgnoCheckDigit = "mpctl::orgno::check_digit", "an organisation number whose check digit is wrong";
+    OrgnoFirstDigit = "mpctl::orgno::first_digit", "an organisation number that does not start with 8 or 9";
+    OrgnoFormat = "mpctl::orgno::format", "not an organisation number (9 digits)";
+    OrgnoName = "mpctl::orgno::name", "an empty organisation name in `organizations`";
+    PrefixSyntax = "mpctl::prefix::syntax", "a scope prefix of the wrong form";
+    ScopeName = "mpctl::scope::name", "a scope name of the wrong form";
+    ScopePrefix = "mpctl::scope::prefix", "a scope name under a prefix the manifest does not declare";
+    ScopeDuplicate = "mpctl::scope::duplicate", "a scope defined twice in an environment";
+    GrantDuplicate = "mpctl::grant::duplicate", "a grant given twice in an environment";
+    ClientDuplicate = "mpctl::client::duplicate", "a client defined twice in an environment";
+    ClientDuplicateScope = "mpctl::client::duplicate_scope", "a scope listed twice on a client";
+    ClientDuplicateClientId = "mpctl::client::duplicate_client_id", "two clients pinning the same `client_id`";
+    ClientRenameConflict = "mpctl::client::rename_conflict", "a client renamed to a name another client has";
+    ClientScopeUndeclared = "mpctl::client::scope_undeclared", "a client asking for one of the organisation's own scopes that the manifest does not declare";
+    ClientScopeNotGranted = "mpctl::client::scope_not_granted", "a client asking for one of the organisation's own scopes not granted to it";
+    ContactsEmail = "mpctl::contacts::email", "a contact address that is not a valid e-mail address";
+    EnvNone = "mpctl::env::none", "a manifest that declares no environment";
+    EnvUndeclared = "mpctl::env::undeclared", "an environment used but not declared";
+    EnvEndpoints = "mpctl::env::endpoints", "an environment without the endpoints it needs";
+    EnvUrl = "mpctl::env::url", "an endpoint that is not a URL";
+    EnvUnused = "mpctl::env::unused", "an override, grant environment or `client_ids` entry for an environment its resource is not in (a warning)";
+    KeysNotFound = "mpctl::keys::not_found", "a key file that does not exist";
+    KeysPath = "mpctl::keys::path", "a key path outside the repository, or not to a regular file with content";
+    KeysFile = "mpctl::keys::file", "a key file that is not a public JWK or certificate, or a key close to expiry (a warning)";
+    KeysTooMany = "mpctl::keys::too_many", "more keys on a client than the API accepts";
+    KeysDuplicate = "mpctl::keys::duplicate", "a key file listed twice on a client";
+    KeysDuplicateKid = "mpctl::keys::duplicate_kid", "two keys of a client with the same `kid`";
+    KeysRetireAfter = "mpctl::keys::retire_after", "a `retire_after` that is not a date";
+    ManifestInvalid = "mpctl::manifest::invalid", "the summary of an invalid manifest (the problems are listed above it)";
+    PlanFile = "mpctl::plan::file", "a file given as a saved plan that is not one, or of another format version";
+    PlanStale = "mpctl::plan::stale", "a saved plan that no longer matches the manifest or the live state; nothing is applied";
+    ImportExists = "mpctl::import::exists", "`import` would overwrite a file (the manifest given, or one with other content)";
+    ApiStatus = "mpctl::api::status", "the API answered with an error status";
+    ApiTransport = "mpctl::api::transport", "the API could not be reached, or its answer could not be read";
+    ApiAuth = "mpctl::api::auth", "no access token could be obtained";
+    ApiUnsupported = "mpctl::api::unsupported", "the environment has no API for the change (do it in Samarbeidsportalen)";
+    ApiRefused = "mpctl::api::refused", "a request not sent, because it would not mean what was intended";
+    EndpointsMissing = "mpctl::endpoints::missing", "an environment whose endpoints cannot be worked out";
+    EndpointsMetadata = "mpctl::endpoints::metadata", "the authorisation server's metadata cannot be fetched or read";
+    AuthScopeNotHeld = "mpctl::auth::scope_not_held", "the admin client lacks a self-service scope the command needs";
+    CredentialsMissing = "mpctl::credentials::missing", "an environment's credentials are not set";
+    CredentialsUnreadable = "mpctl::credentials::unreadable", "a credential file cannot be read";
+    CredentialsBadKey = "mpctl::credentials::bad_key", "a private key that cannot be read";
+    CredentialsNoKid = "mpctl::credentials::no_kid", "a key without the `kid` Maskinporten needs";
+    CredentialsBadKeystore = "mpctl::credentials::bad_keystore", "a keystore that cannot be opened";
+    CredentialsWrongEnvironment = "mpctl::credentials::wrong_environment", "credentials made for another environment";
+    CredentialsWrongOrganization = "mpctl::credentials::wrong_organization", "credentials of another organisation than the manifest's";
+    EmulatorBind = "mpctl::emulator::bind", "the emulator cannot listen on the address";
+    EmulatorIo = "mpctl::emulator::io", "the emulator cannot read or write its state";
+    EmulatorLocked = "mpctl::emulator::locked", "the emulator's state is in use by another process";
+    EmulatorCorrupt = "mpctl::emulator::corrupt", "the emulator's state file is not valid";
+    EmulatorBootstrap = "mpctl::emulator::bootstrap", "a `--bootstrap` organisation that is not valid";
+    EmulatorSetup = "mpctl::emulator::setup", "the emulator cannot start";
+}
+
+impl Code {
+    /// The code whose text is `code`, if there is one.
+    pub fn from_code(code: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Code> for String {
+    fn from(code: Code) -> String {
+        code.as_str().to_owned()
+    }
+}
+
+impl PartialEq<str> for Code {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The table of codes in `docs/manifest.md`, one row per code.
+pub fn docs_table() -> String {
+    let mut table = String::from("| code | problem |\n|---|---|\n");
+    for code in Code::ALL {
+        table.push_str(&format!("| `{}` | {} |\n", code.as_str(), code.meaning()));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    const TABLE_START: &str = "<!-- diagnostic codes: start -->\n";
+    const TABLE_END: &str = "<!-- diagnostic codes: end -->\n";
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = BTreeSet::new();
+        for code in Code::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} is in the catalogue twice");
+            let parts: Vec<&str> = text.split("::").collect();
+            assert!(
+                parts.len() == 3
+                    && parts[0] == "mpctl"
+                    && parts[1..].iter().all(|p| !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')),
+                "{text} is not of the form mpctl::area::name"
+            );
+            assert!(!code.meaning().is_empty() && !code.meaning().contains('\n'));
+            assert!(
+                !code.meaning().contains('|'),
+                "{text}: a `|` would break the table"
+            );
+            assert_eq!(Code::from_code(text), Some(*code));
+        }
+        assert_eq!(Code::from_code("mpctl::no::such"), None);
+    }
+
+    #[test]
+    fn the_docs_table_is_generated_from_the_catalogue() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest.md");
+        let docs = std::fs::read_to_string(&path).unwrap();
+        let start = docs
+            .find(TABLE_START)
+            .expect("the start marker in docs/manifest.md");
+        let end = docs
+            .find(TABLE_END)
+            .expect("the end marker in docs/manifest.md");
+        let committed = &docs[start + TABLE_START.len()..end];
+        let expected = docs_table();
+        assert!(
+            committed == expected,
+            "the table of codes in docs/manifest.md is not the catalogue's; replace the lines \
+             between the markers with:\n\n{expected}"
+        );
+    }
+
+    /// Every code written in the source is one of the catalogue's: string literals only here,
+    /// and `code(...)` attributes of derived diagnostics by their text.
+    #[test]
+    fn every_code_in_the_source_is_in_the_catalogue() {
+        fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let this = src.join("diagnostic_code.rs");
+        let mut derived = 0;
+        for file in files.iter().filter(|f| **f != this) {
+            let text = std::fs::read_to_string(file).unwrap();
+            let literal = ["\"", "mpctl::"].concat();
+            assert!(
+                !text.contains(&literal),
+                "{} writes a code as a string; use diagnostic_code::Code",
+                file.display()
+            );
+            let attribute = ["code(", "mpctl::"].concat();
+            for (at, _) in text.match_indices(&attribute) {
+                let rest = &text[at + "code(".len()..];
+                let code = &rest[..rest.find(')').unwrap()];
+                assert!(
+                    Code::from_code(code).is_some(),
+                    "{}: `{code}` is not in the catalogue",
+                    file.display()
+                );
+                derived += 1;
+            }
+        }
+        assert!(derived > 0, "the scan found no derived codes");
+    }
+}
