@@ -45,51 +45,80 @@ impl HttpClient {
         }
     }
 
+    /// Sends a create, which is not idempotent: when its outcome is unknown, `exists` reads
+    /// whether it happened (what it finds stands for the answer), and only when it did not is
+    /// the create sent again. `accept` reads a success's answer; `missing` ends the message
+    /// when no attempt is answered and nothing is found.
+    async fn create_once<T, Found>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        operation: &str,
+        accept: impl Fn(String) -> Result<T, ApiError>,
+        exists: impl Fn() -> Found,
+        missing: &str,
+    ) -> Result<T, ApiError>
+    where
+        Found: Future<Output = Result<Option<T>, ApiError>>,
+    {
+        for _round in 0..self.config.retry.max_attempts.max(1) {
+            let call = Call {
+                method: Method::POST,
+                path: path.to_owned(),
+                query: Vec::new(),
+                body: Some(body.clone()),
+                idempotent: false,
+                operation: operation.to_owned(),
+            };
+            match self.send(&call).await {
+                Ok(answer) => return accept(answer),
+                Err(f) if f.ambiguous => {
+                    if let Some(found) = exists().await? {
+                        return Ok(found);
+                    }
+                }
+                Err(f) => return Err(self.error(operation, f)),
+            }
+        }
+        Err(ApiError::Transport {
+            operation: format!("{}: {operation}", self.config.env),
+            message: format!("no answer after repeated attempts, and {missing}"),
+        })
+    }
+
     /// Creates a client, or finds out that an earlier attempt whose answer was lost did.
     async fn create_client_once(&self, client: &ClientState) -> Result<String, ApiError> {
         let operation = format!("create client {}", client.name);
         let body = serde_json::to_value(ClientRequest::for_create(client))
             .map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..self.config.retry.max_attempts.max(1) {
-            let call = Call {
-                method: Method::POST,
-                path: "/clients".into(),
-                query: Vec::new(),
-                body: Some(body.clone()),
-                idempotent: false,
-                operation: operation.clone(),
-            };
-            match self.send(&call).await {
-                Ok(answer) => {
-                    let created: ClientResponse =
-                        serde_json::from_str(&answer).map_err(|e| ApiError::Status {
-                            operation: format!("{}: {operation}", self.config.env),
-                            status: 200,
-                            message: format!("the answer is not a client ({e})"),
-                        })?;
-                    return created.client_id.ok_or_else(|| ApiError::Status {
+        self.create_once(
+            "/clients",
+            body,
+            &operation,
+            |answer| {
+                let created: ClientResponse =
+                    serde_json::from_str(&answer).map_err(|e| ApiError::Status {
                         operation: format!("{}: {operation}", self.config.env),
                         status: 200,
-                        message: "the answer has no client_id".into(),
-                    });
-                }
-                Err(f) if f.ambiguous => {
-                    tracing::warn!(
-                        env = self.config.env.as_str(),
-                        client = client.name.as_str(),
-                        "the outcome of creating the client is unknown; reading the client list to find out"
-                    );
-                    if let Some(id) = self.find_client_by_name(&client.name).await? {
-                        return Ok(id);
-                    }
-                }
-                Err(f) => return Err(self.error(&operation, f)),
-            }
-        }
-        Err(ApiError::Transport {
-            operation: format!("{}: {operation}", self.config.env),
-            message: "no answer after repeated attempts, and the client does not exist".into(),
-        })
+                        message: format!("the answer is not a client ({e})"),
+                    })?;
+                created.client_id.ok_or_else(|| ApiError::Status {
+                    operation: format!("{}: {operation}", self.config.env),
+                    status: 200,
+                    message: "the answer has no client_id".into(),
+                })
+            },
+            || async {
+                tracing::warn!(
+                    env = self.config.env.as_str(),
+                    client = client.name.as_str(),
+                    "the outcome of creating the client is unknown; reading the client list to find out"
+                );
+                self.find_client_by_name(&client.name).await
+            },
+            "the client does not exist",
+        )
+        .await
     }
 }
 
@@ -112,34 +141,22 @@ impl SelfService for HttpClient {
             .ok_or_else(|| self.refused(&operation, "the name is not `prefix:subscope`"))?;
         let body =
             serde_json::to_value(&request).map_err(|e| self.refused(&operation, &e.to_string()))?;
-        for _round in 0..self.config.retry.max_attempts.max(1) {
-            let call = Call {
-                method: Method::POST,
-                path: "/scopes".into(),
-                query: Vec::new(),
-                body: Some(body.clone()),
-                idempotent: false,
-                operation: operation.clone(),
-            };
-            match self.send(&call).await {
-                Ok(_) => return Ok(()),
-                Err(f) if f.ambiguous => {
-                    tracing::warn!(
-                        env = self.config.env.as_str(),
-                        scope = scope.name.as_str(),
-                        "the outcome of creating the scope is unknown; reading it to find out"
-                    );
-                    if self.get_scope(&scope.name).await?.is_some() {
-                        return Ok(());
-                    }
-                }
-                Err(f) => return Err(self.error(&operation, f)),
-            }
-        }
-        Err(ApiError::Transport {
-            operation: format!("{}: {operation}", self.config.env),
-            message: "no answer after repeated attempts, and the scope does not exist".into(),
-        })
+        self.create_once(
+            "/scopes",
+            body,
+            &operation,
+            |_| Ok(()),
+            || async {
+                tracing::warn!(
+                    env = self.config.env.as_str(),
+                    scope = scope.name.as_str(),
+                    "the outcome of creating the scope is unknown; reading it to find out"
+                );
+                Ok(self.get_scope(&scope.name).await?.map(|_| ()))
+            },
+            "the scope does not exist",
+        )
+        .await
     }
 
     async fn update_scope(&self, scope: &ScopeState) -> Result<(), ApiError> {
