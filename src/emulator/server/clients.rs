@@ -16,8 +16,9 @@ use super::http::{
     ApiFailure, ApiResult, Shr, authorize, created, field_bool, field_list, field_str, field_u32,
     ok, one_of, parse_body,
 };
+use super::lifecycle::deactivate;
 
-fn client_json(client: &ClientRecord) -> Value {
+pub(super) fn client_json(client: &ClientRecord) -> Value {
     json!({
         "client_id": client.client_id,
         "client_name": client.client_name,
@@ -263,22 +264,5 @@ pub(super) async fn deactivate_client(
     Path(id): Path<String>,
 ) -> ApiResult {
     let caller = authorize(&s, &headers, &[DCR_MODIFY, DCR_WRITE])?;
-    let c = caller.clone();
-    let value = s
-        .commit(
-            &caller.org,
-            "deactivate_client",
-            id.clone(),
-            move |state, now| {
-                let mut client = owned_client(state, &c, &id)?.clone();
-                if !client.active {
-                    return Ok((client_json(&client), vec![]));
-                }
-                client.active = false;
-                client.last_updated = now;
-                Ok((client_json(&client), vec![Mutation::Client(client)]))
-            },
-        )
-        .await?;
-    ok(value)
+    deactivate::<ClientRecord>(&s, &caller, "deactivate_client", id).await
 }

@@ -19,6 +19,7 @@ mod contacts;
 mod diagnostics;
 mod http;
 mod keys;
+mod lifecycle;
 mod oauth;
 mod scopes;
 

@@ -17,11 +17,12 @@ use super::http::{
     ApiFailure, ApiResult, Params, Shr, authorize, created, field_bool, field_list, field_str,
     field_u32, flag, ok, one_of, parse_body, scope_param,
 };
+use super::lifecycle::deactivate;
 
 // ---------------------------------------------------------------------------------------------
 // Scopes
 
-fn scope_json(scope: &ScopeRecord) -> Value {
+pub(super) fn scope_json(scope: &ScopeRecord) -> Value {
     let mut v = json!({
         "prefix": scope.prefix,
         "subscope": scope.subscope,
@@ -174,7 +175,7 @@ fn apply_scope_fields(
     Ok(())
 }
 
-fn owned_scope<'a>(
+pub(super) fn owned_scope<'a>(
     state: &'a State,
     caller: &Caller,
     name: &str,
@@ -332,25 +333,8 @@ pub(super) async fn deactivate_scope(
 ) -> ApiResult {
     let caller = authorize(&s, &headers, &[SCOPES_WRITE])?;
     let name = scope_param(&q)?;
-    let c = caller.clone();
-    let value = s
-        .commit(
-            &caller.org,
-            "deactivate_scope",
-            name.clone(),
-            move |state, now| {
-                let mut scope = owned_scope(state, &c, &name)?.clone();
-                if !scope.active {
-                    return Ok((scope_json(&scope), vec![]));
-                }
-                // Grants are kept: consumers keep seeing (and using) the scope until revoked.
-                scope.active = false;
-                scope.last_updated = now;
-                Ok((scope_json(&scope), vec![Mutation::Scope(scope)]))
-            },
-        )
-        .await?;
-    ok(value)
+    // Grants are kept: consumers keep seeing (and using) the scope until revoked.
+    deactivate::<ScopeRecord>(&s, &caller, "deactivate_scope", name).await
 }
 
 // ---------------------------------------------------------------------------------------------
