@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::manifest::LoadedManifest;
 use crate::manifest::model::{TokenType, Visibility};

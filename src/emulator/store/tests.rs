@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn org(orgno: &str) -> Mutation {
