@@ -255,12 +255,8 @@ fn explain_retired_keys(loaded: &LoadedManifest, env: &str, plan: &mut EnvPlan, 
     use crate::manifest::resolve::is_retired;
     let mut retired: BTreeMap<(String, String), String> = BTreeMap::new();
     for client in &loaded.manifest.clients {
-        let refs = client
-            .overrides
-            .get(env)
-            .and_then(|o| o.keys.as_deref())
-            .unwrap_or(&client.keys);
-        for key_ref in refs.iter().filter(|r| is_retired(r, now)) {
+        let attributes = client.attributes_in(env);
+        for key_ref in attributes.keys().iter().filter(|r| is_retired(r, now)) {
             for key in loaded.keys.get(key_ref.path()).into_iter().flatten() {
                 if let Some(date) = key_ref.retire_after() {
                     retired.insert((client.name.clone(), key.kid.clone()), date.to_owned());

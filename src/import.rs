@@ -17,9 +17,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::manifest::attributes::{factor_option, factor_value};
 use crate::manifest::model::{
-    Client, ClientOverride, Contacts, Environment, Grant, KeyRef, LimitedGrant, Manifest,
-    ManifestOverride, Scope, ScopeOverride, Settings,
+    Client, ClientAttributes, ClientOverride, Contacts, Environment, Grant, KeyRef, LimitedGrant,
+    Manifest, ManifestOverride, Scope, ScopeAttributes, ScopeOverride, Settings,
 };
 use crate::manifest::orgno::OrgNo;
 use crate::state::{ClientState, KeyState, LiveEnv, ScopeState};
@@ -124,7 +125,7 @@ pub fn build(organization: &OrgNo, envs: &[ImportedEnv]) -> Imported {
         .iter()
         .map(|e| (e.name.as_str(), non_empty(e.live.state.contacts.clone())))
         .collect();
-    let (base_contacts, contact_overrides) = split_option(&contacts);
+    let (base_contacts, contact_overrides) = factor_option(&contacts);
     let overrides = contact_overrides
         .into_iter()
         .map(|(env, contacts)| {
@@ -188,80 +189,23 @@ fn environments_of(present: &[&str], all: &[String]) -> Option<Vec<String>> {
     }
 }
 
-/// The most common value (ties: the earliest), and the environments whose value differs.
-/// (Every imported resource exists in at least one environment, so `values` is never empty;
-/// if it were, the default is returned.)
-fn split_value<T: Clone + PartialEq + Default>(values: &[(&str, T)]) -> (T, Vec<(String, T)>) {
-    let mut best: Option<(&T, usize)> = None;
-    for (_, v) in values {
-        let count = values.iter().filter(|(_, w)| w == v).count();
-        if best.is_none_or(|(_, c)| count > c) {
-            best = Some((v, count));
-        }
-    }
-    let base = best.map(|(v, _)| v.clone()).unwrap_or_default();
-    let others = values
-        .iter()
-        .filter(|(_, v)| *v != base)
-        .map(|(e, v)| ((*e).to_owned(), v.clone()))
-        .collect();
-    (base, others)
-}
-
-/// Like [`split_value`] for an optional field: when some environments do not set it, it is
-/// unset in the base and given as an override where set.
-fn split_option<T: Clone + PartialEq>(
-    values: &[(&str, Option<T>)],
-) -> (Option<T>, Vec<(String, T)>) {
-    if values.iter().all(|(_, v)| v.is_some()) {
-        let (base, others) = split_value(values);
-        let others = others
-            .into_iter()
-            .filter_map(|(e, v)| v.map(|v| (e, v)))
-            .collect();
-        (base, others)
-    } else {
-        let others = values
-            .iter()
-            .filter_map(|(e, v)| v.clone().map(|v| ((*e).to_owned(), v)))
-            .collect();
-        (None, others)
-    }
-}
-
 fn build_scope(name: &str, present: &[(&str, &ScopeState)], all: &[String]) -> Scope {
     let envs: Vec<&str> = present.iter().map(|(e, _)| *e).collect();
     let mut overrides: BTreeMap<String, ScopeOverride> = BTreeMap::new();
-    macro_rules! optional {
-        ($field:ident) => {{
-            let values: Vec<(&str, _)> = present
-                .iter()
-                .map(|(e, s)| (*e, s.$field.clone()))
-                .collect();
-            let (base, others) = split_option(&values);
-            for (env, value) in others {
-                overrides.entry(env).or_default().$field = Some(value);
-            }
-            base
-        }};
-    }
     let descriptions: Vec<(&str, String)> = present
         .iter()
         .map(|(e, s)| (*e, s.description.clone()))
         .collect();
-    let (description, others) = split_value(&descriptions);
+    let (description, others) = factor_value(&descriptions);
     for (env, value) in others {
         overrides.entry(env).or_default().description = Some(value);
     }
-    let long_description = optional!(long_description);
-    let visibility = optional!(visibility);
-    let token_type = optional!(token_type);
-    let at_max_age = optional!(at_max_age);
-    let authorization_max_lifetime = optional!(authorization_max_lifetime);
-    let allowed_integration_types = optional!(allowed_integration_types);
-    let accessible_for_all = optional!(accessible_for_all);
-    let enforced_aud_for_access_token = optional!(enforced_aud_for_access_token);
-    let delegation_source = optional!(delegation_source);
+    let per_env: Vec<(&str, &ScopeAttributes)> =
+        present.iter().map(|(e, s)| (*e, &s.attributes)).collect();
+    let (attributes, others) = ScopeAttributes::factor(&per_env);
+    for (env, value) in others {
+        overrides.entry(env).or_default().attributes = value;
+    }
 
     // Grants: an organisation granted in every environment of the scope is a plain number.
     let mut granted_in: BTreeMap<&OrgNo, Vec<&str>> = BTreeMap::new();
@@ -287,15 +231,7 @@ fn build_scope(name: &str, present: &[(&str, &ScopeState)], all: &[String]) -> S
     Scope {
         name: name.to_owned(),
         description,
-        long_description,
-        visibility,
-        token_type,
-        at_max_age,
-        authorization_max_lifetime,
-        allowed_integration_types,
-        accessible_for_all,
-        enforced_aud_for_access_token,
-        delegation_source,
+        attributes,
         grants,
         environments: environments_of(&envs, all),
         protected: false,
@@ -357,77 +293,46 @@ fn build_client(
     key_files: &mut BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 ) -> Client {
     let envs: Vec<&str> = present.iter().map(|(e, _)| *e).collect();
-    let mut overrides: BTreeMap<String, ClientOverride> = BTreeMap::new();
-
-    // The description defaults to the name: write it only where it differs.
-    let descriptions: Vec<(&str, Option<String>)> = present
-        .iter()
-        .map(|(e, c)| (*e, Some(c.description.clone()).filter(|d| d != name)))
-        .collect();
-    let description = if descriptions.iter().all(|(_, d)| d.is_none()) {
-        None
-    } else {
-        let values: Vec<(&str, String)> = present
-            .iter()
-            .map(|(e, c)| (*e, c.description.clone()))
-            .collect();
-        let (base, others) = split_value(&values);
-        for (env, value) in others {
-            overrides.entry(env).or_default().description = Some(value);
-        }
-        Some(base)
-    };
-
-    let scope_lists: Vec<(&str, Vec<String>)> = present
-        .iter()
-        .map(|(e, c)| (*e, c.scopes.iter().cloned().collect()))
-        .collect();
-    let (scopes, others) = split_value(&scope_lists);
-    for (env, value) in others {
-        overrides.entry(env).or_default().scopes = Some(value);
-    }
-
-    let key_lists: Vec<(&str, Vec<KeyRef>)> = present
+    // The description defaults to the name: written only when some environment differs.
+    let default_description = present.iter().all(|(_, c)| c.description == name);
+    let per_env: Vec<(&str, ClientAttributes)> = present
         .iter()
         .map(|(e, c)| {
-            let refs = c
-                .keys
-                .values()
-                .map(|k| KeyRef::Path(key_path(name, e, k, key_files)))
-                .collect();
-            (*e, refs)
+            let attributes = ClientAttributes {
+                description: (!default_description).then(|| c.description.clone()),
+                scopes: Some(c.scopes.iter().cloned().collect()),
+                keys: Some(
+                    c.keys
+                        .values()
+                        .map(|k| KeyRef::Path(key_path(name, e, k, key_files)))
+                        .collect(),
+                ),
+                contacts: non_empty(c.contacts.clone()),
+                access_token_lifetime: c.access_token_lifetime,
+            };
+            (*e, attributes)
         })
         .collect();
-    let (keys, others) = split_value(&key_lists);
-    for (env, value) in others {
-        overrides.entry(env).or_default().keys = Some(value);
-    }
-
-    let lifetimes: Vec<(&str, Option<u32>)> = present
-        .iter()
-        .map(|(e, c)| (*e, c.access_token_lifetime))
+    let per_env_refs: Vec<(&str, &ClientAttributes)> =
+        per_env.iter().map(|(e, a)| (*e, a)).collect();
+    let (mut attributes, others) = ClientAttributes::factor(&per_env_refs);
+    // No scopes or keys is the same as leaving the list out.
+    attributes.scopes = attributes.scopes.filter(|s| !s.is_empty());
+    attributes.keys = attributes.keys.filter(|k| !k.is_empty());
+    let overrides = others
+        .into_iter()
+        .map(|(env, attributes)| {
+            let o = ClientOverride {
+                attributes,
+                protected: None,
+            };
+            (env, o)
+        })
         .collect();
-    let (access_token_lifetime, others) = split_option(&lifetimes);
-    for (env, value) in others {
-        overrides.entry(env).or_default().access_token_lifetime = Some(value);
-    }
-
-    let contacts: Vec<(&str, Option<Contacts>)> = present
-        .iter()
-        .map(|(e, c)| (*e, non_empty(c.contacts.clone())))
-        .collect();
-    let (contacts, others) = split_option(&contacts);
-    for (env, value) in others {
-        overrides.entry(env).or_default().contacts = Some(value);
-    }
 
     Client {
         name: name.to_owned(),
-        description,
-        scopes,
-        keys,
-        contacts,
-        access_token_lifetime,
+        attributes,
         environments: environments_of(&envs, all),
         client_ids: present
             .iter()
@@ -449,88 +354,53 @@ pub const SCHEMA_URL: &str =
 /// the emulator does; Digdir does not document them): `import` leaves them out unless `--full`.
 /// A field left out is not managed, so planning shows no change either way.
 mod defaults {
-    use crate::manifest::model::{IntegrationType, TokenType, Visibility};
+    use crate::manifest::model::{
+        ClientAttributes, IntegrationType, ScopeAttributes, TokenType, Visibility,
+    };
 
-    pub const VISIBILITY: Visibility = Visibility::Public;
-    pub const TOKEN_TYPE: TokenType = TokenType::SelfContained;
-    pub const AT_MAX_AGE: u32 = 120;
-    pub const AUTHORIZATION_MAX_LIFETIME: u32 = 0;
-    pub const ALLOWED_INTEGRATION_TYPES: &[IntegrationType] = &[IntegrationType::Maskinporten];
-    pub const ACCESSIBLE_FOR_ALL: bool = false;
-    /// A client's `access_token_lifetime` of 0: the scopes' own bound applies.
-    pub const ACCESS_TOKEN_LIFETIME: u32 = 0;
+    pub fn scope() -> ScopeAttributes {
+        ScopeAttributes {
+            visibility: Some(Visibility::Public),
+            token_type: Some(TokenType::SelfContained),
+            at_max_age: Some(120),
+            authorization_max_lifetime: Some(0),
+            allowed_integration_types: Some(vec![IntegrationType::Maskinporten]),
+            accessible_for_all: Some(false),
+            ..Default::default()
+        }
+    }
+
+    pub fn client() -> ClientAttributes {
+        ClientAttributes {
+            // 0: the scopes' own bound applies.
+            access_token_lifetime: Some(0),
+            ..Default::default()
+        }
+    }
 }
 
 /// Leaves out every value equal to the API's default (see [`defaults`]), in the resources and
 /// their overrides; overrides left empty go. An override equal to the default stays where the
 /// resource's own value differs (the override is what keeps that environment at the default).
 pub fn omit_defaults(manifest: &mut Manifest) {
-    fn omit<T: PartialEq, O>(
-        base: &mut Option<T>,
-        overrides: &mut BTreeMap<String, O>,
-        field: impl Fn(&mut O) -> &mut Option<T>,
-        default: &T,
-    ) {
-        if base.as_ref() == Some(default) {
-            *base = None;
-        }
-        if base.is_none() {
-            for o in overrides.values_mut() {
-                let value = field(o);
-                if value.as_ref() == Some(default) {
-                    *value = None;
-                }
-            }
-        }
-    }
-    let types = defaults::ALLOWED_INTEGRATION_TYPES.to_vec();
+    let scope_defaults = defaults::scope();
     for s in &mut manifest.scopes {
-        let o = &mut s.overrides;
-        omit(
-            &mut s.visibility,
-            o,
-            |o| &mut o.visibility,
-            &defaults::VISIBILITY,
-        );
-        omit(
-            &mut s.token_type,
-            o,
-            |o| &mut o.token_type,
-            &defaults::TOKEN_TYPE,
-        );
-        omit(
-            &mut s.at_max_age,
-            o,
-            |o| &mut o.at_max_age,
-            &defaults::AT_MAX_AGE,
-        );
-        omit(
-            &mut s.authorization_max_lifetime,
-            o,
-            |o| &mut o.authorization_max_lifetime,
-            &defaults::AUTHORIZATION_MAX_LIFETIME,
-        );
-        omit(
-            &mut s.allowed_integration_types,
-            o,
-            |o| &mut o.allowed_integration_types,
-            &types,
-        );
-        omit(
-            &mut s.accessible_for_all,
-            o,
-            |o| &mut o.accessible_for_all,
-            &defaults::ACCESSIBLE_FOR_ALL,
-        );
-        o.retain(|_, o| *o != ScopeOverride::default());
+        let mut overrides: Vec<&mut ScopeAttributes> = s
+            .overrides
+            .values_mut()
+            .map(|o| &mut o.attributes)
+            .collect();
+        s.attributes.omit_defaults(&mut overrides, &scope_defaults);
+        s.overrides.retain(|_, o| *o != ScopeOverride::default());
     }
+    let client_defaults = defaults::client();
     for c in &mut manifest.clients {
-        omit(
-            &mut c.access_token_lifetime,
-            &mut c.overrides,
-            |o| &mut o.access_token_lifetime,
-            &defaults::ACCESS_TOKEN_LIFETIME,
-        );
+        let mut overrides: Vec<&mut ClientAttributes> = c
+            .overrides
+            .values_mut()
+            .map(|o| &mut o.attributes)
+            .collect();
+        c.attributes.omit_defaults(&mut overrides, &client_defaults);
         c.overrides.retain(|_, o| *o != ClientOverride::default());
     }
 }

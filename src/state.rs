@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::model::{Contacts, IntegrationType, TokenType, Visibility};
+use crate::manifest::model::{Contacts, ScopeAttributes};
 use crate::manifest::orgno::OrgNo;
 
 /// One environment's resources.
@@ -29,17 +29,10 @@ pub struct ScopeState {
     /// `prefix:subscope`.
     pub name: String,
     pub description: String,
-    /// Optional API fields. Desired: `None` means "not managed"; live: `None` means the API
-    /// did not send it.
-    pub long_description: Option<String>,
-    pub visibility: Option<Visibility>,
-    pub token_type: Option<TokenType>,
-    pub at_max_age: Option<u32>,
-    pub authorization_max_lifetime: Option<u32>,
-    pub allowed_integration_types: Option<Vec<IntegrationType>>,
-    pub accessible_for_all: Option<bool>,
-    pub enforced_aud_for_access_token: Option<String>,
-    pub delegation_source: Option<String>,
+    /// The optional API fields. Desired: unset means "not managed"; live: unset means the API
+    /// did not send it (or sent a value mpctl does not know).
+    #[serde(flatten)]
+    pub attributes: ScopeAttributes,
     /// Desired: always true. Live: false for a deactivated scope.
     pub active: bool,
     /// Consumer organisations with an `APPROVED` grant.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::model::{IntegrationType, TokenType, Visibility};
+use crate::manifest::model::ScopeAttributes;
 use crate::manifest::orgno::OrgNo;
 use crate::secret::Secret;
 use crate::state::{ClientState, KeyState, ScopeState};
@@ -55,27 +55,32 @@ impl ScopeResponse {
         Some(ScopeState {
             name: self.full_name()?,
             description: self.description.clone().unwrap_or_default(),
-            long_description: self.long_description.clone(),
-            visibility: self
-                .visibility
-                .as_deref()
-                .and_then(parse_enum::<Visibility>),
-            token_type: self.token_type.as_deref().and_then(parse_enum::<TokenType>),
-            at_max_age: self.at_max_age,
-            authorization_max_lifetime: self.authorization_max_lifetime,
-            allowed_integration_types: self.allowed_integration_types.as_ref().map(|types| {
-                types
-                    .iter()
-                    .filter_map(|t| parse_enum::<IntegrationType>(t))
-                    .collect()
-            }),
-            accessible_for_all: self.accessible_for_all,
-            enforced_aud_for_access_token: self.enforced_aud_for_access_token.clone(),
-            delegation_source: self.delegation_source.clone(),
+            attributes: self.attributes(),
             active: self.active.unwrap_or(true),
             grants,
             protected: false,
         })
+    }
+}
+
+impl ScopeResponse {
+    /// The optional fields as mpctl knows them. This is the scope's wire mapping: a field the
+    /// API returns is read here, a value mpctl does not know becomes unset (not managed).
+    fn attributes(&self) -> ScopeAttributes {
+        ScopeAttributes {
+            long_description: self.long_description.clone(),
+            visibility: self.visibility.as_deref().and_then(parse_enum),
+            token_type: self.token_type.as_deref().and_then(parse_enum),
+            at_max_age: self.at_max_age,
+            authorization_max_lifetime: self.authorization_max_lifetime,
+            allowed_integration_types: self
+                .allowed_integration_types
+                .as_ref()
+                .map(|types| types.iter().filter_map(|t| parse_enum(t)).collect()),
+            accessible_for_all: self.accessible_for_all,
+            enforced_aud_for_access_token: self.enforced_aud_for_access_token.clone(),
+            delegation_source: self.delegation_source.clone(),
+        }
     }
 }
 
@@ -85,13 +90,6 @@ fn parse_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
 }
 
-fn enum_to_wire<T: Serialize>(value: &T) -> Option<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
 /// The body of `POST /scopes` (create) and `PUT /scopes?scope=` (update). `prefix` and
 /// `subscope` identify the scope; every other field is sent only when set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,24 +97,9 @@ pub struct ScopeRequest {
     pub prefix: String,
     pub subscope: String,
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub long_description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at_max_age: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorization_max_lifetime: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_integration_types: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accessible_for_all: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enforced_aud_for_access_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delegation_source: Option<String>,
+    /// The optional fields, each sent only when set: the manifest spells them as the API does.
+    #[serde(flatten)]
+    pub attributes: ScopeAttributes,
     /// Sent on update only: `true` reactivates a deactivated scope (the API refuses to
     /// re-create one with `POST`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,18 +118,7 @@ impl ScopeRequest {
             prefix: prefix.to_owned(),
             subscope: subscope.to_owned(),
             description: scope.description.clone(),
-            long_description: scope.long_description.clone(),
-            visibility: scope.visibility.as_ref().and_then(enum_to_wire),
-            token_type: scope.token_type.as_ref().and_then(enum_to_wire),
-            at_max_age: scope.at_max_age,
-            authorization_max_lifetime: scope.authorization_max_lifetime,
-            allowed_integration_types: scope
-                .allowed_integration_types
-                .as_ref()
-                .map(|types| types.iter().filter_map(enum_to_wire).collect()),
-            accessible_for_all: scope.accessible_for_all,
-            enforced_aud_for_access_token: scope.enforced_aud_for_access_token.clone(),
-            delegation_source: scope.delegation_source.clone(),
+            attributes: scope.attributes.clone(),
             active: with_active.then_some(scope.active),
         })
     }
@@ -499,6 +471,7 @@ fn truncate(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::model::{IntegrationType, TokenType, Visibility};
 
     #[test]
     fn scope_response_ignores_unknown_fields_and_missing_ones() {
@@ -510,9 +483,9 @@ mod tests {
         let state = scope.to_state(BTreeSet::new()).unwrap();
         assert_eq!(state.name, "acme:orders.read");
         assert!(state.active);
-        assert_eq!(state.visibility, None);
+        assert_eq!(state.attributes.visibility, None);
         assert_eq!(
-            state.allowed_integration_types,
+            state.attributes.allowed_integration_types,
             Some(vec![IntegrationType::Maskinporten])
         );
     }
@@ -522,7 +495,10 @@ mod tests {
         let state = ScopeState {
             name: "acme:orders.read".into(),
             description: "Read orders".into(),
-            visibility: Some(Visibility::Private),
+            attributes: ScopeAttributes {
+                visibility: Some(Visibility::Private),
+                ..Default::default()
+            },
             active: true,
             ..Default::default()
         };
@@ -534,6 +510,61 @@ mod tests {
         );
         let update = serde_json::to_value(ScopeRequest::from_state(&state, true).unwrap()).unwrap();
         assert_eq!(update["active"], serde_json::json!(true));
+    }
+
+    /// Every attribute, set to a value other than the API's default.
+    fn every_attribute() -> ScopeAttributes {
+        ScopeAttributes {
+            long_description: Some("Long".into()),
+            visibility: Some(Visibility::Private),
+            token_type: Some(TokenType::Opaque),
+            at_max_age: Some(300),
+            authorization_max_lifetime: Some(600),
+            allowed_integration_types: Some(vec![
+                IntegrationType::Maskinporten,
+                IntegrationType::ApiKlient,
+            ]),
+            accessible_for_all: Some(true),
+            enforced_aud_for_access_token: Some("https://api.acme.no".into()),
+            delegation_source: Some("https://www.altinn.no".into()),
+        }
+    }
+
+    #[test]
+    fn every_scope_attribute_is_sent_in_the_api_spelling_and_read_back() {
+        let attributes = every_attribute();
+        let sent = serde_json::to_value(&attributes).unwrap();
+        let names: Vec<&str> = sent
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            names,
+            ScopeAttributes::FIELDS,
+            "every_attribute() must set every field"
+        );
+        let state = ScopeState {
+            name: "acme:orders".into(),
+            description: "Orders".into(),
+            attributes: attributes.clone(),
+            active: true,
+            ..Default::default()
+        };
+        let body = serde_json::to_value(ScopeRequest::from_state(&state, false).unwrap()).unwrap();
+        assert_eq!(body["token_type"], "OPAQUE");
+        assert_eq!(
+            body["allowed_integration_types"],
+            serde_json::json!(["maskinporten", "api_klient"])
+        );
+        // What the API returns for what was sent maps back to the same attributes: a field
+        // added to `ScopeAttributes` but not to the response mapping fails here.
+        let read: ScopeResponse = serde_json::from_value(body).unwrap();
+        assert_eq!(
+            read.to_state(BTreeSet::new()).unwrap().attributes,
+            attributes
+        );
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl FakeService {
     fn accessible(inner: &Inner, org: &OrgNo) -> BTreeSet<String> {
         let mut set = inner.external.clone();
         for (name, scope) in &inner.live.state.scopes {
-            if scope.grants.contains(org) || scope.accessible_for_all == Some(true) {
+            if scope.grants.contains(org) || scope.attributes.accessible_for_all == Some(true) {
                 set.insert(name.clone());
             }
         }

@@ -138,10 +138,10 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
             .iter()
             .filter(|c| args.clients.contains(&c.name))
             .flat_map(|c| {
-                c.keys
-                    .iter()
-                    .chain(c.overrides.values().flat_map(|o| o.keys.iter().flatten()))
+                c.attribute_sets()
+                    .flat_map(|(_, a)| a.keys())
                     .map(|k| k.path().to_owned())
+                    .collect::<Vec<_>>()
             })
             .collect();
         imported.key_files.retain(|path, _| keys.contains(path));

@@ -6,14 +6,14 @@ use crate::manifest::resolve::resolve;
 #[test]
 fn defaults_go_but_an_override_back_to_the_default_stays() {
     let mut a = scope("acme:a", "A", &[]);
-    a.at_max_age = Some(120);
-    a.visibility = Some(Visibility::Public);
+    a.attributes.at_max_age = Some(120);
+    a.attributes.visibility = Some(Visibility::Public);
     let mut a_prod = a.clone();
-    a_prod.at_max_age = Some(300);
+    a_prod.attributes.at_max_age = Some(300);
     let mut b = scope("acme:b", "B", &[]);
-    b.at_max_age = Some(300);
+    b.attributes.at_max_age = Some(300);
     let mut b_prod = b.clone();
-    b_prod.at_max_age = Some(120);
+    b_prod.attributes.at_max_age = Some(120);
     let envs = vec![
         env("test", vec![a, b], vec![]),
         env("prod", vec![a_prod, b_prod], vec![]),
@@ -24,11 +24,14 @@ fn defaults_go_but_an_override_back_to_the_default_stays() {
         panic!("two scopes")
     };
     // acme:a: 120 (default) in test is left out, prod keeps its 300.
-    assert_eq!((a.at_max_age, a.visibility), (None, None));
-    assert_eq!(a.overrides["prod"].at_max_age, Some(300));
+    assert_eq!(
+        (a.attributes.at_max_age, a.attributes.visibility),
+        (None, None)
+    );
+    assert_eq!(a.overrides["prod"].attributes.at_max_age, Some(300));
     // acme:b: 300 in test, 120 in prod — the override keeps prod at the default.
-    assert_eq!(b.at_max_age, Some(300));
-    assert_eq!(b.overrides["prod"].at_max_age, Some(120));
+    assert_eq!(b.attributes.at_max_age, Some(300));
+    assert_eq!(b.overrides["prod"].attributes.at_max_age, Some(120));
 }
 
 fn scope(name: &str, description: &str, grants: &[&str]) -> ScopeState {
@@ -92,11 +95,11 @@ fn two_envs() -> Vec<ImportedEnv> {
         "Read orders",
         &["974760673", "991825827"],
     );
-    read.visibility = Some(Visibility::Public);
-    read.token_type = Some(TokenType::SelfContained);
+    read.attributes.visibility = Some(Visibility::Public);
+    read.attributes.token_type = Some(TokenType::SelfContained);
     let mut read_prod = scope("acme:orders.read", "Read orders (prod)", &["974760673"]);
-    read_prod.visibility = Some(Visibility::Public);
-    read_prod.at_max_age = Some(300);
+    read_prod.attributes.visibility = Some(Visibility::Public);
+    read_prod.attributes.at_max_age = Some(300);
     let mut old = scope("acme:old", "Old", &[]);
     old.active = false;
     let test = env(
@@ -180,14 +183,14 @@ fn the_imported_manifest_resolves_to_the_live_state_of_every_environment() {
             assert_eq!(want.description, have.description, "{name} in {}", env.name);
             assert_eq!(want.grants, have.grants, "{name} in {}", env.name);
             // Every managed field equals the live one.
-            if want.visibility.is_some() {
-                assert_eq!(want.visibility, have.visibility);
+            if want.attributes.visibility.is_some() {
+                assert_eq!(want.attributes.visibility, have.attributes.visibility);
             }
-            if want.token_type.is_some() {
-                assert_eq!(want.token_type, have.token_type);
+            if want.attributes.token_type.is_some() {
+                assert_eq!(want.attributes.token_type, have.attributes.token_type);
             }
-            if want.at_max_age.is_some() {
-                assert_eq!(want.at_max_age, have.at_max_age);
+            if want.attributes.at_max_age.is_some() {
+                assert_eq!(want.attributes.at_max_age, have.attributes.at_max_age);
             }
         }
         for (name, want) in &desired.clients {
@@ -235,14 +238,14 @@ fn differences_become_environments_and_overrides() {
         .find(|s| s.name == "acme:orders.read")
         .unwrap();
     assert_eq!(read.environments, None);
-    assert_eq!(read.visibility, Some(Visibility::Public));
+    assert_eq!(read.attributes.visibility, Some(Visibility::Public));
     // Set in only one environment: an override, not a base value.
-    assert_eq!(read.token_type, None);
+    assert_eq!(read.attributes.token_type, None);
     assert_eq!(
-        read.overrides["test"].token_type,
+        read.overrides["test"].attributes.token_type,
         Some(TokenType::SelfContained)
     );
-    assert_eq!(read.overrides["prod"].at_max_age, Some(300));
+    assert_eq!(read.overrides["prod"].attributes.at_max_age, Some(300));
     assert!(
         read.grants
             .contains(&Grant::Org(OrgNo::new_unchecked("974760673")))

@@ -688,12 +688,12 @@ fn resolve_key_paths(
         }
     };
     for (ci, client) in manifest.clients.iter_mut().enumerate() {
-        for (ki, k) in client.keys.iter_mut().enumerate() {
+        for (ki, k) in client.attributes.keys.iter_mut().flatten().enumerate() {
             let pointer = format!("/clients/{ci}/keys/{ki}{}", key_suffix(k));
             resolve(&pointer, k);
         }
         for (env, o) in &mut client.overrides {
-            for (ki, k) in o.keys.iter_mut().flatten().enumerate() {
+            for (ki, k) in o.attributes.keys.iter_mut().flatten().enumerate() {
                 let pointer = format!(
                     "/clients/{ci}/overrides/{}/keys/{ki}{}",
                     yaml::escape_pointer_segment(env),

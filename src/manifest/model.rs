@@ -10,6 +10,10 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::attributes::{
+    ClientAttributes, Contacts, IntegrationType, Invoice, KeyFile, KeyRef, ScopeAttributes,
+    TokenType, Visibility,
+};
 use super::orgno::OrgNo;
 
 /// The manifest's environments in the order it lists them (across files: in order of first
@@ -165,29 +169,6 @@ impl Settings {
     }
 }
 
-/// Mercantile data of an integration: who gets e-mail on critical incidents, and where invoices go.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Contacts {
-    /// Notification points (varslingspunkter): e-mail addresses told about critical incidents.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<String>,
-    /// Invoice information (fakturainformasjon).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice: Option<Invoice>,
-}
-
-/// Invoice information.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Invoice {
-    /// Where invoices are sent.
-    pub email: String,
-    /// Your reference (e.g. a purchase order number) printed on the invoice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-}
-
 /// Per-environment overrides of the manifest's top-level fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -195,45 +176,6 @@ pub struct ManifestOverride {
     /// Replaces `contacts` in this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Contacts>,
-}
-
-/// Who may see a scope.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Visibility {
-    /// Listed for everyone on `/scopes/all`.
-    Public,
-    /// Seen only by the owner and the consumers granted access.
-    Private,
-}
-
-/// The kind of access token a scope yields.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TokenType {
-    /// A signed JWT the API verifies itself.
-    SelfContained,
-    /// A reference token the API introspects.
-    Opaque,
-}
-
-/// Integration types that may use a scope.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum IntegrationType {
-    Maskinporten,
-    ApiKlient,
-    Idporten,
-    IdportenSaml2,
-    Ansattporten,
-    Krr,
-    Eformidling,
 }
 
 /// A scope the organisation provides. Of its optional API fields only those set are managed:
@@ -246,33 +188,9 @@ pub struct Scope {
     pub name: String,
     /// What the scope gives access to, shown to consumers.
     pub description: String,
-    /// A longer description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub long_description: Option<String>,
-    /// `PUBLIC` (listed for all) or `PRIVATE` (only granted consumers see it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<Visibility>,
-    /// `SELF_CONTAINED` (JWT) or `OPAQUE` (reference) access tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<TokenType>,
-    /// Upper bound, in seconds, on the lifetime of access tokens with this scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_max_age: Option<u32>,
-    /// Upper bound, in seconds, on the lifetime of authorizations with this scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_max_lifetime: Option<u32>,
-    /// Which integration types may use the scope (default on the API: `maskinporten`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_integration_types: Option<Vec<IntegrationType>>,
-    /// Every organisation may use the scope without a grant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accessible_for_all: Option<bool>,
-    /// Access tokens must carry an audience (`resource`); the value is the required audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforced_aud_for_access_token: Option<String>,
-    /// Access is delegated in another service, e.g. `https://www.altinn.no`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegation_source: Option<String>,
+    /// The scope's optional API fields: only those set are managed.
+    #[serde(flatten)]
+    pub attributes: ScopeAttributes,
     /// The consumer organisations granted access. The list is complete: live grants not listed
     /// here are revoked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -288,42 +206,20 @@ pub struct Scope {
     pub overrides: BTreeMap<String, ScopeOverride>,
 }
 
-/// Per-environment values for a scope. Every field replaces the scope's own.
+/// Per-environment values for a scope. Every field set replaces the scope's own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeOverride {
+    /// Replaces the scope's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// A longer description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub long_description: Option<String>,
-    /// `PUBLIC` (listed for all) or `PRIVATE` (only granted consumers see it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<Visibility>,
-    /// `SELF_CONTAINED` (JWT) or `OPAQUE` (reference) access tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<TokenType>,
-    /// Upper bound, in seconds, on the lifetime of access tokens with this scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_max_age: Option<u32>,
-    /// Upper bound, in seconds, on the lifetime of authorizations with this scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_max_lifetime: Option<u32>,
-    /// Which integration types may use the scope (default on the API: `maskinporten`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_integration_types: Option<Vec<IntegrationType>>,
-    /// Every organisation may use the scope without a grant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accessible_for_all: Option<bool>,
-    /// Access tokens must carry an audience (`resource`); the value is the required audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforced_aud_for_access_token: Option<String>,
-    /// Access is delegated in another service, e.g. `https://www.altinn.no`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegation_source: Option<String>,
+    /// Replace the scope's optional API fields, one by one.
+    #[serde(flatten)]
+    pub attributes: ScopeAttributes,
     /// Replaces the scope's grant list in this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants: Option<Vec<Grant>>,
+    /// Replaces the scope's `protected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
 }
@@ -372,23 +268,9 @@ impl Grant {
 pub struct Client {
     /// The client's name (`client_name`): its identity within the organisation and environment.
     pub name: String,
-    /// What the integration does (default: the name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The scopes the client may request. The list is complete. Each must be granted to the
-    /// organisation in the environment (or be open to all).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
-    /// Public keys the client signs its grants with: paths (relative to the manifest file) of
-    /// JWK, JWKS, PEM public key or PEM certificate files. At most 5; never private keys.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keys: Vec<KeyRef>,
-    /// The client's own mercantile data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contacts: Option<Contacts>,
-    /// Lifetime, in seconds, of the access tokens the client gets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token_lifetime: Option<u32>,
+    /// Description, scopes, keys, contacts and token lifetime.
+    #[serde(flatten)]
+    pub attributes: ClientAttributes,
     /// Only in these environments (default: every environment of the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<Vec<String>>,
@@ -407,61 +289,37 @@ pub struct Client {
     pub overrides: BTreeMap<String, ClientOverride>,
 }
 
-/// Per-environment values for a client. Every field replaces the client's own.
+impl Client {
+    /// The client's own attributes and each override's, with where they are relative to the
+    /// client (`""` and `/overrides/<env>`, as JSON pointer segments).
+    pub fn attribute_sets(&self) -> impl Iterator<Item = (String, &ClientAttributes)> {
+        std::iter::once((String::new(), &self.attributes)).chain(self.overrides.iter().map(
+            |(env, o)| {
+                let at = format!("/overrides/{}", super::yaml::escape_pointer_segment(env));
+                (at, &o.attributes)
+            },
+        ))
+    }
+
+    /// The client's attributes in `env`: its own with the environment's override over them.
+    pub fn attributes_in(&self, env: &str) -> ClientAttributes {
+        match self.overrides.get(env) {
+            Some(o) => self.attributes.overlay(&o.attributes),
+            None => self.attributes.clone(),
+        }
+    }
+}
+
+/// Per-environment values for a client. Every field set replaces the client's own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientOverride {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Vec<KeyRef>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contacts: Option<Contacts>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token_lifetime: Option<u32>,
+    /// Replace the client's fields, one by one (a list replaces the whole list).
+    #[serde(flatten)]
+    pub attributes: ClientAttributes,
+    /// Replaces the client's `protected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
-}
-
-/// A public key file of a client: a path, or an object with the path and its retirement date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum KeyRef {
-    /// Path of a JWK, JWKS, PEM public key or PEM certificate file, relative to the manifest.
-    Path(String),
-    /// A key file with options.
-    Detailed(KeyFile),
-}
-
-/// A key file with options.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyFile {
-    /// Path of a JWK, JWKS, PEM public key or PEM certificate file, relative to the manifest.
-    pub path: String,
-    /// The last day (`YYYY-MM-DD`, UTC) the key stays registered; from the next day on, plan
-    /// removes it. `mpctl keys rotate` sets it on the key it replaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
-    pub retire_after: Option<String>,
-}
-
-impl KeyRef {
-    pub fn path(&self) -> &str {
-        match self {
-            KeyRef::Path(p) => p,
-            KeyRef::Detailed(k) => &k.path,
-        }
-    }
-
-    pub fn retire_after(&self) -> Option<&str> {
-        match self {
-            KeyRef::Path(_) => None,
-            KeyRef::Detailed(k) => k.retire_after.as_deref(),
-        }
-    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -481,14 +339,14 @@ pub(crate) fn key_refs(manifest: &Manifest) -> Vec<(String, String)> {
     let mut refs = Vec::new();
     for (ci, client) in manifest.clients.iter().enumerate() {
         let at = key_suffix;
-        for (ki, k) in client.keys.iter().enumerate() {
+        for (ki, k) in client.attributes.keys().iter().enumerate() {
             refs.push((
                 k.path().to_owned(),
                 format!("/clients/{ci}/keys/{ki}{}", at(k)),
             ));
         }
         for (env, o) in &client.overrides {
-            for (ki, k) in o.keys.iter().flatten().enumerate() {
+            for (ki, k) in o.attributes.keys().iter().enumerate() {
                 refs.push((
                     k.path().to_owned(),
                     format!(

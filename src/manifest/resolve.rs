@@ -64,33 +64,20 @@ fn grants_in(grants: &[Grant], env: &str) -> BTreeSet<crate::manifest::orgno::Or
 }
 
 fn resolve_scope(scope: &Scope, env: &str) -> ScopeState {
-    let o = scope.overrides.get(env).cloned().unwrap_or_default();
-    let grants = o.grants.as_deref().unwrap_or(&scope.grants);
+    let o = scope.overrides.get(env);
+    let grants = o.and_then(|o| o.grants.as_deref()).unwrap_or(&scope.grants);
     ScopeState {
         name: scope.name.clone(),
-        description: o.description.unwrap_or_else(|| scope.description.clone()),
-        long_description: o
-            .long_description
-            .or_else(|| scope.long_description.clone()),
-        visibility: o.visibility.or(scope.visibility),
-        token_type: o.token_type.or(scope.token_type),
-        at_max_age: o.at_max_age.or(scope.at_max_age),
-        authorization_max_lifetime: o
-            .authorization_max_lifetime
-            .or(scope.authorization_max_lifetime),
-        allowed_integration_types: o
-            .allowed_integration_types
-            .or_else(|| scope.allowed_integration_types.clone()),
-        accessible_for_all: o.accessible_for_all.or(scope.accessible_for_all),
-        enforced_aud_for_access_token: o
-            .enforced_aud_for_access_token
-            .or_else(|| scope.enforced_aud_for_access_token.clone()),
-        delegation_source: o
-            .delegation_source
-            .or_else(|| scope.delegation_source.clone()),
+        description: o
+            .and_then(|o| o.description.clone())
+            .unwrap_or_else(|| scope.description.clone()),
+        attributes: match o {
+            Some(o) => scope.attributes.overlay(&o.attributes),
+            None => scope.attributes.clone(),
+        },
         active: true,
         grants: grants_in(grants, env),
-        protected: o.protected.unwrap_or(scope.protected),
+        protected: o.and_then(|o| o.protected).unwrap_or(scope.protected),
     }
 }
 
@@ -100,10 +87,9 @@ fn resolve_client(
     key_files: &BTreeMap<String, Vec<KeyState>>,
     now_unix: i64,
 ) -> ClientState {
-    let o = client.overrides.get(env).cloned().unwrap_or_default();
-    let key_refs = o.keys.as_deref().unwrap_or(&client.keys);
+    let attributes = client.attributes_in(env);
     let mut keys = BTreeMap::new();
-    for key_ref in key_refs {
+    for key_ref in attributes.keys() {
         if is_retired(key_ref, now_unix) {
             continue;
         }
@@ -114,27 +100,21 @@ fn resolve_client(
             keys.insert(key.kid.clone(), key);
         }
     }
+    let protected = client.overrides.get(env).and_then(|o| o.protected);
     ClientState {
         client_id: client.client_ids.get(env).cloned(),
         name: client.name.clone(),
-        description: o
-            .description
-            .or_else(|| client.description.clone())
-            .unwrap_or_else(|| client.name.clone()),
-        scopes: o
-            .scopes
-            .as_deref()
-            .unwrap_or(&client.scopes)
-            .iter()
-            .cloned()
-            .collect(),
+        scopes: attributes.scopes().iter().cloned().collect(),
         keys,
-        access_token_lifetime: o.access_token_lifetime.or(client.access_token_lifetime),
+        access_token_lifetime: attributes.access_token_lifetime,
         active: true,
-        contacts: o.contacts.or_else(|| client.contacts.clone()),
         renamed_from: client.renamed_from.clone(),
-        protected: o.protected.unwrap_or(client.protected),
+        protected: protected.unwrap_or(client.protected),
         integration_type: None,
+        description: attributes
+            .description
+            .unwrap_or_else(|| client.name.clone()),
+        contacts: attributes.contacts,
     }
 }
 
@@ -248,7 +228,7 @@ clients:
             prod.scopes["acme:orders.read"].description,
             "Read orders (prod)"
         );
-        assert_eq!(test.scopes["acme:orders.read"].visibility, None);
+        assert_eq!(test.scopes["acme:orders.read"].attributes.visibility, None);
         assert_eq!(prod.clients["sync"].scopes.len(), 2);
         assert_eq!(test.clients["sync"].scopes.len(), 1);
         assert_eq!(test.contacts.unwrap().notifications, ["ops@acme.no"]);

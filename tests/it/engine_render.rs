@@ -66,7 +66,7 @@ fn env_plan(env: &str, contacts_api: bool) -> EnvPlan {
         "Read the orders of a customer, including lines and delivery status",
         &[OTHER, ORG],
     );
-    read.visibility = Some(Visibility::Private);
+    read.attributes.visibility = Some(Visibility::Private);
     let mut desired = EnvState {
         scopes: [
             read,
@@ -114,7 +114,7 @@ fn env_plan(env: &str, contacts_api: bool) -> EnvPlan {
         "Read the orders of a customer, including lines",
         &[OTHER, ORG, THIRD],
     );
-    old_read.visibility = Some(Visibility::Public);
+    old_read.attributes.visibility = Some(Visibility::Public);
     let mut archive = scope("acme:archive", "Archive", &[]);
     archive.active = false;
     let mut legacy = client("legacy", Some("id-legacy"), &[], vec![]);

@@ -13,6 +13,7 @@ use mpctl::api::endpoints::Endpoints;
 use mpctl::api::retry::RetryPolicy;
 use mpctl::api::{HttpClient, SelfService};
 use mpctl::emulator::local::{LocalOptions, start_local};
+use mpctl::manifest::model::ScopeAttributes;
 use mpctl::manifest::orgno::OrgNo;
 use mpctl::state::{ClientState, EnvState, KeyState, LiveEnv, ScopeState};
 use rsa::pkcs8::DecodePrivateKey;
@@ -95,8 +96,11 @@ async fn populate(api: &HttpClient) {
     api.update_scope(&ScopeState {
         name: "acme:orders.read".into(),
         description: "Read orders".into(),
-        long_description: Some("All of them".into()),
-        at_max_age: Some(300),
+        attributes: ScopeAttributes {
+            long_description: Some("All of them".into()),
+            at_max_age: Some(300),
+            ..Default::default()
+        },
         active: true,
         ..Default::default()
     })
@@ -141,22 +145,8 @@ fn assert_matches(desired: &EnvState, live: &LiveEnv) {
         let have = &live.state.scopes[name];
         assert_eq!(want.description, have.description, "{name}");
         assert_eq!(want.grants, have.grants, "{name}");
-        macro_rules! managed {
-            ($f:ident) => {
-                if want.$f.is_some() {
-                    assert_eq!(want.$f, have.$f, "{name}.{}", stringify!($f));
-                }
-            };
-        }
-        managed!(long_description);
-        managed!(visibility);
-        managed!(token_type);
-        managed!(at_max_age);
-        managed!(authorization_max_lifetime);
-        managed!(allowed_integration_types);
-        managed!(accessible_for_all);
-        managed!(enforced_aud_for_access_token);
-        managed!(delegation_source);
+        // The attributes the desired side sets (the managed ones) are the live ones.
+        assert_eq!(want.attributes.differences(&have.attributes), [], "{name}");
     }
     let live_active: Vec<&ClientState> = live.state.clients.values().filter(|c| c.active).collect();
     assert_eq!(desired.clients.len(), live_active.len());

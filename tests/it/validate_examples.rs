@@ -47,7 +47,8 @@ fn multi_file_example_merges_and_resolves_key_paths() {
     );
     assert_eq!(loaded.manifest.clients.len(), 2);
     let key_paths: Vec<&str> = loaded.manifest.clients[0]
-        .keys
+        .attributes
+        .keys()
         .iter()
         .map(|k| k.path())
         .collect();

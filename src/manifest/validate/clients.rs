@@ -85,12 +85,9 @@ impl Rules<'_> {
             }
         }
         for (i, client) in m.clients.iter().enumerate() {
-            if let Some(c) = &client.contacts {
-                all.push((c, format!("/clients/{i}/contacts")));
-            }
-            for (env, o) in &client.overrides {
-                if let Some(c) = &o.contacts {
-                    all.push((c, format!("/clients/{i}/overrides/{}/contacts", esc(env))));
+            for (at, attributes) in client.attribute_sets() {
+                if let Some(c) = &attributes.contacts {
+                    all.push((c, format!("/clients/{i}{at}/contacts")));
                 }
             }
         }

@@ -7,7 +7,6 @@ use super::Rules;
 use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::Diagnostic;
 use crate::manifest::orgno::OrgNo;
-use crate::manifest::yaml::escape_pointer_segment as esc;
 
 impl Rules<'_> {
     pub(super) fn duplicates(&mut self) {
@@ -106,12 +105,10 @@ impl Rules<'_> {
             );
         }
         for (i, c) in m.clients.iter().enumerate() {
-            let mut lists = vec![(format!("/clients/{i}/scopes"), &c.scopes)];
-            for (env, o) in &c.overrides {
-                if let Some(s) = &o.scopes {
-                    lists.push((format!("/clients/{i}/overrides/{}/scopes", esc(env)), s));
-                }
-            }
+            let lists = c.attribute_sets().filter_map(|(at, a)| {
+                let list = a.scopes.as_ref()?;
+                Some((format!("/clients/{i}{at}/scopes"), list))
+            });
             for (base, list) in lists {
                 let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
                 for (k, s) in list.iter().enumerate() {

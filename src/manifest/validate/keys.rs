@@ -16,16 +16,20 @@ impl Rules<'_> {
     pub(super) fn keys(&mut self, keys: &BTreeMap<String, Vec<KeyState>>) {
         let m = self.m;
         for (i, c) in m.clients.iter().enumerate() {
-            let mut lists: Vec<(String, &Vec<KeyRef>, Vec<String>)> = Vec::new();
+            let mut lists: Vec<(String, &[KeyRef], Vec<String>)> = Vec::new();
             let present = self.present_in(c.environments.as_ref());
             let base_envs: Vec<String> = present
                 .iter()
-                .filter(|e| c.overrides.get(*e).is_none_or(|o| o.keys.is_none()))
+                .filter(|e| {
+                    c.overrides
+                        .get(*e)
+                        .is_none_or(|o| o.attributes.keys.is_none())
+                })
                 .cloned()
                 .collect();
-            lists.push((format!("/clients/{i}/keys"), &c.keys, base_envs));
+            lists.push((format!("/clients/{i}/keys"), c.attributes.keys(), base_envs));
             for (env, o) in &c.overrides {
-                if let Some(k) = &o.keys {
+                if let Some(k) = &o.attributes.keys {
                     lists.push((
                         format!("/clients/{i}/overrides/{}/keys", esc(env)),
                         k,

@@ -89,12 +89,10 @@ impl Rules<'_> {
             }
         }
         for (i, c) in m.clients.iter().enumerate() {
-            let mut lists = vec![(format!("/clients/{i}/scopes"), &c.scopes)];
-            for (env, o) in &c.overrides {
-                if let Some(s) = &o.scopes {
-                    lists.push((format!("/clients/{i}/overrides/{}/scopes", esc(env)), s));
-                }
-            }
+            let lists = c.attribute_sets().filter_map(|(at, a)| {
+                let list = a.scopes.as_ref()?;
+                Some((format!("/clients/{i}{at}/scopes"), list))
+            });
             for (base, list) in lists {
                 for (k, name) in list.iter().enumerate() {
                     let ok = name.split_once(':').is_some_and(|(p, s)| {
@@ -131,8 +129,11 @@ impl Rules<'_> {
         }
         for (ci, c) in m.clients.iter().enumerate() {
             for env in self.present_in(c.environments.as_ref()) {
-                let overridden = c.overrides.get(&env).and_then(|o| o.scopes.as_ref());
-                let list = overridden.unwrap_or(&c.scopes);
+                let overridden = c
+                    .overrides
+                    .get(&env)
+                    .and_then(|o| o.attributes.scopes.as_deref());
+                let list = overridden.unwrap_or(c.attributes.scopes());
                 // Built only for a problem: most scopes of most clients are fine.
                 let pointer_of = |k: usize| match overridden {
                     Some(_) => format!("/clients/{ci}/overrides/{}/scopes/{k}", esc(&env)),
@@ -162,8 +163,8 @@ impl Rules<'_> {
                     let open = scope
                         .overrides
                         .get(&env)
-                        .and_then(|o| o.accessible_for_all)
-                        .or(scope.accessible_for_all)
+                        .and_then(|o| o.attributes.accessible_for_all)
+                        .or(scope.attributes.accessible_for_all)
                         .unwrap_or(false);
                     let granted =
                         Self::grants_in(scope, &env).any(|(_, org)| *org == m.organization);

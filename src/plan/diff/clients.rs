@@ -174,7 +174,7 @@ impl Differ<'_> {
             // organisation will have after apply); otherwise what the environment says now.
             let accessible = match own {
                 Some(own) => {
-                    own.accessible_for_all == Some(true)
+                    own.attributes.accessible_for_all == Some(true)
                         || match self.organization {
                             Some(org) => own.grants.contains(org),
                             None => {

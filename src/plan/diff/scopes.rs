@@ -46,45 +46,15 @@ impl Differ<'_> {
                 Some(&want.description),
             ));
         }
-        let h = have_or_empty;
-        managed(
-            &mut fields,
-            "long_description",
-            &want.long_description,
-            &h.long_description,
-        );
-        managed(&mut fields, "visibility", &want.visibility, &h.visibility);
-        managed(&mut fields, "token_type", &want.token_type, &h.token_type);
-        managed(&mut fields, "at_max_age", &want.at_max_age, &h.at_max_age);
-        managed(
-            &mut fields,
-            "authorization_max_lifetime",
-            &want.authorization_max_lifetime,
-            &h.authorization_max_lifetime,
-        );
-        managed(
-            &mut fields,
-            "allowed_integration_types",
-            &want.allowed_integration_types,
-            &h.allowed_integration_types,
-        );
-        managed(
-            &mut fields,
-            "accessible_for_all",
-            &want.accessible_for_all,
-            &h.accessible_for_all,
-        );
-        managed(
-            &mut fields,
-            "enforced_aud_for_access_token",
-            &want.enforced_aud_for_access_token,
-            &h.enforced_aud_for_access_token,
-        );
-        managed(
-            &mut fields,
-            "delegation_source",
-            &want.delegation_source,
-            &h.delegation_source,
+        fields.extend(
+            want.attributes
+                .differences(&have_or_empty.attributes)
+                .into_iter()
+                .map(|d| FieldChange {
+                    field: d.field.to_owned(),
+                    old: d.live,
+                    new: d.wanted,
+                }),
         );
         fields
     }
@@ -94,20 +64,7 @@ impl Differ<'_> {
         let mut out = have.cloned().unwrap_or_default();
         out.name = want.name.clone();
         out.description = want.description.clone();
-        macro_rules! take {
-            ($($f:ident),*) => { $( if want.$f.is_some() { out.$f = want.$f.clone(); } )* };
-        }
-        take!(
-            long_description,
-            visibility,
-            token_type,
-            at_max_age,
-            authorization_max_lifetime,
-            allowed_integration_types,
-            accessible_for_all,
-            enforced_aud_for_access_token,
-            delegation_source
-        );
+        out.attributes = out.attributes.overlay(&want.attributes);
         out.active = true;
         out.grants = want.grants.clone();
         out.protected = want.protected;

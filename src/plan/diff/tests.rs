@@ -35,8 +35,8 @@ fn identical_states_plan_nothing() {
 fn fields_the_manifest_leaves_unset_are_not_compared() {
     let want = desired(vec![scope("acme:a", "A", &[])], vec![]);
     let mut l = scope("acme:a", "A", &[]);
-    l.visibility = Some(Visibility::Public);
-    l.at_max_age = Some(120);
+    l.attributes.visibility = Some(Visibility::Public);
+    l.attributes.at_max_age = Some(120);
     let plan = diff(&want, &live(vec![l], vec![], &[]), &settings(), NOW);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
 }
@@ -44,7 +44,7 @@ fn fields_the_manifest_leaves_unset_are_not_compared() {
 #[test]
 fn a_new_scope_is_created_then_granted() {
     let mut s = scope("acme:a", "Read A", &[OTHER]);
-    s.visibility = Some(Visibility::Private);
+    s.attributes.visibility = Some(Visibility::Private);
     let plan = diff(
         &desired(vec![s], vec![]),
         &live(vec![], vec![], &[]),
