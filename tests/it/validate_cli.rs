@@ -2,21 +2,19 @@
 //! and the loading API (`mpctl::manifest::load`) on multi-file manifests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::support::OutputExt;
+
+/// Runs the binary in the package root without colour; with `github`, as in a GitHub Actions
+/// job (annotations on): (exit code, standard output).
 fn mpctl(args: &[&str], github: bool) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-    cmd.args(["--color", "never"]).args(args);
+    let mut cmd = crate::support::mpctl(&["--color", "never"]);
+    cmd.args(args);
     if github {
         cmd.env("GITHUB_ACTIONS", "true");
-    } else {
-        cmd.env_remove("GITHUB_ACTIONS");
     }
     let out = cmd.output().expect("run mpctl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (out.code(), out.stdout_text())
 }
 
 const CHECK_DIGIT: &str = "tests/fixtures/invalid/orgno-check-digit.yaml";

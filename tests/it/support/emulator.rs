@@ -243,26 +243,6 @@ fn key_with_kid(pem: String, kid: &str) -> (String, Value) {
     (pem, Value::Object(jwk))
 }
 
-/// Runs the mpctl binary in `dir` without colour, stdin or any `MPCTL_` or `GITHUB_` variable
-/// of the calling environment.
-pub fn mpctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    mpctl_with(dir, args, &[])
-}
-
-/// [`mpctl`] with the variables `vars` set.
-pub fn mpctl_with(
-    dir: &std::path::Path,
-    args: &[&str],
-    vars: &[(&str, &str)],
-) -> std::process::Output {
-    super::mpctl_in(dir, args)
-        .envs(vars.iter().copied())
-        .output()
-        .expect("run mpctl")
-}
-
-pub use super::output_text;
-
 /// Runs the mpctl binary in `dir` with extra environment variables, off the async runtime so
 /// that an in-process emulator keeps serving.
 pub async fn run_mpctl(
@@ -271,12 +251,8 @@ pub async fn run_mpctl(
     vars: &[(String, String)],
 ) -> std::process::Output {
     let mut cmd = super::mpctl_in(dir, args);
-    for (name, value) in vars {
-        cmd.env(name, value);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    cmd.envs(vars.iter().map(|(name, value)| (name, value)));
+    super::output_off_runtime(cmd).await
 }
 
 /// An environment of a manifest pointing at `emu` (all three URLs).
