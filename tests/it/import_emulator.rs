@@ -197,12 +197,13 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
 
     let out = dir.path().join("manifest/mpctl.yaml");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args(["import", "--env", "local", "--org", ACME, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = crate::support::mpctl_in(
+        dir.path(),
+        &["import", "--env", "local", "--org", ACME, "--out"],
+    )
+    .arg(&out)
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -230,12 +231,13 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
     });
 
     // And `mpctl plan` itself finds nothing to do.
-    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args(["plan", "--detailed-exitcode", "--color", "never"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let plan = crate::support::mpctl_in(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "--color", "never"],
+    )
+    .arg(&out)
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&plan.stdout);
     let stderr = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -250,13 +252,14 @@ fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
         populate(&api).await;
         local.admin.private_key_pem.clone()
     });
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args([
+    let output = crate::support::mpctl_in(
+        dir.path(),
+        &[
             "-vvv", "--color", "never", "import", "--env", "local", "--org", ACME,
-        ])
-        .output()
-        .unwrap();
+        ],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -362,8 +365,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
     .unwrap();
 
     let out = dir.path().join("mpctl.yaml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
+    let output = crate::support::mpctl_in(dir.path(), &[])
         .env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)
         .env("MPCTL_STAGING_KEY_FILE", &key_file)
         .env("MPCTL_STAGING_KEY_ID", &admin.kid)
@@ -450,14 +452,15 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
 fn out_creates_missing_directories_and_never_replaces_a_file_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let import = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-            .current_dir(dir.path())
-            .args([
+        let output = crate::support::mpctl_in(
+            dir.path(),
+            &[
                 "--color", "never", "import", "--env", "local", "--org", ACME,
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
+            ],
+        )
+        .args(extra)
+        .output()
+        .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         (output.status.code(), stderr)
     };
