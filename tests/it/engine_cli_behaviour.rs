@@ -35,8 +35,7 @@ fn environments_are_planned_applied_and_reported_in_the_manifests_order() {
         .with_emulator("prod");
     h.write("mpctl.yaml", MANIFEST);
 
-    let plan = h.run(&["plan", "mpctl.yaml"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml"], 0);
     let out = plan.stdout_text();
     assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
 
@@ -55,8 +54,7 @@ fn environments_are_planned_applied_and_reported_in_the_manifests_order() {
     let out = narrowed.stdout_text();
     assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
 
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let out = apply.stdout_text();
     assert!(position(&out, "Applied test") < position(&out, "Applied prod"));
 }
@@ -71,8 +69,7 @@ fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() 
         + "  - name: beta:thing\n    description: Beta\n";
     h.write("mpctl.yaml", &manifest);
 
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 1, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     let out = apply.stdout_text();
     assert!(out.contains("Apply of test stopped"), "{}", apply.text());
     assert!(!out.contains("Applied prod"), "{}", apply.text());
@@ -84,8 +81,7 @@ fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() 
     let prod = h.run(&["plan", "mpctl.yaml", "--env", "prod", "--detailed-exitcode"]);
     assert_eq!(prod.code(), 2, "prod was left alone: {}", prod.text());
 
-    let json = h.run(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(json.code(), 1, "{}", json.text());
+    let json = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 1);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["applied"][0]["env"], "test");
     assert_eq!(doc["not_attempted"], serde_json::json!(["prod"]));
@@ -95,15 +91,14 @@ fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() 
 fn drift_is_told_from_the_live_side_in_every_format() {
     let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", MANIFEST);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // Revoked "in the portal": applied from another manifest.
     h.write("portal.yaml", &MANIFEST.replace(", \"974760673\"", ""));
-    assert_eq!(h.run(&["apply", "portal.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "portal.yaml", "--yes"], 0);
 
     let wording =
         "grant of acme:orders.read to 974760673 was removed outside mpctl; apply adds it back";
-    let human = h.run(&["drift", "mpctl.yaml"]);
-    assert_eq!(human.code(), 2, "{}", human.text());
+    let human = h.run_expecting(&["drift", "mpctl.yaml"], 2);
     assert!(
         human.stdout_text().contains(&format!("- {wording}")),
         "{}",
@@ -137,16 +132,15 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
     );
     let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", &protected);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // A grant added by hand to the protected scope.
     h.write(
         "portal.yaml",
         &protected.replace("\"974760673\"]", "\"974760673\", \"991825827\"]"),
     );
-    assert_eq!(h.run(&["apply", "portal.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "portal.yaml", "--yes"], 0);
 
-    let drift = h.run(&["drift", "mpctl.yaml"]);
-    assert_eq!(drift.code(), 2, "{}", drift.text());
+    let drift = h.run_expecting(&["drift", "mpctl.yaml"], 2);
     let out = drift.stdout_text();
     assert!(
         out.contains("grant of acme:orders.read to 991825827 was added outside mpctl"),
@@ -157,7 +151,7 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
         "{out}"
     );
     assert!(out.contains("protected scope `acme:orders.read`"), "{out}");
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 1);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
 
     // Enough hand-made grants to trip the mass-destroy guard.
     let guarded = MANIFEST.replace(
@@ -165,8 +159,7 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
         "settings:\n  mass_destroy_percent: 10\nscopes:\n",
     );
     h.write("mpctl.yaml", &guarded);
-    let drift = h.run(&["drift", "mpctl.yaml", "--format", "markdown"]);
-    assert_eq!(drift.code(), 2, "{}", drift.text());
+    let drift = h.run_expecting(&["drift", "mpctl.yaml", "--format", "markdown"], 2);
     let out = drift.stdout_text();
     assert!(out.contains("--allow-mass-destroy"), "{out}");
     assert!(
@@ -176,24 +169,21 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
 
     // Could not check: 1.
     h.write("broken.yaml", "version: 1\norganization: \"123\"\n");
-    assert_eq!(h.run(&["drift", "broken.yaml"]).code(), 1);
+    h.run_expecting(&["drift", "broken.yaml"], 1);
 }
 
 #[test]
 fn a_saved_plan_applies_whatever_its_name() {
     let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", MANIFEST);
-    let saved = h.run(&["plan", "mpctl.yaml", "--out", "saved.plan"]);
-    assert_eq!(saved.code(), 0, "{}", saved.text());
-    let apply = h.run(&["apply", "saved.plan"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "saved.plan"], 0);
+    let apply = h.run_expecting(&["apply", "saved.plan"], 0);
     assert!(
         apply.stdout_text().contains("Applied test"),
         "{}",
         apply.text()
     );
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
@@ -202,8 +192,7 @@ fn quiet_prints_only_the_one_line_result() {
         .with_emulator("test")
         .with_emulator("prod");
     h.write("mpctl.yaml", MANIFEST);
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes", "-q"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "-q"], 0);
     assert_eq!(
         apply.stdout_text(),
         "Applied test, prod: 10 changes done.\n",

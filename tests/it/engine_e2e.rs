@@ -59,31 +59,25 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
 
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 2, "{}", plan.text());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 2);
     assert!(
         plan.text().contains("+ create scope acme:orders.read"),
         "{}",
         plan.text()
     );
-    let plain = h.run(&["plan", "mpctl.yaml"]);
-    assert_eq!(plain.code(), 0, "{}", plain.text());
+    h.run_expecting(&["plan", "mpctl.yaml"], 0);
 
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     assert!(apply.text().contains("Applied emu"), "{}", apply.text());
 
-    let again = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(again.code(), 0, "{}", again.text());
+    let again = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     assert!(again.text().contains("No changes"), "{}", again.text());
 
-    let drift = h.run(&["drift", "mpctl.yaml"]);
-    assert_eq!(drift.code(), 0, "{}", drift.text());
+    let drift = h.run_expecting(&["drift", "mpctl.yaml"], 0);
     assert!(drift.text().contains("No drift"), "{}", drift.text());
 
     // Nothing to do: apply succeeds without touching anything.
-    let noop = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(noop.code(), 0, "{}", noop.text());
+    let noop = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     assert!(noop.text().contains("Nothing to apply"), "{}", noop.text());
 
     // The manifest moves on: drift reports it (exit 2) in Markdown for an issue.
@@ -91,8 +85,7 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
         "mpctl.yaml",
         &MANIFEST.replace("Write orders", "Create and change orders"),
     );
-    let drift = h.run(&["drift", "mpctl.yaml", "--format", "markdown"]);
-    assert_eq!(drift.code(), 2, "{}", drift.text());
+    let drift = h.run_expecting(&["drift", "mpctl.yaml", "--format", "markdown"], 2);
     let out = String::from_utf8_lossy(&drift.stdout);
     assert!(out.starts_with("<!-- mpctl-plan -->"), "{out}");
     assert!(
@@ -100,8 +93,7 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
         "{out}"
     );
 
-    let json = h.run(&["plan", "mpctl.yaml", "--format", "json"]);
-    assert_eq!(json.code(), 0, "{}", json.text());
+    let json = h.run_expecting(&["plan", "mpctl.yaml", "--format", "json"], 0);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["version"], 1);
     assert_eq!(value["environments"][0]["env"], "emu");
@@ -112,8 +104,7 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
 fn apply_off_a_terminal_without_yes_is_refused() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    let apply = h.run(&["apply", "mpctl.yaml"]);
-    assert_eq!(apply.code(), 1, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml"], 1);
     assert!(apply.text().contains("--yes"), "{}", apply.text());
     let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 2, "nothing was applied: {}", plan.text());
@@ -123,19 +114,16 @@ fn apply_off_a_terminal_without_yes_is_refused() {
 fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    let saved = h.run(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(saved.code(), 0, "{}", saved.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
     let file = std::fs::read_to_string(h.path().join("plan.json")).unwrap();
     assert!(!file.contains("PRIVATE KEY"), "no secrets in a saved plan");
 
     // Live changes behind the plan's back: a different apply creates the scopes first.
     let other = MANIFEST.replace("\"974760673\"", "\"991825827\"");
     h.write("mpctl.yaml", &other);
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     h.write("mpctl.yaml", MANIFEST);
-    let stale = h.run(&["apply", "plan.json"]);
-    assert_eq!(stale.code(), 1, "{}", stale.text());
+    let stale = h.run_expecting(&["apply", "plan.json"], 1);
     assert!(stale.text().contains("stale"), "{}", stale.text());
     assert!(
         stale.text().contains("mpctl::plan::stale"),
@@ -149,22 +137,17 @@ fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
     );
 
     // A fresh saved plan applies without --yes.
-    let saved = h.run(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(saved.code(), 0, "{}", saved.text());
-    let apply = h.run(&["apply", "plan.json"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
+    h.run_expecting(&["apply", "plan.json"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 
     // The manifest changes after saving: refused too.
-    let saved = h.run(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(saved.code(), 0, "{}", saved.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
     h.write(
         "mpctl.yaml",
         &MANIFEST.replace("Read orders", "Read all orders"),
     );
-    let refused = h.run(&["apply", "plan.json"]);
-    assert_eq!(refused.code(), 1, "{}", refused.text());
+    let refused = h.run_expecting(&["apply", "plan.json"], 1);
     assert!(refused.text().contains("manifest"), "{}", refused.text());
 }
 
@@ -172,33 +155,34 @@ fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
 fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    let reviewed = h.run(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(reviewed.code(), 0, "{}", reviewed.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
 
     // The merge moved the manifest on (another change to main), without changing what to do.
     h.write(
         "mpctl.yaml",
         &format!("{MANIFEST}settings:\n  warn_expiry_days: 10\n"),
     );
-    let stale = h.run(&["apply", "plan.json"]);
-    assert_eq!(stale.code(), 1, "{}", stale.text());
+    let stale = h.run_expecting(&["apply", "plan.json"], 1);
     assert!(stale.text().contains("pass --replan-"), "{}", stale.text());
-    let no_plan = h.run(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"]);
-    assert_eq!(no_plan.code(), 1, "{}", no_plan.text());
+    let no_plan = h.run_expecting(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"], 1);
     assert!(
         no_plan.text().contains("no saved plan"),
         "{}",
         no_plan.text()
     );
-    let unknown = h.run(&["apply", "plan.json", "--replan-if-same", "--env", "prod"]);
-    assert_eq!(unknown.code(), 1, "{}", unknown.text());
+    let unknown = h.run_expecting(
+        &["apply", "plan.json", "--replan-if-same", "--env", "prod"],
+        1,
+    );
     assert!(
         unknown.text().contains("no environment `prod`"),
         "{}",
         unknown.text()
     );
-    let applied = h.run(&["apply", "plan.json", "--replan-if-same", "--env", "emu"]);
-    assert_eq!(applied.code(), 0, "{}", applied.text());
+    let applied = h.run_expecting(
+        &["apply", "plan.json", "--replan-if-same", "--env", "emu"],
+        0,
+    );
     assert!(
         applied
             .text()
@@ -206,22 +190,19 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
         "{}",
         applied.text()
     );
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 
     // Reviewed: one description; merged: another. The fresh plan is not the reviewed one.
     h.write(
         "mpctl.yaml",
         &MANIFEST.replace("Read orders", "Read the orders"),
     );
-    let reviewed = h.run(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(reviewed.code(), 0, "{}", reviewed.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
     h.write(
         "mpctl.yaml",
         &MANIFEST.replace("Read orders", "Read all orders"),
     );
-    let refused = h.run(&["apply", "plan.json", "--replan-if-same"]);
-    assert_eq!(refused.code(), 1, "{}", refused.text());
+    let refused = h.run_expecting(&["apply", "plan.json", "--replan-if-same"], 1);
     let refusal = refused.text();
     assert!(refusal.contains("not the ones reviewed"), "{refusal}");
     assert!(refusal.contains("nothing was applied"), "{refusal}");
@@ -239,9 +220,8 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
         "mpctl.yaml",
         &MANIFEST.replace("Read orders", "Read the orders"),
     );
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
-    let refused = h.run(&["apply", "plan.json", "--replan-if-same"]);
-    assert_eq!(refused.code(), 1, "{}", refused.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    let refused = h.run_expecting(&["apply", "plan.json", "--replan-if-same"], 1);
     assert!(
         refused.text().contains("reviewed, no longer planned"),
         "{}",
@@ -257,17 +237,15 @@ fn protected_scopes_refuse_revocation() {
     );
     let h = start();
     h.write("mpctl.yaml", &protected);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     h.write("mpctl.yaml", &protected.replace(", \"974760673\"", ""));
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 1, "{}", plan.text());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 1);
     assert!(
         plan.text().contains("protected scope `acme:orders.read`"),
         "{}",
         plan.text()
     );
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 1, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     assert!(
         apply.text().contains("nothing was applied"),
         "{}",
@@ -279,11 +257,10 @@ fn protected_scopes_refuse_revocation() {
 fn mass_destruction_needs_the_flag() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let gone = "version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n";
     h.write("mpctl.yaml", gone);
-    let refused = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(refused.code(), 1, "{}", refused.text());
+    let refused = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     assert!(
         refused.text().contains("--allow-mass-destroy"),
         "{}",
@@ -292,10 +269,8 @@ fn mass_destruction_needs_the_flag() {
     let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 2, "nothing was deactivated: {}", plan.text());
 
-    let allowed = h.run(&["apply", "mpctl.yaml", "--yes", "--allow-mass-destroy"]);
-    assert_eq!(allowed.code(), 0, "{}", allowed.text());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--allow-mass-destroy"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
@@ -306,16 +281,14 @@ fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_t
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()))
     };
 
-    let applied = h.run(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(applied.code(), 0, "{}", applied.text());
+    let applied = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 0);
     let doc = json(&applied);
     assert_eq!(doc["refused"], serde_json::Value::Null);
     assert_eq!(doc["applied"][0]["env"], "emu");
     assert_eq!(doc["applied"][0]["succeeded"], true);
     assert_eq!(doc["plan"]["version"], 1);
 
-    let noop = h.run(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(noop.code(), 0, "{}", noop.text());
+    let noop = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 0);
     let doc = json(&noop);
     assert_eq!(doc["applied"], serde_json::json!([]));
     assert_eq!(doc["refused"], serde_json::Value::Null);
@@ -326,8 +299,7 @@ fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_t
 
     // Refused by the mass-destroy guard: the plan that was refused, and why.
     h.write("mpctl.yaml", "version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n");
-    let refused = h.run(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(refused.code(), 1, "{}", refused.text());
+    let refused = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 1);
     let doc = json(&refused);
     assert_eq!(doc["applied"], serde_json::json!([]));
     let why = doc["refused"].as_str().unwrap_or_default();
@@ -457,17 +429,14 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
     assert!(rendered.contains("not done"), "{rendered}");
 
     h.emulator("emu").set_faults(FaultConfig::default());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 2, "{}", plan.text());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 2);
     assert!(
         !plan.text().contains("create scope"),
         "phase 1 was done: {}",
         plan.text()
     );
-    let again = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(again.code(), 0, "{}", again.text());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let creates = h
         .emulator("emu")
         .audit()
@@ -492,10 +461,8 @@ fn apply_survives_random_faults_without_duplicates_and_converges() {
     let first = h.run(&["apply", "mpctl.yaml", "--yes"]);
     assert!(matches!(first.code(), 0 | 1), "{}", first.text());
     h.emulator("emu").set_faults(FaultConfig::default());
-    let again = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(again.code(), 0, "{}", again.text());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let creates = h
         .emulator("emu")
         .audit()
@@ -537,8 +504,7 @@ fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
             "{MANIFEST}  - name: sync\n    description: Sync\n    keys: [keys/sync.jwk.json]\n"
         ),
     );
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let now = |h: &TestContext| {
         h.emulator("emu")
             .clock()
@@ -646,8 +612,7 @@ fn by_hand(
 fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let path = "/scopes?scope=acme%3Aorders.read";
     // Set by hand in the portal, say: fields the manifest leaves alone.
     let (status, mut scope) = by_hand(&h, reqwest::Method::GET, path, None);
@@ -682,8 +647,7 @@ fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
         "mpctl.yaml",
         &MANIFEST.replace("Read orders", "Read all orders"),
     );
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let (_, after) = by_hand(&h, reqwest::Method::GET, path, None);
     assert_eq!(after["description"], "Read all orders");
     for field in [
@@ -696,8 +660,7 @@ fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
     ] {
         assert_eq!(after[field], scope[field], "{field} was reset: {after}");
     }
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 /// Active clients of the organisation by name (the bootstrap admin left out).
@@ -739,7 +702,7 @@ fn pin_first_of_each(
 fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched() {
     let h = start();
     h.write("mpctl.yaml", MANIFEST);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // A second `order-sync`, as a concurrent apply would leave it.
     let (status, answer) = by_hand(
         &h,
@@ -758,8 +721,7 @@ fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched()
     let ids = &duplicates["order-sync"];
     assert_eq!(ids.len(), 2);
 
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 1, "{}", plan.text());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 1);
     let out = plan.text();
     assert!(
         out.contains("2 live clients are named `order-sync`"),
@@ -770,8 +732,7 @@ fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched()
     }
     assert!(out.contains("client_ids"), "{out}");
     let before = h.emulator("emu").audit().len();
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 1, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     assert_eq!(
         h.emulator("emu").audit().len(),
         before,
@@ -782,11 +743,9 @@ fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched()
     let mut sorted = duplicates.clone();
     sorted.retain(|_, ids| ids.len() > 1);
     h.write("mpctl.yaml", &pin_first_of_each(MANIFEST, &sorted));
-    let apply = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     assert_eq!(active_clients(&h)["order-sync"], vec![ids[0].clone()]);
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
@@ -801,7 +760,7 @@ fn two_applies_at_once_leave_no_duplicate_after_a_rerun() {
     // The provider side first (two creates of one scope: the second apply would stop at 409).
     let provider = MANIFEST.split("clients:\n").next().unwrap().to_owned() + "clients: []\n";
     h.write("mpctl.yaml", &provider);
-    assert_eq!(h.run(&["apply", "mpctl.yaml", "--yes"]).code(), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     h.write("mpctl.yaml", &manifest);
     // Latency, so that the two runs overlap for a while.
     h.emulator("emu").set_faults(FaultConfig {
@@ -847,10 +806,8 @@ fn two_applies_at_once_leave_no_duplicate_after_a_rerun() {
         }
         h.write("mpctl.yaml", &pin_first_of_each(&manifest, &duplicates));
     }
-    let rerun = h.run(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(rerun.code(), 0, "{}", rerun.text());
-    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.code(), 0, "{}", plan.text());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let live = active_clients(&h);
     assert_eq!(live.len(), 17, "{live:#?}");
     assert!(live.values().all(|ids| ids.len() == 1), "{live:#?}");

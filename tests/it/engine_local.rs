@@ -19,26 +19,28 @@ fn quickstart_applies_on_local_then_plans_no_changes() {
     .unwrap();
     let d = ctx.path();
 
-    let plan = ctx.run(&["plan", "examples/quickstart.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(2), "{}", plan.text());
-    let apply = ctx.run(&["apply", "examples/quickstart.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", apply.text());
+    ctx.run_expecting(
+        &["plan", "examples/quickstart.yaml", "--detailed-exitcode"],
+        2,
+    );
+    let apply = ctx.run_expecting(&["apply", "examples/quickstart.yaml", "--yes"], 0);
     assert!(apply.text().contains("Applied local"), "{}", apply.text());
     assert!(
         d.join(".mpctl/emulator").is_dir(),
         "the emulator keeps its state under .mpctl"
     );
 
-    let plan = ctx.run(&["plan", "examples/quickstart.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", plan.text());
+    let plan = ctx.run_expecting(
+        &["plan", "examples/quickstart.yaml", "--detailed-exitcode"],
+        0,
+    );
     assert!(
         plan.text()
             .contains("No changes. local matches the manifest."),
         "{}",
         plan.text()
     );
-    let drift = ctx.run(&["drift", "examples/quickstart.yaml"]);
-    assert_eq!(drift.status.code(), Some(0), "{}", drift.text());
+    ctx.run_expecting(&["drift", "examples/quickstart.yaml"], 0);
 }
 
 #[test]

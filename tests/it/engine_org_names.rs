@@ -68,8 +68,7 @@ fn plan_apply_and_json_name_the_organisations_the_manifest_names() {
         .unwrap();
     assert!(unnamed.get("consumer_name").is_none(), "{unnamed}");
 
-    let apply = ctx.run(&["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
+    let apply = ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
     assert!(
         output_text(&apply).contains("grant acme:orders.read to 942110464 (Trondheim kommune)"),
         "{}",
@@ -102,8 +101,7 @@ fn names_the_api_gives_show_in_drift_and_plan_and_import_writes_them() {
     let ctx = TestContext::new();
     let d = ctx.path();
     write(d, "m.yaml", MANIFEST);
-    let apply = ctx.run(&["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
+    ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
     name_in_local_emulator(d, "974760673", "Brønnøysundregistrene");
 
     // Someone removes the grant from the manifest: the revoke names the consumer.
@@ -120,8 +118,7 @@ fn names_the_api_gives_show_in_drift_and_plan_and_import_writes_them() {
     );
 
     // import writes the names the API gives the organisations granted access.
-    let import = ctx.run(&["import", "--env", "local", "--org", "910753282"]);
-    assert_eq!(import.status.code(), Some(0), "{}", output_text(&import));
+    let import = ctx.run_expecting(&["import", "--env", "local", "--org", "910753282"], 0);
     let yaml = String::from_utf8_lossy(&import.stdout);
     assert!(
         yaml.contains("organizations:\n  '974760673': Brønnøysundregistrene\n")
@@ -161,8 +158,7 @@ fn the_map_is_validated_and_merged_across_files() {
         "more.yaml",
         "organizations:\n  \"942110464\": Trondheim kommune\n  \"974760673\": Brreg\n",
     );
-    let out = ctx.run(&["validate", "m"]);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    ctx.run_expecting(&["validate", "m"], 0);
 
     write(
         &d.join("m"),

@@ -25,16 +25,14 @@ clients:
 fn applied() -> TestContext {
     let ctx = TestContext::new();
     ctx.write("m.yaml", MANIFEST);
-    let apply = ctx.run(&["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
+    ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
     ctx
 }
 
 fn import(ctx: &TestContext, extra: &[&str]) -> String {
     let mut args = vec!["import", "--env", "local", "--org", "910753282"];
     args.extend_from_slice(extra);
-    let out = ctx.run(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let out = ctx.run_expecting(&args, 0);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -66,8 +64,7 @@ fn defaults_are_left_out_unless_full_and_the_result_plans_no_changes() {
         );
     }
     std::fs::write(d.join("imported.yaml"), &yaml).unwrap();
-    let plan = ctx.run(&["plan", "imported.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+    ctx.run_expecting(&["plan", "imported.yaml", "--detailed-exitcode"], 0);
 
     let full = import(&ctx, &["--full"]);
     for value in [
@@ -79,8 +76,7 @@ fn defaults_are_left_out_unless_full_and_the_result_plans_no_changes() {
         assert!(full.contains(value), "--full keeps {value}: {full}");
     }
     std::fs::write(d.join("full.yaml"), &full).unwrap();
-    let plan = ctx.run(&["plan", "full.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+    ctx.run_expecting(&["plan", "full.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]

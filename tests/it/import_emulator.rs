@@ -1,12 +1,11 @@
 //! `mpctl import` against a populated emulator: the written manifest (with its key files)
 //! loads, validates and resolves to exactly the live state, so planning it shows no changes.
 
-use crate::support::client as client_support;
+use crate::support::client::client_key;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use base64::Engine;
 use mpctl::api::connect::{Access, ConnectOptions, connect_with};
 use mpctl::api::credentials::Credentials;
 use mpctl::api::endpoints::Endpoints;
@@ -14,9 +13,7 @@ use mpctl::api::retry::RetryPolicy;
 use mpctl::api::{HttpClient, SelfService};
 use mpctl::emulator::local::{LocalOptions, start_local};
 use mpctl::manifest::orgno::OrgNo;
-use mpctl::state::{ClientState, EnvState, KeyState, LiveEnv, ScopeState};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
+use mpctl::state::{ClientState, EnvState, LiveEnv, ScopeState};
 
 const ACME: &str = "910753282";
 const OTHER: &str = "974760673";
@@ -25,19 +22,38 @@ fn org(s: &str) -> OrgNo {
     OrgNo::new_unchecked(s)
 }
 
-fn client_key(kid: &str) -> KeyState {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(client_support::private_key_pem()).unwrap();
-    let b64 =
-        |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
-    let jwk = serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64(key.n()), "e": b64(key.e())});
-    KeyState {
-        kid: kid.into(),
-        jwk: serde_json::from_value(jwk).unwrap(),
-        exp: None,
-        cert_not_after: None,
-        source: None,
-        retire_after: None,
-    }
+/// Organisation ACME's API client of the emulator standing in for `staging`.
+async fn staging_client(
+    staging: &mpctl::emulator::Emulator,
+    admin: &mpctl::emulator::AdminIdentity,
+    access: Access,
+) -> HttpClient {
+    let credentials = Credentials::from_private_key(
+        admin.client_id.clone(),
+        &admin.private_key_pem,
+        Some(&admin.kid),
+        "admin",
+        "KID",
+    )
+    .unwrap();
+    let options = ConnectOptions {
+        env: "staging".into(),
+        endpoints: Endpoints {
+            api_url: staging.api_url(),
+            token_url: staging.token_url(),
+            audience: staging.issuer(),
+            digdir: None,
+        },
+        access,
+        concurrency: 4,
+        retry: RetryPolicy::default(),
+        organization: Some(org(ACME)),
+        clock: None,
+    };
+    connect_with(options, credentials, None)
+        .await
+        .unwrap()
+        .client
 }
 
 async fn local_client(dir: &Path) -> (mpctl::emulator::local::LocalEmulator, HttpClient) {
@@ -312,32 +328,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
             .bootstrap_org(&org(ACME), &["acme".into()])
             .await
             .unwrap();
-        let credentials = Credentials::from_private_key(
-            admin.client_id.clone(),
-            &admin.private_key_pem,
-            Some(&admin.kid),
-            "admin",
-            "KID",
-        )
-        .unwrap();
-        let options = ConnectOptions {
-            env: "staging".into(),
-            endpoints: Endpoints {
-                api_url: staging.api_url(),
-                token_url: staging.token_url(),
-                audience: staging.issuer(),
-                digdir: None,
-            },
-            access: Access::Write,
-            concurrency: 4,
-            retry: RetryPolicy::default(),
-            organization: Some(org(ACME)),
-            clock: None,
-        };
-        let api = connect_with(options, credentials, None)
-            .await
-            .unwrap()
-            .client;
+        let api = staging_client(&staging, &admin, Access::Write).await;
         // Staging has only one of the scopes, with another description.
         api.create_scope(&ScopeState {
             name: "acme:orders.read".into(),
@@ -414,32 +405,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
         );
     });
     runtime.block_on(async {
-        let credentials = Credentials::from_private_key(
-            admin.client_id.clone(),
-            &admin.private_key_pem,
-            Some(&admin.kid),
-            "admin",
-            "KID",
-        )
-        .unwrap();
-        let options = ConnectOptions {
-            env: "staging".into(),
-            endpoints: Endpoints {
-                api_url: staging.api_url(),
-                token_url: staging.token_url(),
-                audience: staging.issuer(),
-                digdir: None,
-            },
-            access: Access::Read,
-            concurrency: 4,
-            retry: RetryPolicy::default(),
-            organization: Some(org(ACME)),
-            clock: None,
-        };
-        let api = connect_with(options, credentials, None)
-            .await
-            .unwrap()
-            .client;
+        let api = staging_client(&staging, &admin, Access::Read).await;
         let live = api.fetch().await.unwrap();
         assert_matches(
             &mpctl::manifest::resolve::resolve(&loaded, "staging", 0),

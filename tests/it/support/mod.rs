@@ -247,6 +247,14 @@ impl TestContext {
         self.command(args).output().expect("run mpctl")
     }
 
+    /// Runs the binary with `args` and asserts its exit code, showing its output if it differs.
+    #[track_caller]
+    pub fn run_expecting(&self, args: &[&str], code: i32) -> Output {
+        let output = self.run(args);
+        assert_eq!(output.code(), code, "{}", output_text(&output));
+        output
+    }
+
     /// Runs the binary with `args` and the variables `vars` besides the context's.
     pub fn run_with<K, V>(&self, args: &[&str], vars: &[(K, V)]) -> Output
     where
