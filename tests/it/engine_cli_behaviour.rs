@@ -250,18 +250,15 @@ fn warnings_go_through_the_printer_and_quiet_silences_them() {
 
 #[test]
 fn without_a_terminal_long_runs_print_progress_lines() {
-    let h = TestContext::new().with_emulator("test");
+    let h = TestContext::new()
+        .with_emulator("test")
+        .env("MPCTL_PROGRESS_SECONDS", "0.1");
     h.write("mpctl.yaml", MANIFEST);
     h.emulator("test").set_faults(FaultConfig {
         latency: std::time::Duration::from_millis(60),
         ..FaultConfig::default()
     });
-    let every = [("MPCTL_PROGRESS_SECONDS", "0.1")];
-    let apply = h.run_with(
-        &["apply", "mpctl.yaml", "--yes", "--concurrency", "1"],
-        &every,
-    );
-    assert_eq!(apply.code(), 0, "{}", apply.text());
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--concurrency", "1"], 0);
     let err = apply.stderr_text();
     assert!(
         err.lines().any(|l| l.starts_with("Reading the live state of test: ")
@@ -273,7 +270,7 @@ fn without_a_terminal_long_runs_print_progress_lines() {
             .any(|l| l.contains(" of 5 changes, ") && l.ends_with(" s")),
         "{err}"
     );
-    let quiet = h.run_with(&["plan", "mpctl.yaml", "-q"], &every);
+    let quiet = h.run(&["plan", "mpctl.yaml", "-q"]);
     assert!(
         !quiet.stderr_text().contains("requests"),
         "{}",

@@ -95,14 +95,8 @@ impl Scenario {
     async fn verify(&self, access_token: &str, client_id: &str) {
         let jwks: jsonwebtoken::jwk::JwkSet = self
             .env
-            .http
-            .get(format!("{}jwk", self.env.emu.issuer()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("{}jwk", self.env.emu.issuer()))
+            .await;
         let header = jsonwebtoken::decode_header(access_token).unwrap();
         let kid = header.kid.expect("the access token names its signing key");
         let jwk = jwks.find(&kid).expect("the signing key is published");

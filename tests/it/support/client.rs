@@ -2,8 +2,6 @@
 //! scripted HTTP/1.1 server that records every request exactly as it arrived on the wire and
 //! answers with scripted statuses, `Retry-After` headers or a dropped connection.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,6 +1,7 @@
 //! Helpers shared by the emulator's integration tests: signing grant assertions, getting
-//! tokens over HTTP, and calling the API with reqwest.
-#![allow(dead_code)]
+//! tokens over HTTP, calling the API with reqwest ([`Env`], three organisations), and, for
+//! those async tests, running the binary against such an emulator ([`run_mpctl`] with
+//! [`environment_yaml`] and [`admin_vars`]).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mpctl::emulator::{AdminIdentity, Emulator, EmulatorConfig};
@@ -138,6 +139,18 @@ impl Env {
         }
     }
 
+    /// The JSON answer to a GET of `url` without a token (metadata, JWKS, diagnostics).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> T {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.emu.api_url(), path)
     }
@@ -200,6 +213,28 @@ impl Env {
         .await
     }
 
+    /// The grants of `scope` as organisation `who` lists them.
+    pub async fn grants_of(&self, who: usize, scope: &str) -> (StatusCode, Value) {
+        self.call(
+            who,
+            Method::GET,
+            &format!("/scopes/access?scope={}", enc(scope)),
+            None,
+        )
+        .await
+    }
+
+    /// The scopes granted to organisation `who`, with those accessible for all.
+    pub async fn accessible(&self, who: usize) -> (StatusCode, Value) {
+        self.call(
+            who,
+            Method::GET,
+            "/scopes/access/all?accessible_for_all=true",
+            None,
+        )
+        .await
+    }
+
     pub async fn create_client(&self, who: usize, scopes: &[&str]) -> (StatusCode, Value) {
         self.call(
             who,
@@ -243,8 +278,8 @@ fn key_with_kid(pem: String, kid: &str) -> (String, Value) {
     (pem, Value::Object(jwk))
 }
 
-/// Runs the mpctl binary in `dir` with extra environment variables, off the async runtime so
-/// that an in-process emulator keeps serving.
+/// Runs the binary ([`super::mpctl_in`]) in `dir` with extra environment variables, off the
+/// async runtime so that an in-process emulator keeps serving.
 pub async fn run_mpctl(
     dir: &std::path::Path,
     args: &[&str],

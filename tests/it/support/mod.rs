@@ -1,8 +1,13 @@
-//! Helpers shared by the integration tests: one runner for the `mpctl` binary and one
-//! [`TestContext`] (a working directory, optionally an in-process emulator, and filters that
-//! take ports, temporary paths and times out of output), plus the helpers of each area.
-
-#![allow(dead_code)]
+//! Helpers shared by the integration tests. The binary runs one way: [`mpctl`] / [`mpctl_in`]
+//! build its command with a clean environment, and [`TestContext`] (a working directory,
+//! optionally one or several named in-process emulators with their credentials, manifest
+//! files, and filters that take ports, temporary paths and times out of output) runs it for
+//! most tests. Async tests that drive an emulator over HTTP ([`emulator::Env`]) run the binary
+//! with [`emulator::run_mpctl`], off their runtime. [`OutputExt`] reads a finished run.
+//!
+//! The area modules: [`client`] (keys, certificates and a scripted HTTP server for the API
+//! client), [`emulator`] (grant assertions, tokens and API calls against the emulator) and
+//! [`gitops`] (a runner for the repository's GitHub workflows).
 
 pub mod client;
 pub mod emulator;
@@ -305,15 +310,6 @@ impl TestContext {
                     .replace_all(&text, replacement.as_str())
                     .into_owned()
             })
-    }
-
-    /// insta settings with [`Self::filters`], for snapshots of the binary's output.
-    pub fn insta_settings(&self) -> insta::Settings {
-        let mut settings = insta::Settings::clone_current();
-        for (pattern, replacement) in self.filters() {
-            settings.add_filter(&pattern, replacement);
-        }
-        settings
     }
 
     /// Standard output and error of a run, filtered, for snapshots.
