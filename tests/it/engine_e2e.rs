@@ -6,11 +6,9 @@
 
 use std::time::Duration;
 
-use mpctl::api::connect::{ConnectOptions, connect_with};
+use mpctl::api::SelfService;
+use mpctl::api::connect::connect_with;
 use mpctl::api::credentials::Credentials;
-use mpctl::api::endpoints::Endpoints;
-use mpctl::api::retry::RetryPolicy;
-use mpctl::api::{Access, SelfService};
 use mpctl::apply::{Progress, execute};
 use mpctl::emulator::{EmulatorConfig, FaultConfig};
 use mpctl::manifest::orgno::OrgNo;
@@ -369,26 +367,7 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
         _ => None,
     })
     .unwrap();
-    let options = ConnectOptions {
-        env: "emu".into(),
-        endpoints: Endpoints {
-            api_url: h.emulator("emu").api_url(),
-            token_url: h.emulator("emu").token_url(),
-            audience: h.emulator("emu").issuer(),
-            digdir: None,
-        },
-        access: Access::Write,
-        concurrency: 4,
-        retry: RetryPolicy {
-            max_attempts: 2,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        },
-        organization: Some(org.clone()),
-        clock: None,
-    };
+    let options = emulator_support::connect_options(h.emulator("emu"), &org);
     let report = h.runtime().block_on(async {
         let connection = connect_with(options, credentials, None).await.unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -252,6 +252,33 @@ impl Env {
     }
 }
 
+/// Options to connect the API client to `emu` as environment `emu` on behalf of `org`, with
+/// write access and short retries.
+pub fn connect_options(emu: &Emulator, org: &OrgNo) -> mpctl::api::connect::ConnectOptions {
+    use mpctl::api::retry::RetryPolicy;
+    use std::time::Duration;
+    mpctl::api::connect::ConnectOptions {
+        env: "emu".into(),
+        endpoints: mpctl::api::endpoints::Endpoints {
+            api_url: emu.api_url(),
+            token_url: emu.token_url(),
+            audience: emu.issuer(),
+            digdir: None,
+        },
+        access: mpctl::api::Access::Write,
+        concurrency: 4,
+        retry: RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
+        organization: Some(org.clone()),
+        clock: None,
+    }
+}
+
 /// URL-encodes a query value.
 pub fn enc(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
