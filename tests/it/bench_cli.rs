@@ -1,15 +1,11 @@
 //! The hidden `mpctl bench` command through the binary: it is absent from `--help`, and the
 //! manifest `bench generate` writes is one `mpctl validate` accepts.
 
-use std::process::Command;
-
-fn mpctl() -> Command {
-    crate::support::mpctl(&[])
-}
+use crate::support::mpctl;
 
 #[test]
 fn bench_is_hidden_from_help() {
-    let out = mpctl().arg("--help").output().unwrap();
+    let out = mpctl(&[]).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("validate"), "{help}");
@@ -19,7 +15,7 @@ fn bench_is_hidden_from_help() {
 #[test]
 fn generated_manifest_validates() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mpctl()
+    let out = mpctl(&[])
         .args([
             "bench",
             "generate",
@@ -44,7 +40,7 @@ fn generated_manifest_validates() {
         std::fs::read_dir(dir.path().join("keys")).unwrap().count(),
         8
     );
-    let validated = mpctl()
+    let validated = mpctl(&[])
         .arg("validate")
         .arg(dir.path().join("mpctl.yaml"))
         .output()

@@ -1,10 +1,9 @@
 //! Usage errors exit 64 (EX_USAGE), never 2: CI reads 2 as "changes present". Every subcommand
 //! is driven with an unknown flag and an invalid value; `--help` and `--version` exit 0.
 
-use crate::support::engine as engine_support;
+use crate::support::{OutputExt, TestContext};
 
 use clap::CommandFactory;
-use engine_support::{code, mpctl_command, text};
 
 /// Every runnable subcommand, as the words that name it (`["keys", "rotate"]`).
 fn leaves(command: &clap::Command, prefix: &[String], out: &mut Vec<(Vec<String>, clap::Command)>) {
@@ -39,7 +38,7 @@ fn bad_value(sub: &clap::Command) -> Vec<String> {
 
 #[test]
 fn every_subcommand_exits_64_on_an_unknown_flag_and_on_an_invalid_value() {
-    let dir = tempfile::tempdir().unwrap();
+    let ctx = TestContext::new();
     let mut all = Vec::new();
     leaves(&mpctl::cli::Cli::command(), &[], &mut all);
     assert!(all.len() >= 12, "{}", all.len());
@@ -48,12 +47,12 @@ fn every_subcommand_exits_64_on_an_unknown_flag_and_on_an_invalid_value() {
         let mut flag: Vec<String> = path.clone();
         flag.push("--no-such-flag".into());
         let args: Vec<&str> = flag.iter().map(String::as_str).collect();
-        let out = mpctl_command(dir.path(), &args).output().unwrap();
-        assert_eq!(code(&out), 64, "{args:?}: {}", text(&out));
+        let out = ctx.run(&args);
+        assert_eq!(out.code(), 64, "{args:?}: {}", out.text());
         assert!(
-            text(&out).contains("--no-such-flag"),
+            out.text().contains("--no-such-flag"),
             "{args:?}: {}",
-            text(&out)
+            out.text()
         );
 
         let value = bad_value(sub);
@@ -63,12 +62,12 @@ fn every_subcommand_exits_64_on_an_unknown_flag_and_on_an_invalid_value() {
         let mut bad: Vec<String> = path.clone();
         bad.extend(value);
         let args: Vec<&str> = bad.iter().map(String::as_str).collect();
-        let out = mpctl_command(dir.path(), &args).output().unwrap();
-        assert_eq!(code(&out), 64, "{args:?}: {}", text(&out));
+        let out = ctx.run(&args);
+        assert_eq!(out.code(), 64, "{args:?}: {}", out.text());
         assert!(
-            text(&out).contains("no-such-value"),
+            out.text().contains("no-such-value"),
             "{args:?}: {}",
-            text(&out)
+            out.text()
         );
     }
     assert!(
@@ -76,14 +75,14 @@ fn every_subcommand_exits_64_on_an_unknown_flag_and_on_an_invalid_value() {
         "most commands have a closed-valued option of their own"
     );
     assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        std::fs::read_dir(ctx.path()).unwrap().next().is_none(),
         "a usage error writes nothing"
     );
 }
 
 #[test]
 fn the_reported_cases_exit_64() {
-    let dir = tempfile::tempdir().unwrap();
+    let ctx = TestContext::new();
     for args in [
         &["plan", "--detailed-exitcod"][..],
         &["drift", "--format", "md"],
@@ -91,14 +90,14 @@ fn the_reported_cases_exit_64() {
         &[],
         &["plan", "--concurrency", "0"],
     ] {
-        let out = mpctl_command(dir.path(), args).output().unwrap();
-        assert_eq!(code(&out), 64, "{args:?}: {}", text(&out));
+        let out = ctx.run(args);
+        assert_eq!(out.code(), 64, "{args:?}: {}", out.text());
     }
 }
 
 #[test]
 fn help_and_version_exit_0() {
-    let dir = tempfile::tempdir().unwrap();
+    let ctx = TestContext::new();
     for args in [
         &["--help"][..],
         &["--version"],
@@ -107,11 +106,11 @@ fn help_and_version_exit_0() {
         &["help", "drift"],
         &["keys", "rotate", "-h"],
     ] {
-        let out = mpctl_command(dir.path(), args).output().unwrap();
-        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        let out = ctx.run(args);
+        assert_eq!(out.code(), 0, "{args:?}: {}", out.text());
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
-    let help = mpctl_command(dir.path(), &["--help"]).output().unwrap();
+    let help = ctx.run(&["--help"]);
     assert!(
         String::from_utf8_lossy(&help.stdout).contains("64 usage error"),
         "the exit codes are in --help"

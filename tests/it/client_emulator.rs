@@ -2,12 +2,11 @@
 //! authentication (key and business certificate; expired, wrong-audience and wrong-organisation
 //! cases), and retries under the emulator's injected faults.
 
-use crate::support::client as client_support;
+use crate::support::client::client_key;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use base64::Engine;
 use mpctl::api::auth::build_grant;
 use mpctl::api::connect::{Access, ConnectOptions, build_client, connect_with};
 use mpctl::api::credentials::Credentials;
@@ -18,9 +17,7 @@ use mpctl::emulator::faults::FaultConfig;
 use mpctl::emulator::{AdminIdentity, Emulator, EmulatorConfig};
 use mpctl::manifest::model::{Contacts, Invoice};
 use mpctl::manifest::orgno::OrgNo;
-use mpctl::state::{ClientState, KeyState, ScopeState};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
+use mpctl::state::{ClientState, ScopeState};
 
 const ACME: &str = "910753282";
 const OTHER: &str = "974760673";
@@ -36,6 +33,16 @@ async fn emulator() -> Emulator {
     })
     .await
     .expect("emulator starts")
+}
+
+/// An emulator with [`ACME`] bootstrapped (prefix `acme`), and its admin identity.
+async fn acme_emulator() -> (Emulator, AdminIdentity) {
+    let emu = emulator().await;
+    let admin = emu
+        .bootstrap_org(&org(ACME), &["acme".into()])
+        .await
+        .unwrap();
+    (emu, admin)
 }
 
 fn options(emu: &Emulator, access: Access, organization: &str) -> ConnectOptions {
@@ -83,21 +90,6 @@ async fn connected(emu: &Emulator, admin: &AdminIdentity) -> HttpClient {
     .client
 }
 
-fn client_key(kid: &str) -> KeyState {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(client_support::private_key_pem()).unwrap();
-    let b64 =
-        |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
-    let jwk = serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64(key.n()), "e": b64(key.e())});
-    KeyState {
-        kid: kid.into(),
-        jwk: serde_json::from_value(jwk).unwrap(),
-        exp: None,
-        cert_not_after: None,
-        source: None,
-        retire_after: None,
-    }
-}
-
 /// A report's messages, unwrapped.
 fn chain(err: &miette::Report) -> String {
     err.chain()
@@ -122,11 +114,7 @@ fn scope(name: &str, description: &str) -> ScopeState {
 
 #[tokio::test]
 async fn every_call_round_trips_through_the_emulator() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let api = connected(&emu, &admin).await;
 
     let mut orders = scope("acme:orders.read", "Read orders");
@@ -214,11 +202,7 @@ async fn every_call_round_trips_through_the_emulator() {
 
 #[tokio::test]
 async fn fetch_uses_the_minimum_number_of_requests() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let api = connected(&emu, &admin).await;
     for i in 0..5 {
         api.create_scope(&scope(&format!("acme:s{i}"), "x"))
@@ -247,11 +231,7 @@ async fn fetch_uses_the_minimum_number_of_requests() {
 
 #[tokio::test]
 async fn a_business_certificate_authenticates_with_x5c() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let cert = emu.issue_business_certificate(&org(ACME), 30).unwrap();
     let bundle = format!("{}\n{}", cert.private_key_pem, cert.certificate_pem);
     let credentials =
@@ -270,11 +250,7 @@ async fn a_business_certificate_authenticates_with_x5c() {
 
 #[tokio::test]
 async fn an_expired_grant_is_refused_with_the_servers_message() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let opts = options(&emu, Access::Read, ACME);
     let api = build_client(&opts, admin_credentials(&admin)).unwrap();
     let now = emu.clock().now_unix();
@@ -307,11 +283,7 @@ async fn an_expired_grant_is_refused_with_the_servers_message() {
 
 #[tokio::test]
 async fn a_grant_for_the_wrong_audience_is_refused() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let mut opts = options(&emu, Access::Read, ACME);
     opts.endpoints.audience = "https://maskinporten.example/".into();
     let err = connect_with(opts, admin_credentials(&admin), None)
@@ -347,11 +319,7 @@ async fn credentials_of_another_organisation_stop_before_any_call() {
 
 #[tokio::test]
 async fn creates_under_lost_answers_and_errors_never_duplicate() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let api = connected(&emu, &admin).await;
     emu.set_faults(FaultConfig {
         drop_after_rate: 0.25,
@@ -399,11 +367,7 @@ async fn creates_under_lost_answers_and_errors_never_duplicate() {
 
 #[tokio::test]
 async fn rate_limits_are_waited_out() {
-    let emu = emulator().await;
-    let admin = emu
-        .bootstrap_org(&org(ACME), &["acme".into()])
-        .await
-        .unwrap();
+    let (emu, admin) = acme_emulator().await;
     let api = connected(&emu, &admin).await;
     emu.set_faults(FaultConfig {
         rate_limit: Some(20),

@@ -368,25 +368,11 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
     let (status, _) = env.grant(0, "acme:unknown", ORG_B).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (_, list) = env
-        .call(
-            0,
-            Method::GET,
-            &format!("/scopes/access?scope={}", enc(scope)),
-            None,
-        )
-        .await;
+    let (_, list) = env.grants_of(0, scope).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // The consumer sees it.
-    let (status, visible) = env
-        .call(
-            1,
-            Method::GET,
-            "/scopes/access/all?accessible_for_all=true",
-            None,
-        )
-        .await;
+    let (status, visible) = env.accessible(1).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         visible
@@ -404,14 +390,7 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
         None,
     )
     .await;
-    let (_, visible) = env
-        .call(
-            1,
-            Method::GET,
-            "/scopes/access/all?accessible_for_all=true",
-            None,
-        )
-        .await;
+    let (_, visible) = env.accessible(1).await;
     assert!(
         visible
             .as_array()
@@ -420,14 +399,7 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
             .any(|g| g["scope"] == scope),
         "{visible}"
     );
-    let (_, list) = env
-        .call(
-            0,
-            Method::GET,
-            &format!("/scopes/access?scope={}", enc(scope)),
-            None,
-        )
-        .await;
+    let (_, list) = env.grants_of(0, scope).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // Revoke removes it; revoking again is 404.
@@ -440,14 +412,7 @@ async fn grants_are_validated_listed_and_survive_deactivation() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, visible) = env
-        .call(
-            1,
-            Method::GET,
-            "/scopes/access/all?accessible_for_all=true",
-            None,
-        )
-        .await;
+    let (_, visible) = env.accessible(1).await;
     assert!(
         !visible
             .as_array()
@@ -484,14 +449,7 @@ async fn public_and_open_scopes_are_listed() {
 
     let (_, without) = env.call(2, Method::GET, "/scopes/access/all", None).await;
     assert_eq!(without, json!([]));
-    let (_, with) = env
-        .call(
-            2,
-            Method::GET,
-            "/scopes/access/all?accessible_for_all=true",
-            None,
-        )
-        .await;
+    let (_, with) = env.accessible(2).await;
     assert_eq!(with.as_array().unwrap().len(), 1);
     assert_eq!(with[0]["scope"], "acme:open");
     assert_eq!(with[0]["consumer_orgno"], ORG_C);
@@ -771,14 +729,8 @@ async fn the_audit_log_records_mutations_in_order() {
         assert_eq!((got.1.as_str(), got.2.as_str()), (op, target.as_str()));
     }
     let over_http: Value = env
-        .http
-        .get(format!("{}emulator/audit", env.emu.issuer()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}emulator/audit", env.emu.issuer()))
+        .await;
     assert_eq!(over_http.as_array().unwrap().len(), env.emu.audit().len());
 }
 

@@ -6,7 +6,7 @@ use crate::support::emulator as emulator_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -130,21 +130,20 @@ struct Served {
 }
 
 fn serve(state: &Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args([
-            "emulator",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--bootstrap",
-            &format!("{ORG_A}:acme"),
-        ])
-        .arg("--state")
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::support::mpctl(&[
+        "emulator",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--bootstrap",
+        &format!("{ORG_A}:acme"),
+    ])
+    .arg("--state")
+    .arg(state)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let mut printed = String::new();
@@ -285,19 +284,18 @@ fn a_second_process_on_the_same_state_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut first = serve(&state);
-    let second = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args([
-            "emulator",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--color",
-            "never",
-        ])
-        .arg("--state")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let second = crate::support::mpctl(&[
+        "emulator",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--color",
+        "never",
+    ])
+    .arg("--state")
+    .arg(&state)
+    .output()
+    .unwrap();
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     assert_eq!(second.status.code(), Some(1));
@@ -308,7 +306,7 @@ fn a_second_process_on_the_same_state_is_refused_clearly() {
 #[test]
 fn serve_and_init_explain_bad_arguments() {
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mpctl"))
+        let out = crate::support::mpctl(&[])
             .args(args)
             .arg("--color")
             .arg("never")
@@ -333,8 +331,7 @@ fn serve_and_init_explain_bad_arguments() {
 #[test]
 fn init_writes_a_ready_setup() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(["emulator", "init", "--bootstrap", &format!("{ORG_A}:acme")])
+    let out = crate::support::mpctl(&["emulator", "init", "--bootstrap", &format!("{ORG_A}:acme")])
         .arg("--dir")
         .arg(dir.path().join(".mpctl"))
         .output()
@@ -407,15 +404,14 @@ async fn start_local_bootstraps_idempotently_with_contacts_on() {
 fn serve_on_every_interface_warns_and_prints_the_address_bound() {
     let dir = tempfile::tempdir().unwrap();
     for (listen, warns) in [("0.0.0.0:0", true), ("127.0.0.1:0", false)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-            .args([
-                "emulator", "serve", "--quiet", "--listen", listen, "--state",
-            ])
-            .arg(dir.path().join("state.json"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = crate::support::mpctl(&[
+            "emulator", "serve", "--quiet", "--listen", listen, "--state",
+        ])
+        .arg(dir.path().join("state.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut printed = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -471,11 +467,12 @@ fn a_local_environment_in_use_says_so_without_naming_options_apply_lacks() {
         dir.path().join("mpctl.yaml"),
     )
     .unwrap();
-    let apply = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args(["apply", "--yes", "--color", "never", "mpctl.yaml"])
-        .output()
-        .unwrap();
+    let apply = crate::support::mpctl_in(
+        dir.path(),
+        &["apply", "--yes", "--color", "never", "mpctl.yaml"],
+    )
+    .output()
+    .unwrap();
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     assert_eq!(apply.status.code(), Some(1));

@@ -2,23 +2,20 @@
 //! endpoints and the `export MPCTL_<ENV>_…` lines, also written with `--env-file` — and names
 //! organisations given with `--org-name` in the grants it serves.
 
-use crate::support::emulator as emulator_support;
-
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use emulator_support::{mpctl_with, output_text};
+use crate::support::{TestContext, output_text};
 
 const ORG: &str = "910753282";
 
 #[test]
 fn serve_prints_the_export_lines_and_writes_the_env_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ctx = TestContext::new();
+    let d = ctx.path();
     let env_file = d.join("emu.env");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(d)
-        .args(["emulator", "serve", "--listen", "127.0.0.1:0"])
+    let mut child = ctx
+        .command(&["emulator", "serve", "--listen", "127.0.0.1:0"])
         .args(["--bootstrap", &format!("{ORG}:acme"), "--env", "emu"])
         .args(["--org-name", "974760673=Brønnøysundregistrene"])
         .arg("--env-file")
@@ -82,14 +79,10 @@ fn serve_prints_the_export_lines_and_writes_the_env_file() {
     )
     .unwrap();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let apply = mpctl_with(d, &["apply", "m.yaml", "--yes"], &vars);
+    let apply = ctx.run_with(&["apply", "m.yaml", "--yes"], &vars);
     assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
     // The emulator names the organisation in the grants it serves: import writes the name.
-    let import = mpctl_with(
-        d,
-        &["import", "--env", "emu", "--manifest", "m.yaml"],
-        &vars,
-    );
+    let import = ctx.run_with(&["import", "--env", "emu", "--manifest", "m.yaml"], &vars);
     assert_eq!(import.status.code(), Some(0), "{}", output_text(&import));
     assert!(
         String::from_utf8_lossy(&import.stdout).contains("Brønnøysundregistrene"),

@@ -62,28 +62,14 @@ async fn a_client_key_grant_yields_a_verifiable_access_token() {
 
     // The access token verifies against the published JWKS.
     let metadata: Value = env
-        .http
-        .get(format!(
+        .get_json(&format!(
             "{}.well-known/oauth-authorization-server",
             env.emu.issuer()
         ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(metadata["issuer"], env.emu.issuer());
     assert_eq!(metadata["token_endpoint"], env.emu.token_url());
-    let jwks: JwkSet = env
-        .http
-        .get(metadata["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = env.get_json(metadata["jwks_uri"].as_str().unwrap()).await;
     let token = body["access_token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();

@@ -3,10 +3,8 @@
 //! from the live side and exiting 2 also for drift apply would refuse to correct; saved plans
 //! recognised by content; `--quiet` and the progress lines of runs without a terminal.
 
-use crate::support::engine as engine_support;
-
-use engine_support::{Harness, code, stderr, stdout, text};
-use mpctl::emulator::FaultConfig;
+use crate::support::{OutputExt, TestContext};
+use mpctl::emulator::{EmulatorConfig, FaultConfig};
 
 /// Lists `test` before `prod`: the opposite of the alphabet.
 const MANIFEST: &str = r#"
@@ -32,56 +30,58 @@ fn position(haystack: &str, needle: &str) -> usize {
 
 #[test]
 fn environments_are_planned_applied_and_reported_in_the_manifests_order() {
-    let h = Harness::start(&["test", "prod"]);
+    let h = TestContext::new()
+        .with_emulator("test")
+        .with_emulator("prod");
     h.write("mpctl.yaml", MANIFEST);
 
-    let plan = h.mpctl(&["plan", "mpctl.yaml"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
-    let out = stdout(&plan);
+    let plan = h.run_expecting(&["plan", "mpctl.yaml"], 0);
+    let out = plan.stdout_text();
     assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
 
-    let json = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
+    let json = h.run(&["plan", "mpctl.yaml", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["environments"][0]["env"], "test");
     assert_eq!(value["environments"][1]["env"], "prod");
 
-    let markdown = stdout(&h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]));
+    let markdown = h
+        .run(&["drift", "mpctl.yaml", "--format", "markdown"])
+        .stdout_text();
     assert!(position(&markdown, "| test |") < position(&markdown, "| prod |"));
 
     // `--env` in another order does not change it either.
-    let narrowed = h.mpctl(&["plan", "mpctl.yaml", "--env", "prod", "--env", "test"]);
-    let out = stdout(&narrowed);
+    let narrowed = h.run(&["plan", "mpctl.yaml", "--env", "prod", "--env", "test"]);
+    let out = narrowed.stdout_text();
     assert!(position(&out, "Environment test") < position(&out, "Environment prod"));
 
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    let out = stdout(&apply);
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    let out = apply.stdout_text();
     assert!(position(&out, "Applied test") < position(&out, "Applied prod"));
 }
 
 #[test]
 fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() {
     // `test` does not own the prefix `beta`: creating its scope fails there.
-    let h = Harness::start_with(&[("test", &["acme"]), ("prod", &["acme", "beta"])]);
+    let h = TestContext::new()
+        .with_emulator("test")
+        .with_emulator_owning("prod", EmulatorConfig::default(), &["acme", "beta"]);
     let manifest = MANIFEST.replace("prefixes: [acme]", "prefixes: [acme, beta]")
         + "  - name: beta:thing\n    description: Beta\n";
     h.write("mpctl.yaml", &manifest);
 
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 1, "{}", text(&apply));
-    let out = stdout(&apply);
-    assert!(out.contains("Apply of test stopped"), "{}", text(&apply));
-    assert!(!out.contains("Applied prod"), "{}", text(&apply));
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
+    let out = apply.stdout_text();
+    assert!(out.contains("Apply of test stopped"), "{}", apply.text());
+    assert!(!out.contains("Applied prod"), "{}", apply.text());
     assert!(
         out.contains("Not attempted, because applying test failed: prod."),
         "{}",
-        text(&apply)
+        apply.text()
     );
-    let prod = h.mpctl(&["plan", "mpctl.yaml", "--env", "prod", "--detailed-exitcode"]);
-    assert_eq!(code(&prod), 2, "prod was left alone: {}", text(&prod));
+    let prod = h.run(&["plan", "mpctl.yaml", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(prod.code(), 2, "prod was left alone: {}", prod.text());
 
-    let json = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(code(&json), 1, "{}", text(&json));
+    let json = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 1);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["applied"][0]["env"], "test");
     assert_eq!(doc["not_attempted"], serde_json::json!(["prod"]));
@@ -89,32 +89,35 @@ fn apply_stops_at_the_first_failing_environment_and_names_those_not_attempted() 
 
 #[test]
 fn drift_is_told_from_the_live_side_in_every_format() {
-    let h = Harness::start(&["test"]);
+    let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", MANIFEST);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // Revoked "in the portal": applied from another manifest.
     h.write("portal.yaml", &MANIFEST.replace(", \"974760673\"", ""));
-    assert_eq!(code(&h.mpctl(&["apply", "portal.yaml", "--yes"])), 0);
+    h.run_expecting(&["apply", "portal.yaml", "--yes"], 0);
 
     let wording =
         "grant of acme:orders.read to 974760673 was removed outside mpctl; apply adds it back";
-    let human = h.mpctl(&["drift", "mpctl.yaml"]);
-    assert_eq!(code(&human), 2, "{}", text(&human));
+    let human = h.run_expecting(&["drift", "mpctl.yaml"], 2);
     assert!(
-        stdout(&human).contains(&format!("- {wording}")),
+        human.stdout_text().contains(&format!("- {wording}")),
         "{}",
-        text(&human)
+        human.text()
     );
-    assert!(!stdout(&human).contains("Phase 2"), "{}", text(&human));
-    let markdown = h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]);
-    assert_eq!(code(&markdown), 2);
-    assert!(stdout(&markdown).contains(wording), "{}", text(&markdown));
-    let json = h.mpctl(&["drift", "mpctl.yaml", "--format", "json"]);
-    assert_eq!(code(&json), 2);
+    assert!(!human.stdout_text().contains("Phase 2"), "{}", human.text());
+    let markdown = h.run(&["drift", "mpctl.yaml", "--format", "markdown"]);
+    assert_eq!(markdown.code(), 2);
+    assert!(
+        markdown.stdout_text().contains(wording),
+        "{}",
+        markdown.text()
+    );
+    let json = h.run(&["drift", "mpctl.yaml", "--format", "json"]);
+    assert_eq!(json.code(), 2);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["environments"][0]["changes"][0]["drift"], wording);
     // A plan keeps the plan's wording.
-    let plan = stdout(&h.mpctl(&["plan", "mpctl.yaml"]));
+    let plan = h.run(&["plan", "mpctl.yaml"]).stdout_text();
     assert!(
         plan.contains("+ grant acme:orders.read to 974760673"),
         "{plan}"
@@ -127,19 +130,18 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
         "    description: Read orders\n",
         "    description: Read orders\n    protected: true\n",
     );
-    let h = Harness::start(&["test"]);
+    let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", &protected);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // A grant added by hand to the protected scope.
     h.write(
         "portal.yaml",
         &protected.replace("\"974760673\"]", "\"974760673\", \"991825827\"]"),
     );
-    assert_eq!(code(&h.mpctl(&["apply", "portal.yaml", "--yes"])), 0);
+    h.run_expecting(&["apply", "portal.yaml", "--yes"], 0);
 
-    let drift = h.mpctl(&["drift", "mpctl.yaml"]);
-    assert_eq!(code(&drift), 2, "{}", text(&drift));
-    let out = stdout(&drift);
+    let drift = h.run_expecting(&["drift", "mpctl.yaml"], 2);
+    let out = drift.stdout_text();
     assert!(
         out.contains("grant of acme:orders.read to 991825827 was added outside mpctl"),
         "{out}"
@@ -149,7 +151,7 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
         "{out}"
     );
     assert!(out.contains("protected scope `acme:orders.read`"), "{out}");
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 1);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
 
     // Enough hand-made grants to trip the mass-destroy guard.
     let guarded = MANIFEST.replace(
@@ -157,9 +159,8 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
         "settings:\n  mass_destroy_percent: 10\nscopes:\n",
     );
     h.write("mpctl.yaml", &guarded);
-    let drift = h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]);
-    assert_eq!(code(&drift), 2, "{}", text(&drift));
-    let out = stdout(&drift);
+    let drift = h.run_expecting(&["drift", "mpctl.yaml", "--format", "markdown"], 2);
+    let out = drift.stdout_text();
     assert!(out.contains("--allow-mass-destroy"), "{out}");
     assert!(
         out.contains("Apply would refuse to correct this drift"),
@@ -168,38 +169,45 @@ fn drift_apply_would_refuse_to_correct_exits_2_and_says_why() {
 
     // Could not check: 1.
     h.write("broken.yaml", "version: 1\norganization: \"123\"\n");
-    assert_eq!(code(&h.mpctl(&["drift", "broken.yaml"])), 1);
+    h.run_expecting(&["drift", "broken.yaml"], 1);
 }
 
 #[test]
 fn a_saved_plan_applies_whatever_its_name() {
-    let h = Harness::start(&["test"]);
+    let h = TestContext::new().with_emulator("test");
     h.write("mpctl.yaml", MANIFEST);
-    let saved = h.mpctl(&["plan", "mpctl.yaml", "--out", "saved.plan"]);
-    assert_eq!(code(&saved), 0, "{}", text(&saved));
-    let apply = h.mpctl(&["apply", "saved.plan"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    assert!(stdout(&apply).contains("Applied test"), "{}", text(&apply));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "saved.plan"], 0);
+    let apply = h.run_expecting(&["apply", "saved.plan"], 0);
+    assert!(
+        apply.stdout_text().contains("Applied test"),
+        "{}",
+        apply.text()
+    );
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn quiet_prints_only_the_one_line_result() {
-    let h = Harness::start(&["test", "prod"]);
+    let h = TestContext::new()
+        .with_emulator("test")
+        .with_emulator("prod");
     h.write("mpctl.yaml", MANIFEST);
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes", "-q"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "-q"], 0);
     assert_eq!(
-        stdout(&apply),
+        apply.stdout_text(),
         "Applied test, prod: 10 changes done.\n",
         "{}",
-        text(&apply)
+        apply.text()
     );
-    assert_eq!(stderr(&apply), "", "{}", text(&apply));
-    let again = h.mpctl(&["apply", "mpctl.yaml", "--yes", "-q"]);
-    assert_eq!(stdout(&again), "Nothing to apply.\n", "{}", text(&again));
-    assert_eq!(stderr(&again), "", "{}", text(&again));
+    assert_eq!(apply.stderr_text(), "", "{}", apply.text());
+    let again = h.run(&["apply", "mpctl.yaml", "--yes", "-q"]);
+    assert_eq!(
+        again.stdout_text(),
+        "Nothing to apply.\n",
+        "{}",
+        again.text()
+    );
+    assert_eq!(again.stderr_text(), "", "{}", again.text());
 }
 
 #[test]
@@ -214,22 +222,22 @@ fn warnings_go_through_the_printer_and_quiet_silences_them() {
     };
     let mut warned = false;
     for quiet in [false, true] {
-        let h = Harness::start(&["test"]);
+        let h = TestContext::new().with_emulator("test");
         h.write("mpctl.yaml", &manifest);
-        h.env("test").emulator.set_faults(faults.clone());
+        h.emulator("test").set_faults(faults.clone());
         let mut args = vec!["apply", "mpctl.yaml", "--yes", "--concurrency", "1"];
         if quiet {
             args.push("-q");
         }
-        let apply = h.mpctl(&args);
-        let err = stderr(&apply);
+        let apply = h.run(&args);
+        let err = apply.stderr_text();
         assert!(
             !err.contains(" WARN "),
             "no raw log lines: {}",
-            text(&apply)
+            apply.text()
         );
         if quiet {
-            assert!(!err.contains("warning:"), "{}", text(&apply));
+            assert!(!err.contains("warning:"), "{}", apply.text());
         } else {
             for line in err.lines().filter(|l| l.contains("is unknown")) {
                 assert!(line.starts_with("warning: the outcome of"), "{line}");
@@ -242,19 +250,16 @@ fn warnings_go_through_the_printer_and_quiet_silences_them() {
 
 #[test]
 fn without_a_terminal_long_runs_print_progress_lines() {
-    let h = Harness::start(&["test"]);
+    let h = TestContext::new()
+        .with_emulator("test")
+        .env("MPCTL_PROGRESS_SECONDS", "0.1");
     h.write("mpctl.yaml", MANIFEST);
-    h.env("test").emulator.set_faults(FaultConfig {
+    h.emulator("test").set_faults(FaultConfig {
         latency: std::time::Duration::from_millis(60),
         ..FaultConfig::default()
     });
-    let every = [("MPCTL_PROGRESS_SECONDS", "0.1")];
-    let apply = h.mpctl_with(
-        &["apply", "mpctl.yaml", "--yes", "--concurrency", "1"],
-        &every,
-    );
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    let err = stderr(&apply);
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--concurrency", "1"], 0);
+    let err = apply.stderr_text();
     assert!(
         err.lines().any(|l| l.starts_with("Reading the live state of test: ")
             && l.contains(" requests, ")),
@@ -265,6 +270,10 @@ fn without_a_terminal_long_runs_print_progress_lines() {
             .any(|l| l.contains(" of 5 changes, ") && l.ends_with(" s")),
         "{err}"
     );
-    let quiet = h.mpctl_with(&["plan", "mpctl.yaml", "-q"], &every);
-    assert!(!stderr(&quiet).contains("requests"), "{}", text(&quiet));
+    let quiet = h.run(&["plan", "mpctl.yaml", "-q"]);
+    assert!(
+        !quiet.stderr_text().contains("requests"),
+        "{}",
+        quiet.text()
+    );
 }

@@ -4,18 +4,13 @@
 //! saved plans refused when stale, protected resources, the mass-destroy threshold, and an
 //! apply interrupted by faults that converges when run again.
 
-use std::path::Path;
-use std::process::Output;
-
 use std::time::Duration;
 
-use mpctl::api::connect::{ConnectOptions, connect_with};
+use mpctl::api::SelfService;
+use mpctl::api::connect::connect_with;
 use mpctl::api::credentials::Credentials;
-use mpctl::api::endpoints::Endpoints;
-use mpctl::api::retry::RetryPolicy;
-use mpctl::api::{Access, SelfService};
 use mpctl::apply::{Progress, execute};
-use mpctl::emulator::{Emulator, EmulatorConfig, FaultConfig};
+use mpctl::emulator::{EmulatorConfig, FaultConfig};
 use mpctl::manifest::orgno::OrgNo;
 use mpctl::manifest::resolve::resolve;
 use mpctl::plan::diff::diff_for_org;
@@ -23,8 +18,7 @@ use mpctl::plan::{Change, Phase};
 use serde_json::json;
 
 use crate::support::emulator as emulator_support;
-
-const ORG: &str = "910753282";
+use crate::support::{ORG, OutputExt, TestContext};
 
 const MANIFEST: &str = r#"
 version: 1
@@ -47,127 +41,49 @@ clients:
     scopes: [acme:orders.read, acme:orders.write]
 "#;
 
-/// An emulator with the organisation bootstrapped, and a working directory for the binary.
-struct Harness {
-    emulator: Emulator,
-    runtime: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-    client_id: String,
-    kid: String,
-}
-
-impl Harness {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emulator = runtime
-            .block_on(Emulator::start(EmulatorConfig {
-                contacts_extension: true,
-                ..EmulatorConfig::default()
-            }))
-            .unwrap();
-        let admin = runtime
-            .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &["acme".to_owned()]))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("admin.pem"), &admin.private_key_pem).unwrap();
-        Self {
-            emulator,
-            runtime,
-            dir,
-            client_id: admin.client_id,
-            kid: admin.kid,
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Writes `mpctl.yaml`, with `ENVIRONMENTS` replaced by the `emu` environment.
-    fn write(&self, manifest: &str) {
-        let env = format!(
-            "emu: {{ api_url: \"{}\", token_url: \"{}\", audience: \"{}\" }}",
-            self.emulator.api_url(),
-            self.emulator.token_url(),
-            self.emulator.issuer()
-        );
-        std::fs::write(
-            self.path().join("mpctl.yaml"),
-            manifest.replace("ENVIRONMENTS", &env),
-        )
-        .unwrap();
-    }
-
-    fn mpctl(&self, args: &[&str]) -> Output {
-        self.mpctl_with(args, &[])
-    }
-
-    /// Runs the binary with extra environment variables.
-    fn mpctl_with(&self, args: &[&str], vars: &[(&str, String)]) -> Output {
-        let mut command = crate::support::mpctl_in(self.path(), args);
-        command
-            .env("MPCTL_EMU_CLIENT_ID", &self.client_id)
-            .env("MPCTL_EMU_KEY_FILE", self.path().join("admin.pem"))
-            .env("MPCTL_EMU_KEY_ID", &self.kid);
-        for (key, value) in vars {
-            command.env(key, value);
-        }
-        command.output().expect("run mpctl")
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+/// The `emu` environment's emulator, with the contacts extension, and a working directory.
+fn start() -> TestContext {
+    TestContext::new().with_emulator_config(
+        "emu",
+        EmulatorConfig {
+            contacts_extension: true,
+            ..EmulatorConfig::default()
+        },
     )
 }
 
 #[test]
 fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
-    let h = Harness::start();
-    h.write(MANIFEST);
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
 
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 2, "{}", text(&plan));
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 2);
     assert!(
-        text(&plan).contains("+ create scope acme:orders.read"),
+        plan.text().contains("+ create scope acme:orders.read"),
         "{}",
-        text(&plan)
+        plan.text()
     );
-    let plain = h.mpctl(&["plan", "mpctl.yaml"]);
-    assert_eq!(code(&plain), 0, "{}", text(&plain));
+    h.run_expecting(&["plan", "mpctl.yaml"], 0);
 
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    assert!(text(&apply).contains("Applied emu"), "{}", text(&apply));
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    assert!(apply.text().contains("Applied emu"), "{}", apply.text());
 
-    let again = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&again), 0, "{}", text(&again));
-    assert!(text(&again).contains("No changes"), "{}", text(&again));
+    let again = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
+    assert!(again.text().contains("No changes"), "{}", again.text());
 
-    let drift = h.mpctl(&["drift", "mpctl.yaml"]);
-    assert_eq!(code(&drift), 0, "{}", text(&drift));
-    assert!(text(&drift).contains("No drift"), "{}", text(&drift));
+    let drift = h.run_expecting(&["drift", "mpctl.yaml"], 0);
+    assert!(drift.text().contains("No drift"), "{}", drift.text());
 
     // Nothing to do: apply succeeds without touching anything.
-    let noop = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&noop), 0, "{}", text(&noop));
-    assert!(text(&noop).contains("Nothing to apply"), "{}", text(&noop));
+    let noop = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    assert!(noop.text().contains("Nothing to apply"), "{}", noop.text());
 
     // The manifest moves on: drift reports it (exit 2) in Markdown for an issue.
-    h.write(&MANIFEST.replace("Write orders", "Create and change orders"));
-    let drift = h.mpctl(&["drift", "mpctl.yaml", "--format", "markdown"]);
-    assert_eq!(code(&drift), 2, "{}", text(&drift));
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Write orders", "Create and change orders"),
+    );
+    let drift = h.run_expecting(&["drift", "mpctl.yaml", "--format", "markdown"], 2);
     let out = String::from_utf8_lossy(&drift.stdout);
     assert!(out.starts_with("<!-- mpctl-plan -->"), "{out}");
     assert!(
@@ -175,8 +91,7 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
         "{out}"
     );
 
-    let json = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
-    assert_eq!(code(&json), 0, "{}", text(&json));
+    let json = h.run_expecting(&["plan", "mpctl.yaml", "--format", "json"], 0);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["version"], 1);
     assert_eq!(value["environments"][0]["env"], "emu");
@@ -185,125 +100,130 @@ fn apply_then_plan_shows_no_changes_and_exit_codes_follow() {
 
 #[test]
 fn apply_off_a_terminal_without_yes_is_refused() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    let apply = h.mpctl(&["apply", "mpctl.yaml"]);
-    assert_eq!(code(&apply), 1, "{}", text(&apply));
-    assert!(text(&apply).contains("--yes"), "{}", text(&apply));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 2, "nothing was applied: {}", text(&plan));
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    let apply = h.run_expecting(&["apply", "mpctl.yaml"], 1);
+    assert!(apply.text().contains("--yes"), "{}", apply.text());
+    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), 2, "nothing was applied: {}", plan.text());
 }
 
 #[test]
 fn a_saved_plan_applies_while_fresh_and_is_refused_when_stale() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    let saved = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(code(&saved), 0, "{}", text(&saved));
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
     let file = std::fs::read_to_string(h.path().join("plan.json")).unwrap();
     assert!(!file.contains("PRIVATE KEY"), "no secrets in a saved plan");
 
     // Live changes behind the plan's back: a different apply creates the scopes first.
     let other = MANIFEST.replace("\"974760673\"", "\"991825827\"");
-    h.write(&other);
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    h.write(MANIFEST);
-    let stale = h.mpctl(&["apply", "plan.json"]);
-    assert_eq!(code(&stale), 1, "{}", text(&stale));
-    assert!(text(&stale).contains("stale"), "{}", text(&stale));
+    h.write("mpctl.yaml", &other);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.write("mpctl.yaml", MANIFEST);
+    let stale = h.run_expecting(&["apply", "plan.json"], 1);
+    assert!(stale.text().contains("stale"), "{}", stale.text());
     assert!(
-        text(&stale).contains("mpctl::plan::stale"),
+        stale.text().contains("mpctl::plan::stale"),
         "{}",
-        text(&stale)
+        stale.text()
     );
     assert!(
-        text(&stale).contains("no longer needed"),
+        stale.text().contains("no longer needed"),
         "{}",
-        text(&stale)
+        stale.text()
     );
 
     // A fresh saved plan applies without --yes.
-    let saved = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(code(&saved), 0, "{}", text(&saved));
-    let apply = h.mpctl(&["apply", "plan.json"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
+    h.run_expecting(&["apply", "plan.json"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 
     // The manifest changes after saving: refused too.
-    let saved = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(code(&saved), 0, "{}", text(&saved));
-    h.write(&MANIFEST.replace("Read orders", "Read all orders"));
-    let refused = h.mpctl(&["apply", "plan.json"]);
-    assert_eq!(code(&refused), 1, "{}", text(&refused));
-    assert!(text(&refused).contains("manifest"), "{}", text(&refused));
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Read orders", "Read all orders"),
+    );
+    let refused = h.run_expecting(&["apply", "plan.json"], 1);
+    assert!(refused.text().contains("manifest"), "{}", refused.text());
 }
 
 #[test]
 fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    let reviewed = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(code(&reviewed), 0, "{}", text(&reviewed));
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
 
     // The merge moved the manifest on (another change to main), without changing what to do.
-    h.write(&format!("{MANIFEST}settings:\n  warn_expiry_days: 10\n"));
-    let stale = h.mpctl(&["apply", "plan.json"]);
-    assert_eq!(code(&stale), 1, "{}", text(&stale));
-    assert!(text(&stale).contains("pass --replan-"), "{}", text(&stale));
-    let no_plan = h.mpctl(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"]);
-    assert_eq!(code(&no_plan), 1, "{}", text(&no_plan));
-    assert!(
-        text(&no_plan).contains("no saved plan"),
-        "{}",
-        text(&no_plan)
+    h.write(
+        "mpctl.yaml",
+        &format!("{MANIFEST}settings:\n  warn_expiry_days: 10\n"),
     );
-    let unknown = h.mpctl(&["apply", "plan.json", "--replan-if-same", "--env", "prod"]);
-    assert_eq!(code(&unknown), 1, "{}", text(&unknown));
+    let stale = h.run_expecting(&["apply", "plan.json"], 1);
+    assert!(stale.text().contains("pass --replan-"), "{}", stale.text());
+    let no_plan = h.run_expecting(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"], 1);
     assert!(
-        text(&unknown).contains("no environment `prod`"),
+        no_plan.text().contains("no saved plan"),
         "{}",
-        text(&unknown)
+        no_plan.text()
     );
-    let applied = h.mpctl(&["apply", "plan.json", "--replan-if-same", "--env", "emu"]);
-    assert_eq!(code(&applied), 0, "{}", text(&applied));
+    let unknown = h.run_expecting(
+        &["apply", "plan.json", "--replan-if-same", "--env", "prod"],
+        1,
+    );
     assert!(
-        text(&applied).contains("the changes to make are the same ones"),
+        unknown.text().contains("no environment `prod`"),
         "{}",
-        text(&applied)
+        unknown.text()
     );
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    let applied = h.run_expecting(
+        &["apply", "plan.json", "--replan-if-same", "--env", "emu"],
+        0,
+    );
+    assert!(
+        applied
+            .text()
+            .contains("the changes to make are the same ones"),
+        "{}",
+        applied.text()
+    );
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 
     // Reviewed: one description; merged: another. The fresh plan is not the reviewed one.
-    h.write(&MANIFEST.replace("Read orders", "Read the orders"));
-    let reviewed = h.mpctl(&["plan", "mpctl.yaml", "--out", "plan.json"]);
-    assert_eq!(code(&reviewed), 0, "{}", text(&reviewed));
-    h.write(&MANIFEST.replace("Read orders", "Read all orders"));
-    let refused = h.mpctl(&["apply", "plan.json", "--replan-if-same"]);
-    assert_eq!(code(&refused), 1, "{}", text(&refused));
-    let refusal = text(&refused);
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Read orders", "Read the orders"),
+    );
+    h.run_expecting(&["plan", "mpctl.yaml", "--out", "plan.json"], 0);
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Read orders", "Read all orders"),
+    );
+    let refused = h.run_expecting(&["apply", "plan.json", "--replan-if-same"], 1);
+    let refusal = refused.text();
     assert!(refusal.contains("not the ones reviewed"), "{refusal}");
     assert!(refusal.contains("nothing was applied"), "{refusal}");
     assert!(refusal.contains("\"Read the orders\""), "{refusal}");
     assert!(refusal.contains("\"Read all orders\""), "{refusal}");
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--format", "json"]);
+    let plan = h.run(&["plan", "mpctl.yaml", "--format", "json"]);
     assert!(
         String::from_utf8_lossy(&plan.stdout).contains("\"Read orders\""),
         "nothing was applied: {}",
-        text(&plan)
+        plan.text()
     );
 
     // Live state moved behind the plan's back so that the reviewed change is already done.
-    h.write(&MANIFEST.replace("Read orders", "Read the orders"));
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
-    let refused = h.mpctl(&["apply", "plan.json", "--replan-if-same"]);
-    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Read orders", "Read the orders"),
+    );
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    let refused = h.run_expecting(&["apply", "plan.json", "--replan-if-same"], 1);
     assert!(
-        text(&refused).contains("reviewed, no longer planned"),
+        refused.text().contains("reviewed, no longer planned"),
         "{}",
-        text(&refused)
+        refused.text()
     );
 }
 
@@ -313,67 +233,60 @@ fn protected_scopes_refuse_revocation() {
         "    description: Read orders\n",
         "    description: Read orders\n    protected: true\n",
     );
-    let h = Harness::start();
-    h.write(&protected);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
-    h.write(&protected.replace(", \"974760673\"", ""));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 1, "{}", text(&plan));
+    let h = start();
+    h.write("mpctl.yaml", &protected);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.write("mpctl.yaml", &protected.replace(", \"974760673\"", ""));
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 1);
     assert!(
-        text(&plan).contains("protected scope `acme:orders.read`"),
+        plan.text().contains("protected scope `acme:orders.read`"),
         "{}",
-        text(&plan)
+        plan.text()
     );
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 1, "{}", text(&apply));
+    let apply = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     assert!(
-        text(&apply).contains("nothing was applied"),
+        apply.text().contains("nothing was applied"),
         "{}",
-        text(&apply)
+        apply.text()
     );
 }
 
 #[test]
 fn mass_destruction_needs_the_flag() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let gone = "version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n";
-    h.write(gone);
-    let refused = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    h.write("mpctl.yaml", gone);
+    let refused = h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
     assert!(
-        text(&refused).contains("--allow-mass-destroy"),
+        refused.text().contains("--allow-mass-destroy"),
         "{}",
-        text(&refused)
+        refused.text()
     );
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 2, "nothing was deactivated: {}", text(&plan));
+    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), 2, "nothing was deactivated: {}", plan.text());
 
-    let allowed = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--allow-mass-destroy"]);
-    assert_eq!(code(&allowed), 0, "{}", text(&allowed));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--allow-mass-destroy"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_to_do() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    let json = |out: &Output| -> serde_json::Value {
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()))
     };
 
-    let applied = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(code(&applied), 0, "{}", text(&applied));
+    let applied = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 0);
     let doc = json(&applied);
     assert_eq!(doc["refused"], serde_json::Value::Null);
     assert_eq!(doc["applied"][0]["env"], "emu");
     assert_eq!(doc["applied"][0]["succeeded"], true);
     assert_eq!(doc["plan"]["version"], 1);
 
-    let noop = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(code(&noop), 0, "{}", text(&noop));
+    let noop = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 0);
     let doc = json(&noop);
     assert_eq!(doc["applied"], serde_json::json!([]));
     assert_eq!(doc["refused"], serde_json::Value::Null);
@@ -383,9 +296,8 @@ fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_t
     );
 
     // Refused by the mass-destroy guard: the plan that was refused, and why.
-    h.write("version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n");
-    let refused = h.mpctl(&["apply", "mpctl.yaml", "--yes", "--format", "json"]);
-    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    h.write("mpctl.yaml", "version: 1\norganization: \"910753282\"\nprefixes: [acme]\nenvironments:\n  ENVIRONMENTS\nsettings:\n  prune: true\n");
+    let refused = h.run_expecting(&["apply", "mpctl.yaml", "--yes", "--format", "json"], 1);
     let doc = json(&refused);
     assert_eq!(doc["applied"], serde_json::json!([]));
     let why = doc["refused"].as_str().unwrap_or_default();
@@ -400,21 +312,24 @@ fn apply_in_json_prints_one_document_whether_it_applies_refuses_or_has_nothing_t
 
 #[test]
 fn plan_drift_and_apply_exit_1_on_an_invalid_manifest() {
-    let h = Harness::start();
-    h.write("version: 1\norganization: \"123\"\nenvironments:\n  ENVIRONMENTS\n");
+    let h = start();
+    h.write(
+        "mpctl.yaml",
+        "version: 1\norganization: \"123\"\nenvironments:\n  ENVIRONMENTS\n",
+    );
     for args in [
         vec!["plan", "mpctl.yaml"],
         vec!["drift", "mpctl.yaml"],
         vec!["apply", "mpctl.yaml", "--yes"],
     ] {
-        let out = h.mpctl(&args);
-        assert_eq!(code(&out), 1, "{args:?}: {}", text(&out));
+        let out = h.run(&args);
+        assert_eq!(out.code(), 1, "{args:?}: {}", out.text());
     }
 }
 
 /// Turns every request into a 503 from the moment a given phase starts.
 struct FaultsFrom<'a> {
-    emulator: &'a Emulator,
+    emulator: &'a mpctl::emulator::Emulator,
     phase: Phase,
 }
 
@@ -434,45 +349,26 @@ impl Progress for FaultsFrom<'_> {
 
 #[test]
 fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
-    let h = Harness::start();
+    let h = start();
     let mut manifest = MANIFEST.to_owned();
     for i in 0..6 {
         manifest.push_str(&format!(
             "  - name: worker-{i}\n    description: Worker {i}\n    scopes: [acme:orders.read]\n"
         ));
     }
-    h.write(&manifest);
+    h.write("mpctl.yaml", &manifest);
     let loaded = mpctl::manifest::load(&[h.path().join("mpctl.yaml")]).unwrap();
     let org = OrgNo::new_unchecked(ORG);
-    let key_file = h.path().join("admin.pem").display().to_string();
+    let key_file = h.path().join("emu-admin.pem").display().to_string();
     let credentials = Credentials::from_lookup("emu", |var| match var {
-        "MPCTL_EMU_CLIENT_ID" => Some(h.client_id.clone()),
+        "MPCTL_EMU_CLIENT_ID" => Some(h.emulator("emu").admin.client_id.clone()),
         "MPCTL_EMU_KEY_FILE" => Some(key_file.clone()),
-        "MPCTL_EMU_KEY_ID" => Some(h.kid.clone()),
+        "MPCTL_EMU_KEY_ID" => Some(h.emulator("emu").admin.kid.clone()),
         _ => None,
     })
     .unwrap();
-    let options = ConnectOptions {
-        env: "emu".into(),
-        endpoints: Endpoints {
-            api_url: h.emulator.api_url(),
-            token_url: h.emulator.token_url(),
-            audience: h.emulator.issuer(),
-            digdir: None,
-        },
-        access: Access::Write,
-        concurrency: 4,
-        retry: RetryPolicy {
-            max_attempts: 2,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        },
-        organization: Some(org.clone()),
-        clock: None,
-    };
-    let report = h.runtime.block_on(async {
+    let options = emulator_support::connect_options(h.emulator("emu"), &org);
+    let report = h.runtime().block_on(async {
         let connection = connect_with(options, credentials, None).await.unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let live = connection.client.fetch().await.unwrap();
@@ -481,7 +377,7 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
         plan.env = "emu".into();
         assert!(plan.errors.is_empty(), "{:#?}", plan.errors);
         let progress = FaultsFrom {
-            emulator: &h.emulator,
+            emulator: &h.emulator("emu").emulator,
             phase: Phase::Grants,
         };
         execute(&plan, &connection.client, 4, &progress).await
@@ -502,7 +398,7 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
         report.not_done.iter().any(|c| c.phase == Phase::Clients),
         "{report:#?}"
     );
-    let audit = h.emulator.audit();
+    let audit = h.emulator("emu").audit();
     assert!(
         !audit.iter().any(|e| e.operation == "create_client"),
         "{audit:#?}"
@@ -511,20 +407,17 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
     assert!(rendered.contains("stopped"), "{rendered}");
     assert!(rendered.contains("not done"), "{rendered}");
 
-    h.emulator.set_faults(FaultConfig::default());
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 2, "{}", text(&plan));
+    h.emulator("emu").set_faults(FaultConfig::default());
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 2);
     assert!(
-        !text(&plan).contains("create scope"),
+        !plan.text().contains("create scope"),
         "phase 1 was done: {}",
-        text(&plan)
+        plan.text()
     );
-    let again = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&again), 0, "{}", text(&again));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let creates = h
-        .emulator
+        .emulator("emu")
         .audit()
         .into_iter()
         .filter(|e| e.operation == "create_client")
@@ -534,25 +427,23 @@ fn an_apply_broken_mid_way_stops_before_the_next_phase_and_a_rerun_converges() {
 
 #[test]
 fn apply_survives_random_faults_without_duplicates_and_converges() {
-    let h = Harness::start();
-    h.write(MANIFEST);
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
     // Faults after the token: the first requests succeed, then a share fails or loses its
     // answer after the change was made; retries and re-reads must not create twice.
-    h.emulator.set_faults(FaultConfig {
+    h.emulator("emu").set_faults(FaultConfig {
         error_rate: 0.2,
         drop_after_rate: 0.2,
         seed: 11,
         ..FaultConfig::default()
     });
-    let first = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert!(matches!(code(&first), 0 | 1), "{}", text(&first));
-    h.emulator.set_faults(FaultConfig::default());
-    let again = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&again), 0, "{}", text(&again));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    let first = h.run(&["apply", "mpctl.yaml", "--yes"]);
+    assert!(matches!(first.code(), 0 | 1), "{}", first.text());
+    h.emulator("emu").set_faults(FaultConfig::default());
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let creates = h
-        .emulator
+        .emulator("emu")
         .audit()
         .into_iter()
         .filter(|e| e.operation == "create_client")
@@ -579,52 +470,56 @@ fn public_jwk(kid: &str) -> String {
 
 #[test]
 fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
-    let h = Harness::start();
+    let h = start();
     std::fs::create_dir_all(h.path().join("keys")).unwrap();
     std::fs::write(
         h.path().join("keys/sync.jwk.json"),
         public_jwk("sync-key-1"),
     )
     .unwrap();
-    h.write(&format!(
-        "{MANIFEST}  - name: sync\n    description: Sync\n    keys: [keys/sync.jwk.json]\n"
-    ));
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    let now = |h: &Harness| {
-        h.emulator
+    h.write(
+        "mpctl.yaml",
+        &format!(
+            "{MANIFEST}  - name: sync\n    description: Sync\n    keys: [keys/sync.jwk.json]\n"
+        ),
+    );
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    let now = |h: &TestContext| {
+        h.emulator("emu")
             .clock()
             .now()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap()
     };
-    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
-    assert_eq!(code(&drift), 0, "{}", text(&drift));
+    let drift = h.run_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
+    assert_eq!(drift.code(), 0, "{}", drift.text());
     assert!(
-        text(&drift).contains("sync / sync-key-1: JWK exp"),
+        drift.text().contains("sync / sync-key-1: JWK exp"),
         "{}",
-        text(&drift)
+        drift.text()
     );
 
     // 340 days on, the key (registered for a year) has under 30 days left.
-    h.emulator
+    h.emulator("emu")
         .clock()
         .advance(Duration::from_secs(340 * 86_400));
     let at = [("MPCTL_NOW", now(&h))];
-    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &at);
-    assert_eq!(code(&drift), 2, "{}", text(&drift));
-    assert!(text(&drift).contains("EXPIRING"), "{}", text(&drift));
+    let drift = h.run_with(&["drift", "mpctl.yaml"], &at);
+    assert_eq!(drift.code(), 2, "{}", drift.text());
+    assert!(drift.text().contains("EXPIRING"), "{}", drift.text());
     assert!(
-        text(&drift).contains("key sync-key-1 of client sync is close to its expiry"),
+        drift
+            .text()
+            .contains("key sync-key-1 of client sync is close to its expiry"),
         "{}",
-        text(&drift)
+        drift.text()
     );
 
     let json = |extra: &[&str]| {
         let mut args = vec!["plan", "mpctl.yaml", "--format", "json"];
         args.extend_from_slice(extra);
-        let out = h.mpctl_with(&args, &at);
-        assert_eq!(code(&out), 0, "{}", text(&out));
+        let out = h.run_with(&args, &at);
+        assert_eq!(out.code(), 0, "{}", out.text());
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         value["environments"][0]["key_expiries"][0].clone()
     };
@@ -636,52 +531,51 @@ fn key_expiry_is_reported_at_the_right_thresholds_and_refreshed_by_apply() {
     );
     assert_eq!(json(&["--warn-expiry-days", "10"])["status"], "ok");
 
-    let markdown = h.mpctl_with(&["drift", "mpctl.yaml", "--format", "markdown"], &at);
-    assert_eq!(code(&markdown), 2, "{}", text(&markdown));
+    let markdown = h.run_with(&["drift", "mpctl.yaml", "--format", "markdown"], &at);
+    assert_eq!(markdown.code(), 2, "{}", markdown.text());
     assert!(
-        text(&markdown).contains("⚠️ EXPIRING"),
+        markdown.text().contains("⚠️ EXPIRING"),
         "{}",
-        text(&markdown)
+        markdown.text()
     );
 
     // Apply registers the key again, which moves its expiry a year ahead: no drift left.
-    let apply = h.mpctl_with(&["apply", "mpctl.yaml", "--yes"], &at);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
-    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &at);
-    assert_eq!(code(&drift), 0, "{}", text(&drift));
+    let apply = h.run_with(&["apply", "mpctl.yaml", "--yes"], &at);
+    assert_eq!(apply.code(), 0, "{}", apply.text());
+    let drift = h.run_with(&["drift", "mpctl.yaml"], &at);
+    assert_eq!(drift.code(), 0, "{}", drift.text());
 
     // Past its expiry without a refresh, the key is expired.
-    h.emulator
+    h.emulator("emu")
         .clock()
         .advance(Duration::from_secs(366 * 86_400));
-    let drift = h.mpctl_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
-    assert_eq!(code(&drift), 2, "{}", text(&drift));
-    assert!(text(&drift).contains("EXPIRED"), "{}", text(&drift));
+    let drift = h.run_with(&["drift", "mpctl.yaml"], &[("MPCTL_NOW", now(&h))]);
+    assert_eq!(drift.code(), 2, "{}", drift.text());
+    assert!(drift.text().contains("EXPIRED"), "{}", drift.text());
 }
 
 /// A request to the emulator's API by hand, as the organisation's admin: (status, JSON answer).
 fn by_hand(
-    h: &Harness,
+    h: &TestContext,
     method: reqwest::Method,
     path_and_query: &str,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    let admin = mpctl::emulator::AdminIdentity {
-        client_id: h.client_id.clone(),
-        kid: h.kid.clone(),
-        private_key_pem: std::fs::read_to_string(h.path().join("admin.pem")).unwrap(),
-    };
-    h.runtime.block_on(async {
+    let admin = h.emulator("emu").admin.clone();
+    h.runtime().block_on(async {
         let http = reqwest::Client::new();
         let token = emulator_support::admin_token(
-            &h.emulator,
+            &h.emulator("emu").emulator,
             &http,
             &admin,
             emulator_support::ADMIN_SCOPES,
         )
         .await;
         let mut request = http
-            .request(method, format!("{}{path_and_query}", h.emulator.api_url()))
+            .request(
+                method,
+                format!("{}{path_and_query}", h.emulator("emu").api_url()),
+            )
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -695,10 +589,9 @@ fn by_hand(
 
 #[test]
 fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let path = "/scopes?scope=acme%3Aorders.read";
     // Set by hand in the portal, say: fields the manifest leaves alone.
     let (status, mut scope) = by_hand(&h, reqwest::Method::GET, path, None);
@@ -729,9 +622,11 @@ fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
     );
     assert_eq!(partial["visibility"], "PRIVATE");
 
-    h.write(&MANIFEST.replace("Read orders", "Read all orders"));
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    h.write(
+        "mpctl.yaml",
+        &MANIFEST.replace("Read orders", "Read all orders"),
+    );
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     let (_, after) = by_hand(&h, reqwest::Method::GET, path, None);
     assert_eq!(after["description"], "Read all orders");
     for field in [
@@ -744,17 +639,16 @@ fn a_scope_update_keeps_the_fields_the_manifest_does_not_manage() {
     ] {
         assert_eq!(after[field], scope[field], "{field} was reset: {after}");
     }
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 /// Active clients of the organisation by name (the bootstrap admin left out).
-fn active_clients(h: &Harness) -> std::collections::BTreeMap<String, Vec<String>> {
+fn active_clients(h: &TestContext) -> std::collections::BTreeMap<String, Vec<String>> {
     let (_, clients) = by_hand(h, reqwest::Method::GET, "/clients", None);
     let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for c in clients.as_array().unwrap() {
         let id = c["client_id"].as_str().unwrap().to_owned();
-        if c["active"] == json!(true) && id != h.client_id {
+        if c["active"] == json!(true) && id != h.emulator("emu").admin.client_id {
             by_name
                 .entry(c["client_name"].as_str().unwrap().to_owned())
                 .or_default()
@@ -785,9 +679,9 @@ fn pin_first_of_each(
 
 #[test]
 fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched() {
-    let h = Harness::start();
-    h.write(MANIFEST);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
+    let h = start();
+    h.write("mpctl.yaml", MANIFEST);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     // A second `order-sync`, as a concurrent apply would leave it.
     let (status, answer) = by_hand(
         &h,
@@ -806,9 +700,8 @@ fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched()
     let ids = &duplicates["order-sync"];
     assert_eq!(ids.len(), 2);
 
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 1, "{}", text(&plan));
-    let out = text(&plan);
+    let plan = h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 1);
+    let out = plan.text();
     assert!(
         out.contains("2 live clients are named `order-sync`"),
         "{out}"
@@ -817,25 +710,26 @@ fn live_clients_sharing_a_name_are_reported_with_the_way_out_and_never_matched()
         assert!(out.contains(id.as_str()), "{id} listed: {out}");
     }
     assert!(out.contains("client_ids"), "{out}");
-    let before = h.emulator.audit().len();
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 1, "{}", text(&apply));
-    assert_eq!(h.emulator.audit().len(), before, "nothing changed live");
+    let before = h.emulator("emu").audit().len();
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 1);
+    assert_eq!(
+        h.emulator("emu").audit().len(),
+        before,
+        "nothing changed live"
+    );
 
     // The way out: pin one, prune the other.
     let mut sorted = duplicates.clone();
     sorted.retain(|_, ids| ids.len() > 1);
-    h.write(&pin_first_of_each(MANIFEST, &sorted));
-    let apply = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    h.write("mpctl.yaml", &pin_first_of_each(MANIFEST, &sorted));
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
     assert_eq!(active_clients(&h)["order-sync"], vec![ids[0].clone()]);
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn two_applies_at_once_leave_no_duplicate_after_a_rerun() {
-    let h = Harness::start();
+    let h = start();
     let mut manifest = MANIFEST.to_owned();
     for i in 0..16 {
         manifest.push_str(&format!(
@@ -844,56 +738,55 @@ fn two_applies_at_once_leave_no_duplicate_after_a_rerun() {
     }
     // The provider side first (two creates of one scope: the second apply would stop at 409).
     let provider = MANIFEST.split("clients:\n").next().unwrap().to_owned() + "clients: []\n";
-    h.write(&provider);
-    assert_eq!(code(&h.mpctl(&["apply", "mpctl.yaml", "--yes"])), 0);
-    h.write(&manifest);
+    h.write("mpctl.yaml", &provider);
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.write("mpctl.yaml", &manifest);
     // Latency, so that the two runs overlap for a while.
-    h.emulator.set_faults(FaultConfig {
+    h.emulator("emu").set_faults(FaultConfig {
         latency: Duration::from_millis(15),
         ..FaultConfig::default()
     });
     let (first, second) = std::thread::scope(|s| {
-        let a = s.spawn(|| h.mpctl(&["apply", "mpctl.yaml", "--yes"]));
-        let b = s.spawn(|| h.mpctl(&["apply", "mpctl.yaml", "--yes"]));
+        let a = s.spawn(|| h.run(&["apply", "mpctl.yaml", "--yes"]));
+        let b = s.spawn(|| h.run(&["apply", "mpctl.yaml", "--yes"]));
         (a.join().unwrap(), b.join().unwrap())
     });
-    h.emulator.set_faults(FaultConfig::default());
+    h.emulator("emu").set_faults(FaultConfig::default());
     for run in [&first, &second] {
         // Either ran through, or stopped on a client the other one had just created.
-        assert!(matches!(code(run), 0 | 1), "{}", text(run));
-        if code(run) == 1 {
+        assert!(matches!(run.code(), 0 | 1), "{}", run.text());
+        if run.code() == 1 {
             assert!(
-                text(run).contains("a live client is named"),
+                run.text().contains("a live client is named"),
                 "{}",
-                text(run)
+                run.text()
             );
         }
     }
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
+    let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
     let duplicates: std::collections::BTreeMap<String, Vec<String>> = active_clients(&h)
         .into_iter()
         .filter(|(_, ids)| ids.len() > 1)
         .collect();
     if duplicates.is_empty() {
-        assert!(matches!(code(&plan), 0 | 2), "{}", text(&plan));
+        assert!(matches!(plan.code(), 0 | 2), "{}", plan.text());
     } else {
         // A create raced past the other run's re-read: the plan says so, with the way out,
         // and changes nothing until it is taken.
-        assert_eq!(code(&plan), 1, "{}", text(&plan));
+        assert_eq!(plan.code(), 1, "{}", plan.text());
         for (name, ids) in &duplicates {
             assert!(
-                text(&plan).contains(&format!("live clients are named `{name}`")),
+                plan.text()
+                    .contains(&format!("live clients are named `{name}`")),
                 "{}",
-                text(&plan)
+                plan.text()
             );
-            assert!(text(&plan).contains(ids[0].as_str()), "{}", text(&plan));
+            assert!(plan.text().contains(ids[0].as_str()), "{}", plan.text());
         }
-        h.write(&pin_first_of_each(&manifest, &duplicates));
+        h.write("mpctl.yaml", &pin_first_of_each(&manifest, &duplicates));
     }
-    let rerun = h.mpctl(&["apply", "mpctl.yaml", "--yes"]);
-    assert_eq!(code(&rerun), 0, "{}", text(&rerun));
-    let plan = h.mpctl(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    h.run_expecting(&["apply", "mpctl.yaml", "--yes"], 0);
+    h.run_expecting(&["plan", "mpctl.yaml", "--detailed-exitcode"], 0);
     let live = active_clients(&h);
     assert_eq!(live.len(), 17, "{live:#?}");
     assert!(live.values().all(|ids| ids.len() == 1), "{live:#?}");

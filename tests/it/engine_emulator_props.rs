@@ -4,13 +4,10 @@
 //! refuses that, which would fail the apply) — and a second plan is empty.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use mpctl::api::connect::{ConnectOptions, connect_with};
+use mpctl::api::SelfService;
+use mpctl::api::connect::connect_with;
 use mpctl::api::credentials::Credentials;
-use mpctl::api::endpoints::Endpoints;
-use mpctl::api::retry::RetryPolicy;
-use mpctl::api::{Access, SelfService};
 use mpctl::apply::{NoProgress, execute};
 use mpctl::emulator::{Emulator, EmulatorConfig};
 use mpctl::manifest::model::Settings;
@@ -123,26 +120,7 @@ fn setup() -> Setup {
             _ => None,
         })
         .unwrap();
-        let options = ConnectOptions {
-            env: "emu".into(),
-            endpoints: Endpoints {
-                api_url: emulator.api_url(),
-                token_url: emulator.token_url(),
-                audience: emulator.issuer(),
-                digdir: None,
-            },
-            access: Access::Write,
-            concurrency: 4,
-            retry: RetryPolicy {
-                max_attempts: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(20),
-                max_retry_after: Duration::from_millis(20),
-                ..RetryPolicy::default()
-            },
-            organization: Some(org.clone()),
-            clock: None,
-        };
+        let options = crate::support::emulator::connect_options(&emulator, &org);
         let connection = connect_with(options, credentials, None).await.unwrap();
         (emulator, connection)
     });

@@ -4,7 +4,7 @@
 //! as in real life: the consumer's clients can only get scopes that were granted to it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mpctl::emulator::{AdminIdentity, Emulator, EmulatorConfig};
 use mpctl::manifest::orgno::OrgNo;
@@ -75,11 +75,7 @@ impl Environments {
 
     /// Runs the binary as `org`, with its admin credentials for both environments.
     fn mpctl(&self, org: &str, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-        command
-            .current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1");
+        let mut command = crate::support::mpctl_in(self.dir.path(), args);
         for (env, admin_org, admin) in &self.admins {
             if *admin_org != org {
                 continue;

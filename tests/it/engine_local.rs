@@ -4,59 +4,43 @@
 //! persisted state.
 
 use std::path::Path;
-use std::process::Output;
 
-fn mpctl(dir: &Path, args: &[&str]) -> Output {
-    crate::support::mpctl_in(dir, args)
-        .output()
-        .expect("run mpctl")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use crate::support::{OutputExt, TestContext};
 
 #[test]
 fn quickstart_applies_on_local_then_plans_no_changes() {
-    let dir = tempfile::tempdir().unwrap();
+    let ctx = TestContext::new();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    std::fs::create_dir_all(dir.path().join("examples")).unwrap();
+    std::fs::create_dir_all(ctx.path().join("examples")).unwrap();
     std::fs::copy(
         examples.join("quickstart.yaml"),
-        dir.path().join("examples/quickstart.yaml"),
+        ctx.path().join("examples/quickstart.yaml"),
     )
     .unwrap();
-    let d = dir.path();
+    let d = ctx.path();
 
-    let plan = mpctl(
-        d,
+    ctx.run_expecting(
         &["plan", "examples/quickstart.yaml", "--detailed-exitcode"],
+        2,
     );
-    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
-    let apply = mpctl(d, &["apply", "examples/quickstart.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
-    assert!(text(&apply).contains("Applied local"), "{}", text(&apply));
+    let apply = ctx.run_expecting(&["apply", "examples/quickstart.yaml", "--yes"], 0);
+    assert!(apply.text().contains("Applied local"), "{}", apply.text());
     assert!(
         d.join(".mpctl/emulator").is_dir(),
         "the emulator keeps its state under .mpctl"
     );
 
-    let plan = mpctl(
-        d,
+    let plan = ctx.run_expecting(
         &["plan", "examples/quickstart.yaml", "--detailed-exitcode"],
+        0,
     );
-    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     assert!(
-        text(&plan).contains("No changes. local matches the manifest."),
+        plan.text()
+            .contains("No changes. local matches the manifest."),
         "{}",
-        text(&plan)
+        plan.text()
     );
-    let drift = mpctl(d, &["drift", "examples/quickstart.yaml"]);
-    assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
+    ctx.run_expecting(&["drift", "examples/quickstart.yaml"], 0);
 }
 
 #[test]
@@ -78,15 +62,12 @@ fn every_example_with_a_local_environment_applies_and_then_plans_no_changes() {
         }
         tried += 1;
         // A fresh emulator state for each example.
-        let dir = tempfile::tempdir().unwrap();
+        let ctx = TestContext::new();
         let target = path.display().to_string();
-        let apply = mpctl(dir.path(), &["apply", &target, "--env", "local", "--yes"]);
-        assert_eq!(apply.status.code(), Some(0), "{example}: {}", text(&apply));
-        let plan = mpctl(
-            dir.path(),
-            &["plan", &target, "--env", "local", "--detailed-exitcode"],
-        );
-        assert_eq!(plan.status.code(), Some(0), "{example}: {}", text(&plan));
+        let apply = ctx.run(&["apply", &target, "--env", "local", "--yes"]);
+        assert_eq!(apply.status.code(), Some(0), "{example}: {}", apply.text());
+        let plan = ctx.run(&["plan", &target, "--env", "local", "--detailed-exitcode"]);
+        assert_eq!(plan.status.code(), Some(0), "{example}: {}", plan.text());
     }
     assert!(tried >= 3, "only {tried} examples have a local environment");
 }

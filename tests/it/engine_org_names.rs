@@ -2,11 +2,9 @@
 //! names the API gives grants, in plan, apply and drift output and in `import`; and the map's
 //! validation (numbers checked, names merged across files).
 
-use crate::support::emulator as emulator_support;
-
 use std::path::Path;
 
-use emulator_support::{mpctl, output_text};
+use crate::support::{TestContext, output_text};
 use mpctl::emulator::{Emulator, EmulatorConfig};
 use mpctl::manifest::orgno::OrgNo;
 
@@ -29,11 +27,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 #[test]
 fn plan_apply_and_json_name_the_organisations_the_manifest_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ctx = TestContext::new();
+    let d = ctx.path();
     write(d, "m.yaml", MANIFEST);
 
-    let plan = mpctl(d, &["plan", "m.yaml"]);
+    let plan = ctx.run(&["plan", "m.yaml"]);
     let text = output_text(&plan);
     assert!(
         text.contains("+ grant acme:orders.read to 942110464 (Trondheim kommune)"),
@@ -44,13 +42,13 @@ fn plan_apply_and_json_name_the_organisations_the_manifest_names() {
         "{text}"
     );
 
-    let markdown = output_text(&mpctl(d, &["plan", "m.yaml", "--format", "markdown"]));
+    let markdown = output_text(&ctx.run(&["plan", "m.yaml", "--format", "markdown"]));
     assert!(
         markdown.contains("grant acme:orders.read to 942110464 (Trondheim kommune)"),
         "{markdown}"
     );
 
-    let json = mpctl(d, &["plan", "m.yaml", "--format", "json"]);
+    let json = ctx.run(&["plan", "m.yaml", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let grants: Vec<&serde_json::Value> = doc["environments"][0]["changes"]
         .as_array()
@@ -70,8 +68,7 @@ fn plan_apply_and_json_name_the_organisations_the_manifest_names() {
         .unwrap();
     assert!(unnamed.get("consumer_name").is_none(), "{unnamed}");
 
-    let apply = mpctl(d, &["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
+    let apply = ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
     assert!(
         output_text(&apply).contains("grant acme:orders.read to 942110464 (Trondheim kommune)"),
         "{}",
@@ -101,29 +98,27 @@ fn name_in_local_emulator(dir: &Path, org: &str, name: &str) {
 
 #[test]
 fn names_the_api_gives_show_in_drift_and_plan_and_import_writes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ctx = TestContext::new();
+    let d = ctx.path();
     write(d, "m.yaml", MANIFEST);
-    let apply = mpctl(d, &["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
+    ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
     name_in_local_emulator(d, "974760673", "Brønnøysundregistrene");
 
     // Someone removes the grant from the manifest: the revoke names the consumer.
     write(d, "m.yaml", &MANIFEST.replace(r#", "974760673"]"#, "]"));
-    let plan = output_text(&mpctl(d, &["plan", "m.yaml"]));
+    let plan = output_text(&ctx.run(&["plan", "m.yaml"]));
     assert!(
         plan.contains("- revoke acme:orders.read to 974760673 (Brønnøysundregistrene)"),
         "{plan}"
     );
-    let drift = output_text(&mpctl(d, &["drift", "m.yaml"]));
+    let drift = output_text(&ctx.run(&["drift", "m.yaml"]));
     assert!(
         drift.contains("974760673 (Brønnøysundregistrene)"),
         "{drift}"
     );
 
     // import writes the names the API gives the organisations granted access.
-    let import = mpctl(d, &["import", "--env", "local", "--org", "910753282"]);
-    assert_eq!(import.status.code(), Some(0), "{}", output_text(&import));
+    let import = ctx.run_expecting(&["import", "--env", "local", "--org", "910753282"], 0);
     let yaml = String::from_utf8_lossy(&import.stdout);
     assert!(
         yaml.contains("organizations:\n  '974760673': Brønnøysundregistrene\n")
@@ -138,8 +133,8 @@ fn names_the_api_gives_show_in_drift_and_plan_and_import_writes_them() {
 
 #[test]
 fn the_map_is_validated_and_merged_across_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ctx = TestContext::new();
+    let d = ctx.path();
     std::fs::create_dir(d.join("m")).unwrap();
     write(
         &d.join("m"),
@@ -149,7 +144,7 @@ fn the_map_is_validated_and_merged_across_files() {
             "  \"942110464\": Trondheim kommune\n  \"942110465\": Typo kommune\n",
         ),
     );
-    let out = mpctl(d, &["validate", "m"]);
+    let out = ctx.run(&["validate", "m"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -163,15 +158,14 @@ fn the_map_is_validated_and_merged_across_files() {
         "more.yaml",
         "organizations:\n  \"942110464\": Trondheim kommune\n  \"974760673\": Brreg\n",
     );
-    let out = mpctl(d, &["validate", "m"]);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    ctx.run_expecting(&["validate", "m"], 0);
 
     write(
         &d.join("m"),
         "more.yaml",
         "organizations:\n  \"942110464\": Trondheim\n",
     );
-    let out = mpctl(d, &["validate", "m"]);
+    let out = ctx.run(&["validate", "m"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -184,14 +178,14 @@ fn the_map_is_validated_and_merged_across_files() {
 
 #[test]
 fn a_number_of_the_wrong_length_says_what_is_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ctx = TestContext::new();
+    let d = ctx.path();
     write(
         d,
         "m.yaml",
         &MANIFEST.replace(r#""974760673"]"#, r#""94211046"]"#),
     );
-    let out = mpctl(d, &["validate", "m.yaml"]);
+    let out = ctx.run(&["validate", "m.yaml"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(

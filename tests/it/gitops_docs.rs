@@ -13,7 +13,7 @@ use std::fs;
 use std::process::Command;
 
 use clap::CommandFactory;
-use gitops_support::{mpctl_bin, read};
+use gitops_support::read;
 
 const DOC: &str = "docs/gitops.md";
 
@@ -62,7 +62,10 @@ fn option<'a>(block: &'a Block, name: &str) -> Option<&'a str> {
 #[test]
 fn the_rehearsal_on_the_emulator_runs_as_written() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bin_dir = mpctl_bin().parent().expect("bin dir").to_path_buf();
+    let bin_dir = crate::support::bin()
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
     let path = format!(
         "{}:{}",
         bin_dir.display(),

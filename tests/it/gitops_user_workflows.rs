@@ -8,10 +8,10 @@ use crate::support::gitops as gitops_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use gitops_support::{JobRun, Runner, mpctl_bin};
+use gitops_support::{JobRun, Runner};
 use serde_json::json;
 
 /// An `mpctl emulator serve` process on a free loopback port, stopped when dropped.
@@ -27,14 +27,14 @@ impl ServedEmulator {
     fn start(dir: &Path) -> Self {
         fs::create_dir_all(dir).expect("dir");
         let log = dir.join("serve.out");
-        let child = Command::new(mpctl_bin())
-            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--state"])
-            .arg(dir.join("state.json"))
-            .args(["--bootstrap", "910753282:acme", "--contacts-extension"])
-            .stdout(Stdio::from(fs::File::create(&log).expect("log")))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
+        let child =
+            crate::support::mpctl(&["emulator", "serve", "--listen", "127.0.0.1:0", "--state"])
+                .arg(dir.join("state.json"))
+                .args(["--bootstrap", "910753282:acme", "--contacts-extension"])
+                .stdout(Stdio::from(fs::File::create(&log).expect("log")))
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the emulator");
         let mut emulator = ServedEmulator {
             child,
             base_url: String::new(),
@@ -267,8 +267,7 @@ fn user_workflows_plan_apply_test_then_prod_and_watch_drift() {
         manifest(&test, &prod, "Changed by hand in the portal"),
     )
     .expect("write");
-    let out = Command::new(mpctl_bin())
-        .args(["apply"])
+    let out = crate::support::mpctl(&["apply"])
         .arg(&edited)
         .args(["--env", "prod", "--yes"])
         .env("MPCTL_PROD_CLIENT_ID", &prod.client_id)

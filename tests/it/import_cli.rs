@@ -2,11 +2,7 @@
 //! defaults left out (kept with `--full`), the schema header, and `--scope` / `--client` for one
 //! resource to paste into an existing manifest.
 
-use crate::support::emulator as emulator_support;
-
-use std::path::Path;
-
-use emulator_support::{mpctl, output_text};
+use crate::support::{TestContext, output_text};
 
 const MANIFEST: &str = r#"version: 1
 organization: "910753282"
@@ -25,27 +21,26 @@ clients:
     scopes: [acme:orders.read]
 "#;
 
-fn applied() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), MANIFEST).unwrap();
-    let apply = mpctl(dir.path(), &["apply", "m.yaml", "--yes"]);
-    assert_eq!(apply.status.code(), Some(0), "{}", output_text(&apply));
-    dir
+/// A working directory with `m.yaml` applied to the `local` environment.
+fn applied() -> TestContext {
+    let ctx = TestContext::new();
+    ctx.write("m.yaml", MANIFEST);
+    ctx.run_expecting(&["apply", "m.yaml", "--yes"], 0);
+    ctx
 }
 
-fn import(dir: &Path, extra: &[&str]) -> String {
+fn import(ctx: &TestContext, extra: &[&str]) -> String {
     let mut args = vec!["import", "--env", "local", "--org", "910753282"];
     args.extend_from_slice(extra);
-    let out = mpctl(dir, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let out = ctx.run_expecting(&args, 0);
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn defaults_are_left_out_unless_full_and_the_result_plans_no_changes() {
-    let dir = applied();
-    let d = dir.path();
-    let yaml = import(d, &[]);
+    let ctx = applied();
+    let d = ctx.path();
+    let yaml = import(&ctx, &[]);
     assert!(
         yaml.starts_with("# yaml-language-server: $schema=https://"),
         "{yaml}"
@@ -69,10 +64,9 @@ fn defaults_are_left_out_unless_full_and_the_result_plans_no_changes() {
         );
     }
     std::fs::write(d.join("imported.yaml"), &yaml).unwrap();
-    let plan = mpctl(d, &["plan", "imported.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+    ctx.run_expecting(&["plan", "imported.yaml", "--detailed-exitcode"], 0);
 
-    let full = import(d, &["--full"]);
+    let full = import(&ctx, &["--full"]);
     for value in [
         "visibility: PUBLIC",
         "token_type: SELF_CONTAINED",
@@ -82,15 +76,14 @@ fn defaults_are_left_out_unless_full_and_the_result_plans_no_changes() {
         assert!(full.contains(value), "--full keeps {value}: {full}");
     }
     std::fs::write(d.join("full.yaml"), &full).unwrap();
-    let plan = mpctl(d, &["plan", "full.yaml", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+    ctx.run_expecting(&["plan", "full.yaml", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn one_scope_or_client_imports_as_yaml_to_paste() {
-    let dir = applied();
-    let d = dir.path();
-    let yaml = import(d, &["--scope", "acme:orders.write", "--client", "sync"]);
+    let ctx = applied();
+    let d = ctx.path();
+    let yaml = import(&ctx, &["--scope", "acme:orders.write", "--client", "sync"]);
     let lists: Vec<&str> = yaml.lines().filter(|l| l.starts_with("- name:")).collect();
     assert_eq!(
         lists,
@@ -122,7 +115,7 @@ fn one_scope_or_client_imports_as_yaml_to_paste() {
             &indent(client_part),
         );
     std::fs::write(d.join("pasted.yaml"), &pasted).unwrap();
-    let plan = mpctl(d, &["plan", "pasted.yaml", "--detailed-exitcode"]);
+    let plan = ctx.run(&["plan", "pasted.yaml", "--detailed-exitcode"]);
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -130,18 +123,15 @@ fn one_scope_or_client_imports_as_yaml_to_paste() {
         output_text(&plan)
     );
 
-    let out = mpctl(
-        d,
-        &[
-            "import",
-            "--env",
-            "local",
-            "--org",
-            "910753282",
-            "--scope",
-            "acme:nosuch",
-        ],
-    );
+    let out = ctx.run(&[
+        "import",
+        "--env",
+        "local",
+        "--org",
+        "910753282",
+        "--scope",
+        "acme:nosuch",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let text = output_text(&out);
     assert!(

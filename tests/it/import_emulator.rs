@@ -1,12 +1,11 @@
 //! `mpctl import` against a populated emulator: the written manifest (with its key files)
 //! loads, validates and resolves to exactly the live state, so planning it shows no changes.
 
-use crate::support::client as client_support;
+use crate::support::client::client_key;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use base64::Engine;
 use mpctl::api::connect::{Access, ConnectOptions, connect_with};
 use mpctl::api::credentials::Credentials;
 use mpctl::api::endpoints::Endpoints;
@@ -15,9 +14,7 @@ use mpctl::api::{HttpClient, SelfService};
 use mpctl::emulator::local::{LocalOptions, start_local};
 use mpctl::manifest::model::ScopeAttributes;
 use mpctl::manifest::orgno::OrgNo;
-use mpctl::state::{ClientState, EnvState, KeyState, LiveEnv, ScopeState};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
+use mpctl::state::{ClientState, EnvState, LiveEnv, ScopeState};
 
 const ACME: &str = "910753282";
 const OTHER: &str = "974760673";
@@ -26,19 +23,38 @@ fn org(s: &str) -> OrgNo {
     OrgNo::new_unchecked(s)
 }
 
-fn client_key(kid: &str) -> KeyState {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(client_support::private_key_pem()).unwrap();
-    let b64 =
-        |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
-    let jwk = serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64(key.n()), "e": b64(key.e())});
-    KeyState {
-        kid: kid.into(),
-        jwk: serde_json::from_value(jwk).unwrap(),
-        exp: None,
-        cert_not_after: None,
-        source: None,
-        retire_after: None,
-    }
+/// Organisation ACME's API client of the emulator standing in for `staging`.
+async fn staging_client(
+    staging: &mpctl::emulator::Emulator,
+    admin: &mpctl::emulator::AdminIdentity,
+    access: Access,
+) -> HttpClient {
+    let credentials = Credentials::from_private_key(
+        admin.client_id.clone(),
+        &admin.private_key_pem,
+        Some(&admin.kid),
+        "admin",
+        "KID",
+    )
+    .unwrap();
+    let options = ConnectOptions {
+        env: "staging".into(),
+        endpoints: Endpoints {
+            api_url: staging.api_url(),
+            token_url: staging.token_url(),
+            audience: staging.issuer(),
+            digdir: None,
+        },
+        access,
+        concurrency: 4,
+        retry: RetryPolicy::default(),
+        organization: Some(org(ACME)),
+        clock: None,
+    };
+    connect_with(options, credentials, None)
+        .await
+        .unwrap()
+        .client
 }
 
 async fn local_client(dir: &Path) -> (mpctl::emulator::local::LocalEmulator, HttpClient) {
@@ -187,12 +203,13 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
 
     let out = dir.path().join("manifest/mpctl.yaml");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args(["import", "--env", "local", "--org", ACME, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = crate::support::mpctl_in(
+        dir.path(),
+        &["import", "--env", "local", "--org", ACME, "--out"],
+    )
+    .arg(&out)
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -220,12 +237,13 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
     });
 
     // And `mpctl plan` itself finds nothing to do.
-    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args(["plan", "--detailed-exitcode", "--color", "never"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let plan = crate::support::mpctl_in(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "--color", "never"],
+    )
+    .arg(&out)
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&plan.stdout);
     let stderr = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -240,13 +258,14 @@ fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
         populate(&api).await;
         local.admin.private_key_pem.clone()
     });
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
-        .args([
+    let output = crate::support::mpctl_in(
+        dir.path(),
+        &[
             "-vvv", "--color", "never", "import", "--env", "local", "--org", ACME,
-        ])
-        .output()
-        .unwrap();
+        ],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -299,32 +318,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
             .bootstrap_org(&org(ACME), &["acme".into()])
             .await
             .unwrap();
-        let credentials = Credentials::from_private_key(
-            admin.client_id.clone(),
-            &admin.private_key_pem,
-            Some(&admin.kid),
-            "admin",
-            "KID",
-        )
-        .unwrap();
-        let options = ConnectOptions {
-            env: "staging".into(),
-            endpoints: Endpoints {
-                api_url: staging.api_url(),
-                token_url: staging.token_url(),
-                audience: staging.issuer(),
-                digdir: None,
-            },
-            access: Access::Write,
-            concurrency: 4,
-            retry: RetryPolicy::default(),
-            organization: Some(org(ACME)),
-            clock: None,
-        };
-        let api = connect_with(options, credentials, None)
-            .await
-            .unwrap()
-            .client;
+        let api = staging_client(&staging, &admin, Access::Write).await;
         // Staging has only one of the scopes, with another description.
         api.create_scope(&ScopeState {
             name: "acme:orders.read".into(),
@@ -352,8 +346,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
     .unwrap();
 
     let out = dir.path().join("mpctl.yaml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir.path())
+    let output = crate::support::mpctl_in(dir.path(), &[])
         .env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)
         .env("MPCTL_STAGING_KEY_FILE", &key_file)
         .env("MPCTL_STAGING_KEY_ID", &admin.kid)
@@ -402,32 +395,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
         );
     });
     runtime.block_on(async {
-        let credentials = Credentials::from_private_key(
-            admin.client_id.clone(),
-            &admin.private_key_pem,
-            Some(&admin.kid),
-            "admin",
-            "KID",
-        )
-        .unwrap();
-        let options = ConnectOptions {
-            env: "staging".into(),
-            endpoints: Endpoints {
-                api_url: staging.api_url(),
-                token_url: staging.token_url(),
-                audience: staging.issuer(),
-                digdir: None,
-            },
-            access: Access::Read,
-            concurrency: 4,
-            retry: RetryPolicy::default(),
-            organization: Some(org(ACME)),
-            clock: None,
-        };
-        let api = connect_with(options, credentials, None)
-            .await
-            .unwrap()
-            .client;
+        let api = staging_client(&staging, &admin, Access::Read).await;
         let live = api.fetch().await.unwrap();
         assert_matches(
             &mpctl::manifest::resolve::resolve(&loaded, "staging", 0),
@@ -440,14 +408,15 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
 fn out_creates_missing_directories_and_never_replaces_a_file_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let import = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-            .current_dir(dir.path())
-            .args([
+        let output = crate::support::mpctl_in(
+            dir.path(),
+            &[
                 "--color", "never", "import", "--env", "local", "--org", ACME,
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
+            ],
+        )
+        .args(extra)
+        .output()
+        .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         (output.status.code(), stderr)
     };

@@ -39,21 +39,14 @@ impl Scenario {
         if !key_file.exists() {
             std::fs::write(&key_file, &admin.private_key_pem).unwrap();
         }
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)
+        let mut cmd = crate::support::mpctl_in(self.dir.path(), args);
+        cmd.env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)
             .env("MPCTL_STAGING_KEY_FILE", &key_file)
-            .env("MPCTL_STAGING_KEY_ID", &admin.kid)
-            .env_remove("MPCTL_NOW")
-            .env_remove("MPCTL_EMULATOR_NOW");
+            .env("MPCTL_STAGING_KEY_ID", &admin.kid);
         if let Some(now) = now {
             cmd.env("MPCTL_NOW", now);
         }
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
+        let out = crate::support::output_off_runtime(cmd).await;
         let mut printed = self.printed.lock().unwrap();
         printed.push_str(&String::from_utf8_lossy(&out.stdout));
         printed.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -102,14 +95,8 @@ impl Scenario {
     async fn verify(&self, access_token: &str, client_id: &str) {
         let jwks: jsonwebtoken::jwk::JwkSet = self
             .env
-            .http
-            .get(format!("{}jwk", self.env.emu.issuer()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("{}jwk", self.env.emu.issuer()))
+            .await;
         let header = jsonwebtoken::decode_header(access_token).unwrap();
         let kid = header.kid.expect("the access token names its signing key");
         let jwk = jwks.find(&kid).expect("the signing key is published");

@@ -4,9 +4,7 @@
 
 use crate::support::emulator as emulator_support;
 
-use std::path::Path;
-
-use emulator_support::{Env, ORG_A, new_key};
+use emulator_support::{Env, ORG_A, admin_vars, new_key, run_mpctl};
 use reqwest::{Method, StatusCode};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use serde_json::{Value, json};
@@ -67,16 +65,6 @@ fn environment_yaml(name: &str, env: &Env) -> String {
     )
 }
 
-fn credentials(cmd: &mut std::process::Command, name: &str, env: &Env, dir: &Path) {
-    let admin = &env.admins[0];
-    let key_file = dir.join(format!("{name}-admin.pem"));
-    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
-    let prefix = name.to_uppercase();
-    cmd.env(format!("MPCTL_{prefix}_CLIENT_ID"), &admin.client_id)
-        .env(format!("MPCTL_{prefix}_KEY_FILE"), &key_file)
-        .env(format!("MPCTL_{prefix}_KEY_ID"), &admin.kid);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_list_spans_two_environments_with_expiries_and_flags() {
     let staging = Env::start().await;
@@ -112,17 +100,9 @@ async fn keys_list_spans_two_environments_with_expiries_and_flags() {
     );
     std::fs::write(dir.path().join("mpctl.yaml"), manifest).unwrap();
 
-    let run = |args: Vec<&'static str>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"));
-        cmd.args(args).current_dir(dir.path()).env("NO_COLOR", "1");
-        credentials(&mut cmd, "staging", &staging, dir.path());
-        credentials(&mut cmd, "qa", &qa, dir.path());
-        async move {
-            tokio::task::spawn_blocking(move || cmd.output().unwrap())
-                .await
-                .unwrap()
-        }
-    };
+    let mut vars = admin_vars("staging", &staging.admins[0], dir.path());
+    vars.extend(admin_vars("qa", &qa.admins[0], dir.path()));
+    let run = async |args: Vec<&'static str>| run_mpctl(dir.path(), &args, &vars).await;
 
     let out = run(vec!["keys", "list", "--format", "json"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Output;
 
+use crate::support::{OutputExt, TestContext, mpctl_in};
+
 const MANIFEST: &str = r#"# yaml-language-server: $schema=../schema/mpctl.schema.json
 version: 1
 organization: "910753282"   # Acme AS
@@ -25,21 +27,26 @@ clients:
       - acme:reports.read
 "#;
 
-fn mpctl(dir: &Path, args: &[&str]) -> Output {
-    crate::support::mpctl_in(dir, args)
-        .output()
-        .expect("the binary runs")
+/// A working directory with [`MANIFEST`] at `manifest/mpctl.yaml`.
+fn setup() -> TestContext {
+    let ctx = TestContext::new();
+    ctx.write("manifest/mpctl.yaml", MANIFEST);
+    ctx
 }
 
-fn setup() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("manifest")).unwrap();
-    std::fs::write(dir.path().join("manifest/mpctl.yaml"), MANIFEST).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// `mpctl keys rotate CLIENT --env ENV --private-key-out KEY_OUT` with `extra` arguments.
+fn rotate(ctx: &TestContext, client: &str, env: &str, key_out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "keys",
+        "rotate",
+        client,
+        "--env",
+        env,
+        "--private-key-out",
+        key_out,
+    ];
+    args.extend_from_slice(extra);
+    ctx.run(&args)
 }
 
 /// Dates in the output change every day; snapshots hold placeholders.
@@ -84,19 +91,8 @@ fn private_key_body(path: &Path) -> Vec<String> {
 #[test]
 fn rotate_writes_private_key_0600_public_jwk_and_edits_the_manifest() {
     let dir = setup();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "order-sync.pem",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rotate(&dir, "order-sync", "test", "order-sync.pem", &[]);
+    assert!(out.status.success(), "{}", out.stderr_text());
 
     let private = dir.path().join("order-sync.pem");
     let pem = std::fs::read_to_string(&private).unwrap();
@@ -120,7 +116,7 @@ fn rotate_writes_private_key_0600_public_jwk_and_edits_the_manifest() {
     }
     assert!(jwk.get("d").is_none());
     let kid = jwk["kid"].as_str().unwrap();
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr_text();
     assert!(stderr.contains(kid));
     // The private key was written beside the manifest's directory, not inside it.
     assert!(!stderr.contains("never commit it"), "{stderr}");
@@ -132,13 +128,13 @@ fn rotate_writes_private_key_0600_public_jwk_and_edits_the_manifest() {
 
     let manifest = std::fs::read_to_string(dir.path().join("manifest/mpctl.yaml")).unwrap();
     insta::assert_snapshot!("rotated_manifest", redact_dates(&manifest));
-    insta::assert_snapshot!("rotate_diff", redact_dates(&text(&out.stdout)));
+    insta::assert_snapshot!("rotate_diff", redact_dates(&out.stdout_text()));
 }
 
 #[test]
 fn a_private_key_written_inside_the_manifest_directory_is_warned_about() {
     let dir = setup();
-    let out = mpctl(
+    let out = mpctl_in(
         &dir.path().join("manifest"),
         &[
             "keys",
@@ -149,9 +145,11 @@ fn a_private_key_written_inside_the_manifest_directory_is_warned_about() {
             "--private-key-out",
             "order-sync.pem",
         ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    )
+    .output()
+    .expect("run mpctl");
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let stderr = out.stderr_text();
     assert!(
         stderr
             .contains("warning: the private key order-sync.pem is inside the manifest's directory"),
@@ -163,20 +161,9 @@ fn a_private_key_written_inside_the_manifest_directory_is_warned_about() {
 fn a_private_key_written_inside_the_git_repository_is_warned_about() {
     let dir = setup();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "order-sync.pem",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = rotate(&dir, "order-sync", "test", "order-sync.pem", &[]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let stderr = out.stderr_text();
     assert!(
         stderr.contains("is inside the manifest's Git repository: never commit it"),
         "{stderr}"
@@ -187,20 +174,9 @@ fn a_private_key_written_inside_the_git_repository_is_warned_about() {
 fn rotate_refuses_to_overwrite_the_private_key_file() {
     let dir = setup();
     std::fs::write(dir.path().join("existing.pem"), "do not touch").unwrap();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "existing.pem",
-        ],
-    );
+    let out = rotate(&dir, "order-sync", "test", "existing.pem", &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("already exists"));
+    assert!(out.stderr_text().contains("already exists"));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("existing.pem")).unwrap(),
         "do not touch"
@@ -215,24 +191,16 @@ fn rotate_refuses_to_overwrite_the_private_key_file() {
 #[test]
 fn dry_run_shows_the_diff_and_writes_nothing() {
     let dir = setup();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "reporting",
-            "--env",
-            "prod",
-            "--private-key-out",
-            "reporting.pem",
-            "--dry-run",
-            "--manifest",
-            "manifest/mpctl.yaml",
-        ],
+    let out = rotate(
+        &dir,
+        "reporting",
+        "prod",
+        "reporting.pem",
+        &["--dry-run", "--manifest", "manifest/mpctl.yaml"],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    insta::assert_snapshot!("dry_run_diff", redact_dates(&text(&out.stdout)));
-    assert!(text(&out.stderr).contains("Dry run: nothing was written"));
+    assert!(out.status.success(), "{}", out.stderr_text());
+    insta::assert_snapshot!("dry_run_diff", redact_dates(&out.stdout_text()));
+    assert!(out.stderr_text().contains("Dry run: nothing was written"));
     assert!(!dir.path().join("reporting.pem").exists());
     assert!(!dir.path().join("manifest/keys").exists());
     assert_eq!(
@@ -249,20 +217,9 @@ fn a_sixth_key_is_refused_and_the_keys_to_retire_are_named() {
         "      - keys/k1.jwk.json\n      - keys/k2.jwk.json\n      - keys/k3.jwk.json\n      - keys/k4.jwk.json\n      - keys/k5.jwk.json\n",
     );
     std::fs::write(dir.path().join("manifest/mpctl.yaml"), &full).unwrap();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "k6.pem",
-        ],
-    );
+    let out = rotate(&dir, "order-sync", "test", "k6.pem", &[]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr_text();
     assert!(stderr.contains("would have 6 keys"), "{stderr}");
     assert!(stderr.contains("at most 5"), "{stderr}");
     assert!(stderr.contains("keys/k1.jwk.json"), "{stderr}");
@@ -276,35 +233,16 @@ fn a_sixth_key_is_refused_and_the_keys_to_retire_are_named() {
 #[test]
 fn unknown_client_and_environment_are_refused_with_help() {
     let dir = setup();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "nobody",
-            "--env",
-            "test",
-            "--private-key-out",
-            "x.pem",
-        ],
-    );
+    let out = rotate(&dir, "nobody", "test", "x.pem", &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("declares a client named `nobody`"));
+    assert!(
+        out.stderr_text()
+            .contains("declares a client named `nobody`")
+    );
 
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "reporting",
-            "--env",
-            "staging",
-            "--private-key-out",
-            "x.pem",
-        ],
-    );
+    let out = rotate(&dir, "reporting", "staging", "x.pem", &[]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr_text();
     assert!(stderr.contains("not in environment `staging`"), "{stderr}");
     assert!(stderr.contains("test, prod"), "{stderr}");
     assert!(!dir.path().join("x.pem").exists());
@@ -313,23 +251,11 @@ fn unknown_client_and_environment_are_refused_with_help() {
 #[test]
 fn no_output_of_rotate_contains_private_key_material() {
     let dir = setup();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "-vvv",
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "secret.pem",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rotate(&dir, "order-sync", "test", "secret.pem", &["-vvv"]);
+    assert!(out.status.success(), "{}", out.stderr_text());
     let body = private_key_body(&dir.path().join("secret.pem"));
     assert!(body.len() > 10);
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let all = format!("{}{}", out.stdout_text(), out.stderr_text());
     assert!(!all.contains("PRIVATE KEY-----"));
     for line in &body {
         assert!(
@@ -347,20 +273,9 @@ fn no_output_of_rotate_contains_private_key_material() {
     }
 
     // A second rotation refused because the file exists prints nothing of it either.
-    let again = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--private-key-out",
-            "secret.pem",
-        ],
-    );
+    let again = rotate(&dir, "order-sync", "test", "secret.pem", &[]);
     assert_eq!(again.status.code(), Some(1));
-    let all = format!("{}{}", text(&again.stdout), text(&again.stderr));
+    let all = format!("{}{}", again.stdout_text(), again.stderr_text());
     for line in &body {
         assert!(!all.contains(line.as_str()));
     }
@@ -369,22 +284,15 @@ fn no_output_of_rotate_contains_private_key_material() {
 #[test]
 fn all_environments_adds_the_key_to_the_clients_own_keys() {
     let dir = setup();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "prod",
-            "--all-environments",
-            "--private-key-out",
-            "order-sync.pem",
-            "--dry-run",
-        ],
+    let out = rotate(
+        &dir,
+        "order-sync",
+        "prod",
+        "order-sync.pem",
+        &["--all-environments", "--dry-run"],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let diff = redact_dates(&text(&out.stdout));
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let diff = redact_dates(&out.stdout_text());
     assert!(!diff.contains("overrides:"), "{diff}");
     assert!(
         diff.contains("+      - keys/order-sync-YYYYMMDD.jwk.json"),
@@ -398,25 +306,18 @@ fn a_key_given_as_the_manifest_is_named_as_such_and_never_shown() {
     let pem =
         "-----BEGIN PRIVATE KEY-----\nMIIEvQSECRETBODYLINEdonotshow\n-----END PRIVATE KEY-----\n";
     std::fs::write(dir.path().join("admin.pem"), pem).unwrap();
-    let out = mpctl(
-        dir.path(),
-        &[
-            "keys",
-            "rotate",
-            "order-sync",
-            "--env",
-            "test",
-            "--manifest",
-            "admin.pem",
-            "--private-key-out",
-            "new.pem",
-        ],
+    let out = rotate(
+        &dir,
+        "order-sync",
+        "test",
+        "new.pem",
+        &["--manifest", "admin.pem"],
     );
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr_text();
     assert!(stderr.contains("this looks like a private key"), "{stderr}");
     assert!(!stderr.contains("SECRETBODYLINE"), "{stderr}");
-    assert!(!text(&out.stdout).contains("SECRETBODYLINE"));
+    assert!(!out.stdout_text().contains("SECRETBODYLINE"));
     assert!(!dir.path().join("new.pem").exists());
     assert_eq!(
         std::fs::read_to_string(dir.path().join("admin.pem")).unwrap(),

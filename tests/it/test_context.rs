@@ -1,7 +1,8 @@
 //! The shared test context itself: the binary runs with a clean environment in the context's
 //! directory, with an emulator's credentials, and its filters take out what changes per run.
 
-use crate::support::{ORG, TestContext, mpctl};
+use crate::support::{ORG, OutputExt, TestContext, mpctl};
+use mpctl::emulator::EmulatorConfig;
 
 #[test]
 fn the_binary_runs_without_inherited_mpctl_or_github_variables() {
@@ -62,4 +63,30 @@ fn a_context_with_an_emulator_applies_and_plans_no_changes() {
     let text = ctx.output(&plan);
     assert!(text.contains("No changes"), "{text}");
     assert!(!text.contains(&ctx.path().display().to_string()), "{text}");
+}
+
+#[test]
+#[should_panic(expected = "unrecognized subcommand 'no-such-command'")]
+fn an_unexpected_exit_code_fails_with_the_output() {
+    TestContext::new().run_expecting(&["no-such-command"], 0);
+}
+
+#[test]
+fn several_named_emulators_each_get_their_own_prefixes_and_credentials() {
+    let ctx = TestContext::new()
+        .with_emulator("test")
+        .with_emulator_owning("prod", EmulatorConfig::default(), &["acme", "beta"]);
+    ctx.write(
+        "mpctl.yaml",
+        &format!(
+            "version: 1\norganization: \"{ORG}\"\nprefixes: [acme, beta]\nenvironments:\n  ENVIRONMENTS\nscopes:\n  - name: beta:orders.read\n    description: Read orders\n    environments: [prod]\n"
+        ),
+    );
+    assert_ne!(
+        ctx.emulator("test").admin.client_id,
+        ctx.emulator("prod").admin.client_id
+    );
+    ctx.run_expecting(&["apply", "--env", "prod", "--yes"], 0);
+    let plan = ctx.run_expecting(&["plan", "--detailed-exitcode"], 0);
+    assert!(plan.text().contains("No changes"), "{}", plan.text());
 }

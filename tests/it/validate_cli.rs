@@ -2,35 +2,33 @@
 //! and the loading API (`mpctl::manifest::load`) on multi-file manifests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn mpctl(args: &[&str], github: bool) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-    cmd.args(["--color", "never"]).args(args);
+use crate::support::OutputExt;
+
+/// Runs the binary in the package root without colour; with `github`, as in a GitHub Actions
+/// job (annotations on): (exit code, standard output).
+fn run(args: &[&str], github: bool) -> (i32, String) {
+    let mut cmd = crate::support::mpctl(&["--color", "never"]);
+    cmd.args(args);
     if github {
         cmd.env("GITHUB_ACTIONS", "true");
-    } else {
-        cmd.env_remove("GITHUB_ACTIONS");
     }
     let out = cmd.output().expect("run mpctl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (out.code(), out.stdout_text())
 }
 
 const CHECK_DIGIT: &str = "tests/fixtures/invalid/orgno-check-digit.yaml";
 
 #[test]
 fn a_valid_manifest_exits_0_with_a_summary() {
-    let (code, out) = mpctl(&["validate", "examples/quickstart.yaml"], false);
+    let (code, out) = run(&["validate", "examples/quickstart.yaml"], false);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "examples/quickstart.yaml: 1 file valid\n");
 }
 
 #[test]
 fn an_invalid_manifest_exits_1_with_diagnostics_and_a_count() {
-    let (code, out) = mpctl(&["validate", CHECK_DIGIT], false);
+    let (code, out) = run(&["validate", CHECK_DIGIT], false);
     assert_eq!(code, 1);
     assert!(out.contains("orgno-check-digit.yaml:11:27"), "{out}");
     assert!(out.contains("help: check the number for a typo"), "{out}");
@@ -39,7 +37,7 @@ fn an_invalid_manifest_exits_1_with_diagnostics_and_a_count() {
 
 #[test]
 fn json_output_is_one_array_of_located_diagnostics() {
-    let (code, out) = mpctl(&["validate", "--format", "json", CHECK_DIGIT], true);
+    let (code, out) = run(&["validate", "--format", "json", CHECK_DIGIT], true);
     assert_eq!(code, 1);
     let value: serde_json::Value = serde_json::from_str(&out).expect("only JSON on stdout");
     assert_eq!(
@@ -60,7 +58,7 @@ fn json_output_is_one_array_of_located_diagnostics() {
 
 #[test]
 fn json_output_of_a_valid_manifest_is_an_empty_array() {
-    let (code, out) = mpctl(
+    let (code, out) = run(
         &["validate", "--format", "json", "examples/quickstart.yaml"],
         false,
     );
@@ -70,7 +68,7 @@ fn json_output_of_a_valid_manifest_is_an_empty_array() {
 
 #[test]
 fn github_actions_get_annotation_lines() {
-    let (code, out) = mpctl(&["validate", CHECK_DIGIT], true);
+    let (code, out) = run(&["validate", CHECK_DIGIT], true);
     assert_eq!(code, 1);
     let annotation = out
         .lines()
@@ -82,13 +80,13 @@ fn github_actions_get_annotation_lines() {
         )),
         "{annotation}"
     );
-    let (_, plain) = mpctl(&["validate", CHECK_DIGIT], false);
+    let (_, plain) = run(&["validate", CHECK_DIGIT], false);
     assert!(!plain.contains("::error"), "{plain}");
 }
 
 #[test]
 fn several_paths_and_missing_paths() {
-    let (code, out) = mpctl(
+    let (code, out) = run(
         &[
             "validate",
             "examples/quickstart.yaml",
@@ -197,7 +195,7 @@ fn warnings_alone_do_not_fail() {
         "version: 1\norganization: \"910753282\"\nenvironments: { test: {}, prod: {} }\nclients:\n  - name: sync\n    environments: [test]\n    client_ids: { prod: abc }\n",
     );
     let path = dir.path().join("mpctl.yaml").display().to_string();
-    let (code, out) = mpctl(&["validate", &path], false);
+    let (code, out) = run(&["validate", &path], false);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("mpctl::env::unused"), "{out}");
     assert!(
@@ -226,7 +224,7 @@ fn a_private_key_is_an_error_naming_the_file_without_quoting_it() {
     private["d"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQ".into();
     write(dir.path(), "keys/b.jwk.json", &private.to_string());
     let path = dir.path().join("mpctl.yaml").display().to_string();
-    let (code, out) = mpctl(&["validate", "--format", "json", &path], false);
+    let (code, out) = run(&["validate", "--format", "json", &path], false);
     assert_eq!(code, 1, "{out}");
     assert!(!out.contains("c2VjcmV0LXNlY3JldC1zZWNyZXQ"), "{out}");
     let diagnostics: serde_json::Value = serde_json::from_str(&out).expect("JSON");

@@ -2,13 +2,12 @@
 //! on its own through the library API plan uses.
 
 use std::path::PathBuf;
-use std::process::Command;
+
+use crate::support::mpctl;
 
 #[test]
 fn validate_examples_directory_exits_0() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(["--color", "never", "validate", "examples/"])
-        .env_remove("GITHUB_ACTIONS")
+    let out = mpctl(&["--color", "never", "validate", "examples/"])
         .output()
         .expect("run mpctl");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -5,7 +5,8 @@
 //! `# expect: <code> @ <line>`; a directory has an `expect.txt` with `<code> @ <file>:<line>`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::support::{OutputExt, mpctl};
 
 struct Expectation {
     code: String,
@@ -48,19 +49,13 @@ fn expectation(fixture: &Path) -> Expectation {
     }
 }
 
+/// `mpctl validate` with `args` in the package root: (exit code, stdout, stderr).
 fn validate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(["--color", "never", "validate"])
+    let out = mpctl(&["--color", "never", "validate"])
         .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
         .output()
         .expect("run mpctl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.code(), out.stdout_text(), out.stderr_text())
 }
 
 #[test]

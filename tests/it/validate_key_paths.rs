@@ -2,16 +2,16 @@
 //! never lead out of the repository.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use proptest::prelude::*;
 
+use crate::support::mpctl_in;
+
+/// Runs the binary in `dir` without colour.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .current_dir(dir)
-        .args(["--color", "never"])
+    mpctl_in(dir, &["--color", "never"])
         .args(args)
-        .env_remove("GITHUB_ACTIONS")
         .output()
         .expect("run mpctl")
 }

@@ -2,17 +2,17 @@
 //! `drift` and `keys list` print exactly what `validate` prints (on standard error), exit 1 and
 //! touch nothing.
 
-use crate::support::emulator as emulator_support;
-
 use std::path::Path;
 
-use emulator_support::{mpctl, output_text};
+use crate::support::{mpctl_in, output_text};
 
 #[test]
 fn plan_apply_and_drift_print_the_report_validate_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fixture = "tests/fixtures/invalid/schema-error-does-not-hide-rules.yaml";
-    let validate = mpctl(root, &["validate", fixture]);
+    let validate = mpctl_in(root, &["validate", fixture])
+        .output()
+        .expect("run mpctl");
     assert_eq!(validate.status.code(), Some(1));
     let report = String::from_utf8(validate.stdout).unwrap();
     assert!(report.ends_with("2 errors in 1 file\n"), "{report}");
@@ -23,7 +23,7 @@ fn plan_apply_and_drift_print_the_report_validate_prints() {
         vec!["drift", fixture],
         vec!["keys", "list", fixture],
     ] {
-        let out = mpctl(root, &args);
+        let out = mpctl_in(root, &args).output().expect("run mpctl");
         assert_eq!(
             out.status.code(),
             Some(1),

@@ -1,6 +1,8 @@
 //! The committed manifest schema (`schema/mpctl.schema.json`) is what editors use: it must be
 //! exactly what the code generates, and a usable JSON Schema.
 
+use crate::support::mpctl;
+
 #[test]
 fn committed_schema_is_up_to_date() {
     let committed = std::fs::read_to_string("schema/mpctl.schema.json").unwrap_or_default();
@@ -27,10 +29,7 @@ fn committed_schema_compiles_and_accepts_the_quickstart() {
 
 #[test]
 fn schema_command_prints_the_committed_schema() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .arg("schema")
-        .output()
-        .expect("run mpctl");
+    let out = mpctl(&["schema"]).output().expect("run mpctl");
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -41,8 +40,7 @@ fn schema_command_prints_the_committed_schema() {
 #[test]
 fn schema_command_writes_into_a_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(["schema", "--write"])
+    let out = mpctl(&["schema", "--write"])
         .arg(dir.path())
         .output()
         .expect("run mpctl");
@@ -61,10 +59,7 @@ fn schema_command_writes_into_a_directory() {
 
 #[test]
 fn schema_command_prints_the_plan_schema_with_plan() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
-        .args(["schema", "--plan"])
-        .output()
-        .expect("run mpctl");
+    let out = mpctl(&["schema", "--plan"]).output().expect("run mpctl");
     assert!(out.status.success());
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(printed, mpctl::plan::json_schema());

@@ -3,9 +3,10 @@
 //! manifest paths were edited to name such a file is refused without showing it.
 
 use crate::support::client as client_support;
+use crate::support::mpctl_in;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine;
 use client_support::{TOKEN_SECRET, certificate_chain, fake_token, keystore, private_key_pem};
@@ -13,9 +14,8 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 /// Runs mpctl in `dir`; with `github`, as in a GitHub Actions job (annotations on).
 fn run(dir: &Path, args: &[&str], github: bool) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpctl"));
-    cmd.current_dir(dir).args(["--color", "never"]).args(args);
-    cmd.env_remove("GITHUB_ACTIONS").env_remove("NO_COLOR");
+    let mut cmd = mpctl_in(dir, &["--color", "never"]);
+    cmd.args(args).env_remove("NO_COLOR");
     if github {
         cmd.env("GITHUB_ACTIONS", "true");
     }

@@ -2,8 +2,6 @@
 //! scripted HTTP/1.1 server that records every request exactly as it arrived on the wire and
 //! answers with scripted statuses, `Retry-After` headers or a dropped connection.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,6 +21,24 @@ use tokio::net::TcpListener;
 pub const ORG: &str = "910753282";
 /// A marker inside every issued access token, to look for in logs.
 pub const TOKEN_SECRET: &str = "SECRETSIGNATUREdonotlog";
+
+/// The public half of [`private_key_pem`] as a key to register on a client, under `kid`.
+pub fn client_key(kid: &str) -> mpctl::state::KeyState {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_key_pem()).unwrap();
+    let b64 =
+        |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
+    let jwk = serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64(key.n()), "e": b64(key.e())});
+    mpctl::state::KeyState {
+        kid: kid.into(),
+        jwk: serde_json::from_value(jwk).unwrap(),
+        exp: None,
+        cert_not_after: None,
+        source: None,
+        retire_after: None,
+    }
+}
 
 /// One RSA key per test binary (generation is slow), as PKCS#8 PEM.
 pub fn private_key_pem() -> &'static str {

@@ -1,6 +1,7 @@
 //! Helpers shared by the emulator's integration tests: signing grant assertions, getting
-//! tokens over HTTP, and calling the API with reqwest.
-#![allow(dead_code)]
+//! tokens over HTTP, calling the API with reqwest ([`Env`], three organisations), and, for
+//! those async tests, running the binary against such an emulator ([`run_mpctl`] with
+//! [`environment_yaml`] and [`admin_vars`]).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mpctl::emulator::{AdminIdentity, Emulator, EmulatorConfig};
@@ -138,6 +139,18 @@ impl Env {
         }
     }
 
+    /// The JSON answer to a GET of `url` without a token (metadata, JWKS, diagnostics).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> T {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.emu.api_url(), path)
     }
@@ -200,6 +213,28 @@ impl Env {
         .await
     }
 
+    /// The grants of `scope` as organisation `who` lists them.
+    pub async fn grants_of(&self, who: usize, scope: &str) -> (StatusCode, Value) {
+        self.call(
+            who,
+            Method::GET,
+            &format!("/scopes/access?scope={}", enc(scope)),
+            None,
+        )
+        .await
+    }
+
+    /// The scopes granted to organisation `who`, with those accessible for all.
+    pub async fn accessible(&self, who: usize) -> (StatusCode, Value) {
+        self.call(
+            who,
+            Method::GET,
+            "/scopes/access/all?accessible_for_all=true",
+            None,
+        )
+        .await
+    }
+
     pub async fn create_client(&self, who: usize, scopes: &[&str]) -> (StatusCode, Value) {
         self.call(
             who,
@@ -214,6 +249,33 @@ impl Env {
             })),
         )
         .await
+    }
+}
+
+/// Options to connect the API client to `emu` as environment `emu` on behalf of `org`, with
+/// write access and short retries.
+pub fn connect_options(emu: &Emulator, org: &OrgNo) -> mpctl::api::connect::ConnectOptions {
+    use mpctl::api::retry::RetryPolicy;
+    use std::time::Duration;
+    mpctl::api::connect::ConnectOptions {
+        env: "emu".into(),
+        endpoints: mpctl::api::endpoints::Endpoints {
+            api_url: emu.api_url(),
+            token_url: emu.token_url(),
+            audience: emu.issuer(),
+            digdir: None,
+        },
+        access: mpctl::api::Access::Write,
+        concurrency: 4,
+        retry: RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
+        organization: Some(org.clone()),
+        clock: None,
     }
 }
 
@@ -243,40 +305,16 @@ fn key_with_kid(pem: String, kid: &str) -> (String, Value) {
     (pem, Value::Object(jwk))
 }
 
-/// Runs the mpctl binary in `dir` without colour, stdin or any `MPCTL_` or `GITHUB_` variable
-/// of the calling environment.
-pub fn mpctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    mpctl_with(dir, args, &[])
-}
-
-/// [`mpctl`] with the variables `vars` set.
-pub fn mpctl_with(
-    dir: &std::path::Path,
-    args: &[&str],
-    vars: &[(&str, &str)],
-) -> std::process::Output {
-    super::mpctl_in(dir, args)
-        .envs(vars.iter().copied())
-        .output()
-        .expect("run mpctl")
-}
-
-pub use super::output_text;
-
-/// Runs the mpctl binary in `dir` with extra environment variables, off the async runtime so
-/// that an in-process emulator keeps serving.
+/// Runs the binary ([`super::mpctl_in`]) in `dir` with extra environment variables, off the
+/// async runtime so that an in-process emulator keeps serving.
 pub async fn run_mpctl(
     dir: &std::path::Path,
     args: &[&str],
     vars: &[(String, String)],
 ) -> std::process::Output {
     let mut cmd = super::mpctl_in(dir, args);
-    for (name, value) in vars {
-        cmd.env(name, value);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    cmd.envs(vars.iter().map(|(name, value)| (name, value)));
+    super::output_off_runtime(cmd).await
 }
 
 /// An environment of a manifest pointing at `emu` (all three URLs).

@@ -26,11 +26,6 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The mpctl binary built for the tests.
-pub fn mpctl_bin() -> PathBuf {
-    super::bin()
-}
-
 /// The head commit of the simulated pull request.
 pub const PR_HEAD_SHA: &str = "feedc0de00000000000000000000000000000017";
 
@@ -449,7 +444,7 @@ impl Runner {
         // The prebuilt-binary input: the tests run the binary cargo built for them.
         inputs.insert(
             "mpctl-path".into(),
-            mpctl_bin().to_string_lossy().into_owned(),
+            super::bin().to_string_lossy().into_owned(),
         );
         let mut caller_env = job_env.clone();
         for (k, v) in &step.env {

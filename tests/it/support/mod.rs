@@ -1,12 +1,16 @@
-//! Helpers shared by the integration tests: one runner for the `mpctl` binary and one
-//! [`TestContext`] (a working directory, optionally an in-process emulator, and filters that
-//! take ports, temporary paths and times out of output), plus the helpers of each area.
-
-#![allow(dead_code)]
+//! Helpers shared by the integration tests. The binary runs one way: [`mpctl`] / [`mpctl_in`]
+//! build its command with a clean environment, and [`TestContext`] (a working directory,
+//! optionally one or several named in-process emulators with their credentials, manifest
+//! files, and filters that take ports, temporary paths and times out of output) runs it for
+//! most tests. Async tests that drive an emulator over HTTP ([`emulator::Env`]) run the binary
+//! with [`emulator::run_mpctl`], off their runtime. [`OutputExt`] reads a finished run.
+//!
+//! The area modules: [`client`] (keys, certificates and a scripted HTTP server for the API
+//! client), [`emulator`] (grant assertions, tokens and API calls against the emulator) and
+//! [`gitops`] (a runner for the repository's GitHub workflows).
 
 pub mod client;
 pub mod emulator;
-pub mod engine;
 pub mod gitops;
 
 use std::path::{Path, PathBuf};
@@ -54,11 +58,58 @@ pub fn output_text(output: &Output) -> String {
     )
 }
 
-/// One emulator started by a [`TestContext`], with the admin identity of [`ORG`].
+/// What tests read of a finished run of the binary.
+pub trait OutputExt {
+    /// The exit code, or -1 when a signal ended the process.
+    fn code(&self) -> i32;
+    /// Standard output as text.
+    fn stdout_text(&self) -> String;
+    /// Standard error as text.
+    fn stderr_text(&self) -> String;
+    /// Both streams, labelled, for assertion messages (as [`output_text`]).
+    fn text(&self) -> String;
+}
+
+impl OutputExt for Output {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    fn text(&self) -> String {
+        output_text(self)
+    }
+}
+
+/// Runs the binary off the async runtime (so that an in-process emulator served by that
+/// runtime keeps answering) and waits for it.
+pub async fn output_off_runtime(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run mpctl"))
+        .await
+        .expect("runner thread")
+}
+
+/// One emulator started by a [`TestContext`], with the admin identity of [`ORG`]; it derefs to
+/// the [`Emulator`].
 pub struct ContextEmulator {
     pub name: String,
     pub emulator: Emulator,
     pub admin: AdminIdentity,
+}
+
+impl std::ops::Deref for ContextEmulator {
+    type Target = Emulator;
+
+    fn deref(&self) -> &Emulator {
+        &self.emulator
+    }
 }
 
 /// A test's working directory, optionally with in-process emulators (one per environment
@@ -96,7 +147,17 @@ impl TestContext {
 
     /// Starts an emulator for environment `name`; [`ORG`] owns prefix `acme` and its admin
     /// key is written to `<name>-admin.pem` in the working directory.
-    pub fn with_emulator_config(mut self, name: &str, config: EmulatorConfig) -> Self {
+    pub fn with_emulator_config(self, name: &str, config: EmulatorConfig) -> Self {
+        self.with_emulator_owning(name, config, &["acme"])
+    }
+
+    /// Starts an emulator for environment `name` in which [`ORG`] owns `prefixes`.
+    pub fn with_emulator_owning(
+        mut self,
+        name: &str,
+        config: EmulatorConfig,
+        prefixes: &[&str],
+    ) -> Self {
         let runtime = self.runtime.get_or_insert_with(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -107,8 +168,9 @@ impl TestContext {
         let emulator = runtime
             .block_on(Emulator::start(config))
             .expect("emulator starts");
+        let prefixes: Vec<String> = prefixes.iter().map(|p| (*p).to_owned()).collect();
         let admin = runtime
-            .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &["acme".to_owned()]))
+            .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &prefixes))
             .expect("organisation bootstrapped");
         let key_file = self.dir.path().join(format!("{name}-admin.pem"));
         std::fs::write(&key_file, &admin.private_key_pem).expect("admin key written");
@@ -135,6 +197,11 @@ impl TestContext {
     /// The working directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The runtime that serves the context's emulators, for library calls against them.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("the context has an emulator")
     }
 
     /// The emulator of environment `name`.
@@ -185,6 +252,25 @@ impl TestContext {
         self.command(args).output().expect("run mpctl")
     }
 
+    /// Runs the binary with `args` and asserts its exit code, showing its output if it differs.
+    #[track_caller]
+    pub fn run_expecting(&self, args: &[&str], code: i32) -> Output {
+        let output = self.run(args);
+        assert_eq!(output.code(), code, "{}", output_text(&output));
+        output
+    }
+
+    /// Runs the binary with `args` and the variables `vars` besides the context's.
+    pub fn run_with<K, V>(&self, args: &[&str], vars: &[(K, V)]) -> Output
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = self.command(args);
+        command.envs(vars.iter().map(|(k, v)| (k, v)));
+        command.output().expect("run mpctl")
+    }
+
     /// Regular expressions and their replacements that make output stable: the working
     /// directory, the emulators' ports, timestamps and request durations.
     pub fn filters(&self) -> Vec<(String, String)> {
@@ -224,15 +310,6 @@ impl TestContext {
                     .replace_all(&text, replacement.as_str())
                     .into_owned()
             })
-    }
-
-    /// insta settings with [`Self::filters`], for snapshots of the binary's output.
-    pub fn insta_settings(&self) -> insta::Settings {
-        let mut settings = insta::Settings::clone_current();
-        for (pattern, replacement) in self.filters() {
-            settings.add_filter(&pattern, replacement);
-        }
-        settings
     }
 
     /// Standard output and error of a run, filtered, for snapshots.
