@@ -372,7 +372,7 @@ pub fn check_admin_scopes(
     for env in envs {
         if let Some(scopes) = token_scopes(&env.env)
             && let Err(message) =
-                crate::api::admin_scopes::check_changes(&env.env, &env.changes, scopes)
+                crate::plan::admin_access::check_changes(&env.env, &env.changes, scopes)
         {
             refusals.push(message);
         }

@@ -19,8 +19,6 @@ mod schema;
 mod token;
 mod validate;
 
-pub(crate) use validate::RENDER_WIDTH;
-
 /// How a command ended, as the process exit status (Terraform's convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -11,10 +11,7 @@ use super::Exit;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::manifest::diagnostics::{Diagnostics, count_phrase};
 use crate::manifest::load::{self, Checked};
-use crate::printer::Printer;
-
-/// Width of rendered diagnostics, fixed so that output is the same everywhere.
-pub(crate) const RENDER_WIDTH: usize = 100;
+use crate::printer::{Printer, RENDER_WIDTH};
 
 /// Checks every manifest under the given paths and prints the problems; exit 1 on any error.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {

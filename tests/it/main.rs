@@ -40,6 +40,7 @@ mod import_emulator;
 mod keys_lifecycle;
 mod keys_list;
 mod keys_rotate;
+mod source_layering;
 mod validate_cli;
 mod validate_examples;
 mod validate_fixtures;
