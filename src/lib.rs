@@ -10,6 +10,7 @@ pub mod api;
 pub mod apply;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod diagnostic_code;
 pub mod digest;

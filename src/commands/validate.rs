@@ -15,7 +15,7 @@ use crate::printer::{Printer, RENDER_WIDTH};
 
 /// Checks every manifest under the given paths and prints the problems; exit 1 on any error.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
-    let mut checked = load::check_paths(&args.manifest.paths, load::now_unix());
+    let mut checked = load::check_paths(&args.manifest.paths, crate::clock::now_unix()?);
     checked.diagnostics.sort();
     let diagnostics = &checked.diagnostics;
     match args.format {

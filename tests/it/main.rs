@@ -11,6 +11,7 @@ mod bench_cli;
 mod bench_fuzz;
 mod bench_requests;
 mod bench_soak;
+mod cli_clock;
 mod cli_usage;
 mod client_credentials;
 mod client_emulator;

@@ -9,7 +9,7 @@ use std::path::Path;
 /// The layers, lowest first. A module may use a module of a lower layer; within a layer only
 /// the modules of [`ONE_UNIT`] use each other.
 const LAYERS: &[&[&str]] = &[
-    &["diagnostic_code", "digest", "secret"],
+    &["clock", "diagnostic_code", "digest", "secret"],
     &["manifest", "schema", "state"],
     &["emulator"],
     &["api"],
