@@ -117,3 +117,31 @@ fn help_and_version_exit_0() {
         "the exit codes are in --help"
     );
 }
+
+#[test]
+fn a_mistyped_subcommand_is_never_pointed_at_a_hidden_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for typo in ["benc", "nosuch", "bnech"] {
+        let out = mpctl_command(dir.path(), &[typo]).output().unwrap();
+        assert_eq!(code(&out), 64, "{typo}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!("unrecognized subcommand '{typo}'")),
+            "{typo}: {}",
+            text(&out)
+        );
+        assert!(!text(&out).contains("bench"), "{typo}: {}", text(&out));
+        assert!(!text(&out).contains("\n\n\n"), "{typo}: {}", text(&out));
+    }
+    let out = mpctl_command(dir.path(), &["plna"]).output().unwrap();
+    assert_eq!(code(&out), 64, "{}", text(&out));
+    assert!(
+        text(&out).contains("a similar subcommand exists: 'plan'"),
+        "{}",
+        text(&out)
+    );
+    // Below a hidden subcommand, its own subcommands are still suggested.
+    let out = mpctl_command(dir.path(), &["bench", "runn"])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("'run'"), "{}", text(&out));
+}

@@ -21,6 +21,7 @@ mod emulator_api;
 mod emulator_persistence;
 mod emulator_serve_env;
 mod emulator_token;
+mod engine_apply_saved;
 mod engine_cli_behaviour;
 mod engine_e2e;
 mod engine_emulator_props;
