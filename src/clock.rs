@@ -21,6 +21,7 @@ pub fn now_unix() -> miette::Result<i64> {
             )
             .map_err(|e| {
                 miette::miette!(
+                    code = crate::diagnostic_code::Code::ClockInvalid,
                     help = "use RFC 3339, e.g. 2026-11-25T12:00:00Z, or unset it",
                     "{var} is not a valid time: {e}"
                 )

@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::Exit;
+use super::failure::OrFail;
 use super::plan::{reading, render_plan};
 use crate::api::Access;
 use crate::cli::{ApplyArgs, OutputFormat};
@@ -34,6 +35,7 @@ fn run_any(args: &ApplyArgs, printer: &Printer, doc: &JsonDocument) -> miette::R
     }
     if args.replan_if_same {
         miette::bail!(
+            code = Code::ApplyNoSavedPlan,
             help = "pass one plan file saved by `mpctl plan --out FILE`",
             "--replan-if-same compares a fresh plan with a saved one; no saved plan was given"
         );
@@ -41,6 +43,7 @@ fn run_any(args: &ApplyArgs, printer: &Printer, doc: &JsonDocument) -> miette::R
     let can_ask = printer.interactive && std::io::stdin().is_terminal();
     if !args.yes && !can_ask {
         miette::bail!(
+            code = Code::ApplyNeedsConfirmation,
             help = "pass --yes to apply without confirmation, or apply a plan saved with `mpctl plan --out FILE`",
             "apply needs confirmation, and this is not a terminal"
         );
@@ -172,10 +175,12 @@ fn run_saved(
     let saved_plan = saved::read(path)?;
     doc.saved.replace(Some(saved_plan.clone()));
     let reviewed = saved_environments(&saved_plan, &args.env.envs, path)?;
-    let cwd = std::env::current_dir().map_err(|e| miette::miette!("{e}"))?;
+    let cwd = std::env::current_dir()
+        .or_fail(Code::IoRead, || "cannot read the working directory".into())?;
     let paths: Vec<PathBuf> = saved::manifest_paths_under(&saved_plan.manifest_paths, &cwd)
         .map_err(|e| {
             miette::miette!(
+                code = Code::PlanPaths,
                 help = "apply a plan from the directory it was made in; if it was edited, plan \
                         again (`mpctl plan --out FILE`)",
                 "{e}; nothing was read and nothing was applied"
@@ -184,6 +189,7 @@ fn run_saved(
     // Nothing read because the plan named it is shown: only how many problems there are.
     let loaded = crate::manifest::load(&paths).map_err(|problems| {
         miette::miette!(
+            code = Code::PlanManifestInvalid,
             help = format!(
                 "run `mpctl validate {}` to see them",
                 saved_plan.manifest_paths.join(" ")
@@ -217,7 +223,13 @@ fn run_saved(
             &saved_plan.generated,
             &time::format_description::well_known::Rfc3339,
         )
-        .map_err(|e| miette::miette!("the plan's `generated` time is invalid: {e}"))?
+        .map_err(|e| {
+            miette::miette!(
+                code = Code::PlanFile,
+                help = "plan again (`mpctl plan --out FILE`); a saved plan is not edited by hand",
+                "the plan's `generated` time is invalid: {e}"
+            )
+        })?
         .unix_timestamp()
     };
     let envs: Vec<String> = reviewed.iter().map(|e| e.env.clone()).collect();
@@ -299,6 +311,7 @@ fn saved_environments<'a>(
     let names: Vec<&str> = plan.environments.iter().map(|e| e.env.as_str()).collect();
     if let Some(unknown) = wanted.iter().find(|w| !names.contains(&w.as_str())) {
         miette::bail!(
+            code = Code::PlanEnvironment,
             help = format!("the plan in {} has: {}", path.display(), names.join(", ")),
             "the saved plan has no environment `{unknown}`"
         );
@@ -329,7 +342,7 @@ fn confirm(plan: &Plan) -> miette::Result<bool> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+        .or_fail(Code::IoRead, || "cannot read the answer".into())?;
     Ok(answer.trim() == "yes")
 }
 

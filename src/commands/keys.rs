@@ -3,6 +3,7 @@
 use super::Exit;
 use crate::api::Access;
 use crate::cli::{KeysListArgs, KeysRotateArgs, OutputFormat};
+use crate::diagnostic_code::Code;
 use crate::keys::list::{EnvKeys, KeyOverview};
 use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
 use crate::manifest::LoadedManifest;
@@ -52,7 +53,7 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
         OutputFormat::Human => overview.render_human(printer.color),
         OutputFormat::Markdown => overview.render_markdown(),
         OutputFormat::Json => serde_json::to_string_pretty(&overview.render_json())
-            .map_err(|e| miette::miette!("cannot write JSON: {e}"))?,
+            .map_err(|e| miette::miette!(code = Code::InternalBug, "cannot write JSON: {e}"))?,
     };
     printer.out(&text);
     for (_, report) in &failures {

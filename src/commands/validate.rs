@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
+use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::{Diagnostics, count_phrase};
 use crate::manifest::load::{self, Checked};
 use crate::printer::{Printer, RENDER_WIDTH};
@@ -21,7 +22,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
     match args.format {
         DiagnosticFormat::Json => {
             let json = serde_json::to_string_pretty(&diagnostics.to_json())
-                .map_err(|e| miette::miette!("cannot write JSON: {e}"))?;
+                .map_err(|e| miette::miette!(code = Code::InternalBug, "cannot write JSON: {e}"))?;
             printer.out(&json);
         }
         DiagnosticFormat::Human => {

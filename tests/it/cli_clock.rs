@@ -15,7 +15,8 @@ fn validate_reads_the_same_clock_as_plan() {
             let text = output_text(&out);
             assert_eq!(out.status.code(), Some(1), "{command} with {var}: {text}");
             assert!(
-                text.contains(&format!("{var} is not a valid time")),
+                text.contains(&format!("{var} is not a valid time"))
+                    && text.contains("mpctl::clock::invalid"),
                 "{command} with {var}: {text}"
             );
         }

@@ -102,3 +102,34 @@ fn base_with_a_saved_plan_is_a_usage_error() {
         .join(" ");
     assert!(words.contains("Not with a saved plan"), "{words}");
 }
+
+#[test]
+fn refusals_name_their_code() {
+    let ctx = saved_plan();
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ctx.path().join("plan.json")).unwrap())
+            .unwrap();
+    edited["manifest_paths"] = serde_json::json!(["/etc/passwd"]);
+    ctx.write("edited.json", &edited.to_string());
+    for (args, code) in [
+        (
+            &["apply", "mpctl.yaml"][..],
+            "mpctl::apply::needs_confirmation",
+        ),
+        (
+            &["apply", "mpctl.yaml", "--replan-if-same"],
+            "mpctl::apply::no_saved_plan",
+        ),
+        (
+            &["apply", "plan.json", "--env", "prod"],
+            "mpctl::plan::environment",
+        ),
+        (&["apply", "edited.json"], "mpctl::plan::paths"),
+    ] {
+        let out = ctx.run(args);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains(code), "{args:?}: {text}");
+    }
+    nothing_applied(&ctx);
+}
