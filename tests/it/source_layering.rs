@@ -9,7 +9,8 @@ use std::path::Path;
 /// The layers, lowest first. A module may use a module of a lower layer; within a layer only
 /// the modules of [`ONE_UNIT`] use each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "diagnostic_code", "digest", "secret"],
+    &["diagnostic_code", "digest", "secret"],
+    &["clock"],
     &["manifest", "schema", "state"],
     &["emulator"],
     &["api"],
