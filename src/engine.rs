@@ -25,15 +25,13 @@ use crate::state::LiveEnv;
 
 pub use crate::apply::{ApplyReport, NoProgress, Progress, execute};
 
-/// Loads and validates the manifest, judging key expiry by [`now_unix`].
+/// Loads and validates the manifest, judging key expiry by [`crate::clock::now_unix`].
 pub fn load(paths: &[PathBuf]) -> miette::Result<LoadedManifest> {
-    let now = now_unix()?;
+    let now = crate::clock::now_unix()?;
     crate::manifest::load::load_at(paths, now)
         .map(|(loaded, _warnings)| loaded)
         .map_err(miette::Report::new)
 }
-
-pub use crate::clock::now_unix;
 
 /// The environments to work on: those asked for (each must be in the manifest), or all; in
 /// the order the manifest lists them either way, whatever the order of `--env`.

@@ -8,8 +8,9 @@
 //!
 //! The modules are layered, each using only those below it: the leaves (codes, digests,
 //! secrets, [`clock`]), the core (manifest with its schema and state), the emulator, api, plan,
-//! then apply, render, import and keys, the engine, and the command line on top. A test reads
-//! the source and fails on an import that goes up a layer.
+//! then apply, render, import and keys, the engine and the benchmarks, and the command line
+//! (cli, printer, commands) on top. A test reads the source and fails on an import that goes up
+//! a layer.
 
 pub mod api;
 pub mod apply;

@@ -50,7 +50,7 @@ fn run_any(args: &ApplyArgs, printer: &Printer, doc: &JsonDocument) -> miette::R
     }
     let loaded = engine::load(&args.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let planning = plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
@@ -217,7 +217,7 @@ fn run_saved(
     // manifest and live state, the same plan. With it, the fresh plan is computed now (it is
     // what an apply without the saved plan would do), and must still make the saved changes.
     let at = if args.replan_if_same {
-        engine::now_unix()?
+        crate::clock::now_unix()?
     } else {
         time::OffsetDateTime::parse(
             &saved_plan.generated,

@@ -15,7 +15,7 @@ use crate::state::LiveEnv;
 /// even when keys are flagged (`drift` is the command that fails on them); 1 when an
 /// environment could not be read (the others are still listed).
 pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
-    let now = crate::engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
     let envs = crate::engine::select_environments(&loaded.manifest, &args.env.envs)?;
     let warn_expiry_days = args
