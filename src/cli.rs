@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod usage;
+
 /// Maskinporten self-service as code: scopes, grants, clients and keys from YAML manifests.
 ///
 /// Write manifests, check them with `mpctl validate`, see what would change with `mpctl plan`,
@@ -364,7 +366,8 @@ pub struct ApplyArgs {
     pub format: OutputFormat,
 
     /// Show a manual step only when this change made it: compare with the manifest at git
-    /// revision REF (e.g. the commit before the merge), as for `plan --base`.
+    /// revision REF (e.g. the commit before the merge), as for `plan --base`. Not with a saved
+    /// plan, whose manual steps were chosen when it was planned (a usage error).
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
 }

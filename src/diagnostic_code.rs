@@ -102,7 +102,20 @@ catalogue! {
     ManifestInvalid = "mpctl::manifest::invalid", "the summary of an invalid manifest (the problems are listed above it)";
     PlanFile = "mpctl::plan::file", "a file given as a saved plan that is not one, or of another format version";
     PlanStale = "mpctl::plan::stale", "a saved plan that no longer matches the manifest or the live state; nothing is applied";
-    ImportExists = "mpctl::import::exists", "`import` would overwrite a file (the manifest given, or one with other content)";
+    PlanPaths = "mpctl::plan::paths", "a saved plan naming a manifest path that is absolute, climbs with `..`, leads outside the directory or does not exist; nothing is read";
+    PlanManifestInvalid = "mpctl::plan::manifest_invalid", "the manifest a saved plan names does not load (`mpctl validate` shows why); nothing is applied";
+    PlanEnvironment = "mpctl::plan::environment", "`--env` names an environment the saved plan does not have";
+    ApplyNeedsConfirmation = "mpctl::apply::needs_confirmation", "`apply` off a terminal without `--yes` or a saved plan; nothing is applied";
+    ApplyNoSavedPlan = "mpctl::apply::no_saved_plan", "`--replan-if-same` without a saved plan to compare with";
+    BaseUnreadable = "mpctl::base::unreadable", "the manifest cannot be read at the git revision `--base` names";
+    ImportExists = "mpctl::import::exists", "`import` would overwrite a file (the manifest given, or one with other content), or `--out` is a directory";
+    ImportOrg = "mpctl::import::org", "`import --org` is not a valid organisation number";
+    ImportOrganization = "mpctl::import::organization", "the organisation to import cannot be told: a token names none, or the environments' credentials act for different ones (pass `--org`)";
+    ImportNotFound = "mpctl::import::not_found", "an `import --scope` or `--client` that the environments read do not have";
+    TokenNoScopes = "mpctl::token::no_scopes", "`token` for a client with no scopes in the environment and no `--scope`";
+    TokenClient = "mpctl::token::client", "`token` for a client the manifest does not have in the environment";
+    TokenNotApplied = "mpctl::token::not_applied", "`token` for a client that is not live in the environment (apply first, or pin its `client_id`)";
+    TokenNotJwt = "mpctl::token::not_jwt", "`token --decode` of an opaque access token, which has no claims to show";
     ApiStatus = "mpctl::api::status", "the API answered with an error status";
     ApiTransport = "mpctl::api::transport", "the API could not be reached, or its answer could not be read";
     ApiAuth = "mpctl::api::auth", "no access token could be obtained";
@@ -122,8 +135,14 @@ catalogue! {
     EmulatorIo = "mpctl::emulator::io", "the emulator cannot read or write its state";
     EmulatorLocked = "mpctl::emulator::locked", "the emulator's state is in use by another process";
     EmulatorCorrupt = "mpctl::emulator::corrupt", "the emulator's state file is not valid";
-    EmulatorBootstrap = "mpctl::emulator::bootstrap", "a `--bootstrap` organisation that is not valid";
+    EmulatorBootstrap = "mpctl::emulator::bootstrap", "a `--bootstrap` organisation that is not valid, or none where one is needed";
+    EmulatorOption = "mpctl::emulator::option", "an emulator option (`--listen`, `--clock`, `--faults`, `--org-name`, `--env-file`) with a value it cannot use";
     EmulatorSetup = "mpctl::emulator::setup", "the emulator cannot start";
+    ClockInvalid = "mpctl::clock::invalid", "`MPCTL_NOW` or `MPCTL_EMULATOR_NOW` is not an RFC 3339 time";
+    IoRead = "mpctl::io::read", "a file, directory or answer a command needs cannot be read (the cause is shown)";
+    IoWrite = "mpctl::io::write", "a file or directory a command writes cannot be created or written (the cause is shown)";
+    RuntimeStart = "mpctl::runtime::start", "the async runtime cannot start (the system refused threads or file descriptors)";
+    InternalBug = "mpctl::internal::bug", "something that cannot fail did (a bug in mpctl; please report it)";
 }
 
 impl Code {
@@ -260,5 +279,49 @@ mod tests {
             }
         }
         assert!(derived > 0, "the scan found no derived codes");
+    }
+
+    /// Every error a command makes itself carries a code: each `miette!`/`bail!` in
+    /// `src/commands/` names one, and none turns a plain error into a code-less report with
+    /// `into_diagnostic` (`failure::OrFail` gives it a code instead; `wrap_err` keeps the code
+    /// of the report it wraps).
+    #[test]
+    fn every_command_error_has_a_code() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+        let mut macros = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let name = path.display();
+            assert!(
+                !code.contains(".into_diagnostic()"),
+                "{name}: `into_diagnostic` makes an error without a code; use `or_fail`"
+            );
+            for opener in ["miette!(", "bail!("] {
+                for (at, _) in code.match_indices(opener) {
+                    let body = &code[at + opener.len()..];
+                    let mut depth = 1;
+                    let end = body
+                        .char_indices()
+                        .find(|(_, c)| {
+                            match c {
+                                '(' => depth += 1,
+                                ')' => depth -= 1,
+                                _ => {}
+                            }
+                            depth == 0
+                        })
+                        .map_or(body.len(), |(i, _)| i);
+                    let line = code[..at].lines().count();
+                    assert!(
+                        body[..end].contains("code = Code::"),
+                        "{name}:{line}: an error without `code = Code::…`"
+                    );
+                    macros += 1;
+                }
+            }
+        }
+        assert!(macros > 20, "the scan found only {macros} errors");
     }
 }

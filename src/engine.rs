@@ -25,30 +25,12 @@ use crate::state::LiveEnv;
 
 pub use crate::apply::{ApplyReport, NoProgress, Progress, execute};
 
-/// Loads and validates the manifest.
+/// Loads and validates the manifest, judging key expiry by [`crate::clock::now_unix`].
 pub fn load(paths: &[PathBuf]) -> miette::Result<LoadedManifest> {
-    crate::manifest::load(paths).map_err(miette::Report::new)
-}
-
-/// The current time (Unix seconds). `MPCTL_NOW` (RFC 3339), or else `MPCTL_EMULATOR_NOW` (the
-/// `local` emulator's clock), overrides it, so that expiry can be tested without waiting.
-pub fn now_unix() -> miette::Result<i64> {
-    for var in ["MPCTL_NOW", "MPCTL_EMULATOR_NOW"] {
-        if let Ok(value) = std::env::var(var) {
-            let parsed = time::OffsetDateTime::parse(
-                value.trim(),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .map_err(|e| {
-                miette::miette!(
-                    help = "use RFC 3339, e.g. 2026-11-25T12:00:00Z, or unset it",
-                    "{var} is not a valid time: {e}"
-                )
-            })?;
-            return Ok(parsed.unix_timestamp());
-        }
-    }
-    Ok(time::OffsetDateTime::now_utc().unix_timestamp())
+    let now = crate::clock::now_unix()?;
+    crate::manifest::load::load_at(paths, now)
+        .map(|(loaded, _warnings)| loaded)
+        .map_err(miette::Report::new)
 }
 
 /// The environments to work on: those asked for (each must be in the manifest), or all; in
@@ -368,7 +350,7 @@ pub fn check_admin_scopes(
     for env in envs {
         if let Some(scopes) = token_scopes(&env.env)
             && let Err(message) =
-                crate::api::admin_scopes::check_changes(&env.env, &env.changes, scopes)
+                crate::plan::admin_access::check_changes(&env.env, &env.changes, scopes)
         {
             refusals.push(message);
         }

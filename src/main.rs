@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use mpctl::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_checked_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => return mpctl::cli::usage_error(&error),
     };

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 
+/// Width of rendered diagnostics, fixed so that output is the same everywhere.
+pub(crate) const RENDER_WIDTH: usize = 100;
+
 /// How much to print, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -184,7 +187,7 @@ impl Printer {
         if let Some(diagnostics) = report.downcast_ref::<crate::manifest::Diagnostics>() {
             let mut diagnostics = diagnostics.clone();
             diagnostics.sort();
-            let rendered = diagnostics.render(self.color, crate::commands::RENDER_WIDTH);
+            let rendered = diagnostics.render(self.color, RENDER_WIDTH);
             self.eprint(&format!("{rendered}{}", diagnostics.error_summary()));
             return;
         }

@@ -15,86 +15,7 @@
 
 use std::fmt;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-/// One scope of the self-service API.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub enum AdminScope {
-    /// Read the organisation's scopes and their grants.
-    #[serde(rename = "idporten:scopes.read")]
-    ScopesRead,
-    /// Create, change and deactivate scopes; grant and revoke access.
-    #[serde(rename = "idporten:scopes.write")]
-    ScopesWrite,
-    /// Read the organisation's clients and their keys.
-    #[serde(rename = "idporten:dcr.read")]
-    DcrRead,
-    /// Create clients.
-    #[serde(rename = "idporten:dcr.write")]
-    DcrWrite,
-    /// Change and deactivate clients, register keys.
-    #[serde(rename = "idporten:dcr.modify")]
-    DcrModify,
-    /// Act as a supplier for other organisations (never requested by mpctl itself).
-    #[serde(rename = "idporten:dcr.supplier")]
-    DcrSupplier,
-}
-
-impl AdminScope {
-    /// Every self-service scope, read scopes first (the order of a grant's `scope` claim).
-    pub const ALL: [AdminScope; 6] = [
-        AdminScope::ScopesRead,
-        AdminScope::DcrRead,
-        AdminScope::ScopesWrite,
-        AdminScope::DcrWrite,
-        AdminScope::DcrModify,
-        AdminScope::DcrSupplier,
-    ];
-
-    /// The scope's name as Maskinporten spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            AdminScope::ScopesRead => "idporten:scopes.read",
-            AdminScope::ScopesWrite => "idporten:scopes.write",
-            AdminScope::DcrRead => "idporten:dcr.read",
-            AdminScope::DcrWrite => "idporten:dcr.write",
-            AdminScope::DcrModify => "idporten:dcr.modify",
-            AdminScope::DcrSupplier => "idporten:dcr.supplier",
-        }
-    }
-
-    /// The scope named `name`, if it is a self-service scope.
-    pub fn parse(name: &str) -> Option<AdminScope> {
-        AdminScope::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// What mpctl uses the scope for, in words.
-    pub fn purpose(self) -> &'static str {
-        match self {
-            AdminScope::ScopesRead => "to read the organisation's scopes and their grants",
-            AdminScope::ScopesWrite => {
-                "to create, change and deactivate scopes and to grant and revoke access"
-            }
-            AdminScope::DcrRead => "to read the organisation's clients and their keys",
-            AdminScope::DcrWrite => "to create clients",
-            AdminScope::DcrModify => "to change and deactivate clients and register their keys",
-            AdminScope::DcrSupplier => "to act as a supplier",
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-impl fmt::Display for AdminScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::manifest::admin_scope::AdminScope;
 
 /// A set of self-service scopes.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -320,7 +241,7 @@ pub struct NotHeld {
 /// narrowed to what the admin client holds when that is declared. With a declared list, a side
 /// the manifest does not need is read anyway when the list allows it, so that its unmanaged
 /// resources are reported; the write scopes it lacks are left for apply to refuse when a change
-/// needs them ([`missing_for_change`]).
+/// needs them (`plan::admin_access`).
 pub fn request(
     env: &str,
     needed: Sides,
@@ -368,62 +289,6 @@ pub fn request(
         .scopes_needed(false)
         .union(needed.scopes_needed(write).intersection(*held));
     Ok(Request { scopes, sides })
-}
-
-/// The scopes a change needs that `scopes` lacks (empty when it may be made). Changing a
-/// client takes `idporten:dcr.modify` (the API also accepts `idporten:dcr.write` for it).
-pub fn missing_for_change(change: &crate::plan::Change, scopes: AdminScopes) -> AdminScopes {
-    use crate::plan::ChangeKind as K;
-    use crate::plan::ResourceKind as R;
-    let needs: &[AdminScope] = match (change.resource.kind, change.kind) {
-        (R::Scope | R::Grant, _) => &[AdminScope::ScopesWrite],
-        (R::Contacts, _) if change.resource.name.is_empty() => &[AdminScope::ScopesWrite],
-        (R::Client, K::Create) => &[AdminScope::DcrWrite],
-        (R::Client, K::Replace) => &[AdminScope::DcrWrite, AdminScope::DcrModify],
-        _ => &[AdminScope::DcrModify],
-    };
-    let mut missing = AdminScopes::NONE;
-    for need in needs {
-        let held = scopes.contains(*need)
-            || (*need == AdminScope::DcrModify && scopes.contains(AdminScope::DcrWrite));
-        if !held {
-            missing = missing.with(*need);
-        }
-    }
-    missing
-}
-
-/// Refuses, before any change, a plan for `env` with changes the token's `scopes` do not
-/// allow: names the missing scopes and the first changes that need them.
-pub fn check_changes(
-    env: &str,
-    changes: &[crate::plan::Change],
-    scopes: AdminScopes,
-) -> Result<(), String> {
-    let mut missing = AdminScopes::NONE;
-    let mut examples = Vec::new();
-    for change in changes {
-        let lacking = missing_for_change(change, scopes);
-        if !lacking.is_empty() {
-            missing = missing.union(lacking);
-            if examples.len() < 3 {
-                examples.push(change.headline());
-            }
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "`{env}`: the admin client is declared not to hold {} ({}), which the plan needs for: {}",
-        missing.listed(),
-        missing
-            .iter()
-            .map(AdminScope::purpose)
-            .collect::<Vec<_>>()
-            .join("; "),
-        examples.join(", ")
-    ))
 }
 
 #[cfg(test)]
@@ -525,37 +390,6 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("`idporten:scopes.read`"), "{text}");
         assert!(text.contains("environments.prod.admin_scopes"), "{text}");
-    }
-
-    #[test]
-    fn each_change_needs_the_write_scope_of_its_side() {
-        use crate::plan::{Action, Change, ChangeKind, Phase, Resource};
-        let change = |kind, resource| Change::new(kind, Phase::Scopes, resource, Action::None);
-        let provider = AdminScopes::of(&[AdminScope::ScopesRead, AdminScope::ScopesWrite]);
-        let consumer = AdminScopes::of(&[AdminScope::DcrRead, AdminScope::DcrModify]);
-        let create_scope = change(ChangeKind::Create, Resource::scope("acme:a"));
-        let provider_contacts = change(ChangeKind::Update, Resource::contacts(None));
-        let create_client = change(ChangeKind::Create, Resource::client("c", None));
-        let add_key = change(ChangeKind::Create, Resource::key("c", Some("id"), "k"));
-        let client_contacts = change(ChangeKind::Update, Resource::contacts(Some(("c", None))));
-        assert!(missing_for_change(&create_scope, provider).is_empty());
-        assert!(missing_for_change(&provider_contacts, provider).is_empty());
-        assert_eq!(
-            missing_for_change(&create_scope, consumer),
-            AdminScopes::of(&[AdminScope::ScopesWrite])
-        );
-        assert_eq!(
-            missing_for_change(&create_client, consumer),
-            AdminScopes::of(&[AdminScope::DcrWrite])
-        );
-        assert!(missing_for_change(&add_key, consumer).is_empty());
-        assert!(missing_for_change(&client_contacts, consumer).is_empty());
-        // The API takes dcr.write for changes too.
-        let write_only = AdminScopes::of(&[AdminScope::DcrWrite]);
-        assert!(missing_for_change(&add_key, write_only).is_empty());
-        let err = check_changes("prod", &[create_scope, add_key], consumer).unwrap_err();
-        assert!(err.contains("`idporten:scopes.write`"), "{err}");
-        assert!(err.contains("create scope acme:a"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, Header};
@@ -163,12 +163,6 @@ pub struct TokenConfig {
     pub retry: RetryPolicy,
 }
 
-fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 impl TokenSource {
     pub fn new(http: reqwest::Client, config: TokenConfig, credentials: Credentials) -> Self {
         Self {
@@ -180,7 +174,7 @@ impl TokenSource {
             scope: config.scope,
             digdir: config.digdir,
             retry: config.retry,
-            clock: Arc::new(system_now),
+            clock: Arc::new(crate::clock::system_now),
             cache: tokio::sync::Mutex::new(None),
             requests: std::sync::atomic::AtomicU64::new(0),
             client_name: None,

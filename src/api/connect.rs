@@ -257,14 +257,8 @@ pub fn build_client(
 /// A grant clock that follows `emulator`'s clock (which may have been set elsewhere, e.g. by
 /// `MPCTL_EMULATOR_NOW`), so that its grants are not refused as expired or not yet valid.
 pub fn emulator_clock(emulator: &crate::emulator::Emulator) -> GrantClock {
-    let offset = emulator.clock().now_unix() - system_now();
-    GrantClock(Arc::new(move || system_now() + offset))
-}
-
-fn system_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    let offset = emulator.clock().now_unix() - crate::clock::system_now();
+    GrantClock(Arc::new(move || crate::clock::system_now() + offset))
 }
 
 async fn connect_local(

@@ -16,6 +16,9 @@ use crate::state::{ClientState, KeyState, ScopeState};
 /// The grant type of every Maskinporten client and of the admin client's own token requests.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
+/// The integration type of the clients mpctl manages.
+pub const MASKINPORTEN: &str = "maskinporten";
+
 /// A scope as the API returns it (`GET /scopes`, `GET /scopes?scope=`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

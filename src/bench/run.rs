@@ -344,7 +344,7 @@ async fn rate_limited(
 /// Runs the whole benchmark.
 pub fn run(options: &Options, progress: &dyn Fn(&str)) -> miette::Result<Report> {
     let load_before = load_average();
-    let now = crate::manifest::load::now_unix();
+    let now = crate::clock::system_now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -194,7 +194,7 @@ async fn run_trial(
     let path = generated.write_to(&manifest_dir).into_diagnostic()?;
     // The reference: what the generator decided, and its API minimum by formula.
     let sizes = Sizes::of(&generated.organisation, true);
-    let now = crate::manifest::load::now_unix();
+    let now = crate::clock::system_now();
     let (loaded, _) = crate::manifest::load::load_at(&[path], now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
     let env = crate::manifest::resolve::environments(&loaded.manifest)

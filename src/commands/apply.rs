@@ -1,11 +1,13 @@
 //! `mpctl apply`: plan, show, confirm (or `--yes`, or a saved plan), then carry out each
 //! environment's plan phase by phase.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::Exit;
+use super::failure::OrFail;
 use super::plan::{reading, render_plan};
 use crate::api::Access;
 use crate::cli::{ApplyArgs, OutputFormat};
@@ -17,13 +19,23 @@ use crate::printer::Printer;
 use crate::render::{self, Purpose};
 
 pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
+    let doc = JsonDocument::new(printer, args.format == OutputFormat::Json);
+    let result = run_any(args, printer, &doc);
+    if let Err(report) = &result {
+        doc.refused(report);
+    }
+    result
+}
+
+fn run_any(args: &ApplyArgs, printer: &Printer, doc: &JsonDocument) -> miette::Result<Exit> {
     if let [path] = args.paths.as_slice()
         && saved::is_plan_file(path)
     {
-        return run_saved(path, args, printer);
+        return run_saved(path, args, printer, doc);
     }
     if args.replan_if_same {
         miette::bail!(
+            code = Code::ApplyNoSavedPlan,
             help = "pass one plan file saved by `mpctl plan --out FILE`",
             "--replan-if-same compares a fresh plan with a saved one; no saved plan was given"
         );
@@ -31,13 +43,14 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
     let can_ask = printer.interactive && std::io::stdin().is_terminal();
     if !args.yes && !can_ask {
         miette::bail!(
+            code = Code::ApplyNeedsConfirmation,
             help = "pass --yes to apply without confirmation, or apply a plan saved with `mpctl plan --out FILE`",
             "apply needs confirmation, and this is not a terminal"
         );
     }
     let loaded = engine::load(&args.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let planning = plan_environments(&loaded, &args.paths, &envs, None, now, |env: String| {
@@ -49,12 +62,12 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
         let base = super::base::BaseRef::choose(args.base.as_deref());
         super::base::filter_manual_steps(&mut plan, &loaded, &base, printer)?;
         let ask = !args.yes;
-        proceed(&plan, &loaded, &connections, args, ask, printer).await
+        proceed(&plan, &loaded, &connections, args, ask, printer, doc).await
     })
 }
 
 /// Shows the plan, refuses it or asks for confirmation when needed, and carries it out. With
-/// `--format json` exactly one document is printed, whatever happens (see [`print_json`]).
+/// `--format json` exactly one document is printed, whatever happens (see [`JsonDocument`]).
 async fn proceed<C: HasApi>(
     plan: &Plan,
     loaded: &LoadedManifest,
@@ -62,6 +75,7 @@ async fn proceed<C: HasApi>(
     args: &ApplyArgs,
     ask: bool,
     printer: &Printer,
+    doc: &JsonDocument<'_>,
 ) -> miette::Result<Exit> {
     let json = args.format == OutputFormat::Json;
     // With --quiet the plan is not shown, unless it is asked about: nobody confirms unseen.
@@ -76,14 +90,12 @@ async fn proceed<C: HasApi>(
             })
         })
     {
-        if json {
-            print_json(printer, plan, &[], Some(&refused.to_string()), &[]);
-        }
+        doc.print(Some(plan), &[], Some(&refused.to_string()), &[]);
         return Err(refused);
     }
     if !plan.has_changes() {
         if json {
-            print_json(printer, plan, &[], None, &[]);
+            doc.print(Some(plan), &[], None, &[]);
         } else if printer.is_quiet() {
             printer.out("Nothing to apply.");
         }
@@ -91,46 +103,84 @@ async fn proceed<C: HasApi>(
         return Ok(Exit::Success);
     }
     if ask && !confirm(plan)? {
-        if json {
-            print_json(printer, plan, &[], Some("apply cancelled"), &[]);
-        }
+        doc.print(Some(plan), &[], Some("apply cancelled"), &[]);
         printer.status("Apply cancelled; nothing was changed.");
         return Ok(Exit::Failure);
     }
     let concurrency = usize::from(args.env.concurrency);
-    Ok(execute_all(plan, connections, concurrency, args.format, printer).await)
+    Ok(execute_all(plan, connections, concurrency, args.format, printer, doc).await)
 }
 
-/// `apply --format json`'s one document: the plan, the outcome of each environment applied, why
-/// nothing was applied when the plan was refused (`null` otherwise), and the environments not
-/// attempted because an earlier one failed.
-fn print_json(
-    printer: &Printer,
-    plan: &Plan,
-    reports: &[ApplyReport],
-    refused: Option<&str>,
-    not_attempted: &[String],
-) {
-    let applied: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
-    let document = serde_json::json!({
-        "plan": plan,
-        "applied": applied,
-        "refused": refused,
-        "not_attempted": not_attempted,
-    });
-    printer.out(&serde_json::to_string_pretty(&document).unwrap_or_default());
+/// `apply --format json`'s one document, printed once whatever happens: the plan, the outcome of
+/// each environment applied, why nothing was applied when the plan was refused or the command
+/// failed before applying (`null` otherwise), and the environments not attempted because an
+/// earlier one failed. Without `--format json` it prints nothing.
+struct JsonDocument<'p> {
+    printer: &'p Printer,
+    on: bool,
+    printed: Cell<bool>,
+    /// The saved plan being applied, once read: the plan of a refusal before it is planned again.
+    saved: RefCell<Option<Plan>>,
+}
+
+impl<'p> JsonDocument<'p> {
+    fn new(printer: &'p Printer, on: bool) -> Self {
+        JsonDocument {
+            printer,
+            on,
+            printed: Cell::new(false),
+            saved: RefCell::new(None),
+        }
+    }
+
+    /// Prints the document, unless it was printed already.
+    fn print(
+        &self,
+        plan: Option<&Plan>,
+        reports: &[ApplyReport],
+        refused: Option<&str>,
+        not_attempted: &[String],
+    ) {
+        if !self.on || self.printed.replace(true) {
+            return;
+        }
+        let applied: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
+        let document = serde_json::json!({
+            "plan": plan,
+            "applied": applied,
+            "refused": refused,
+            "not_attempted": not_attempted,
+        });
+        self.printer
+            .out(&serde_json::to_string_pretty(&document).unwrap_or_default());
+    }
+
+    /// The document of an error that ended the command before a document was printed: the
+    /// saved plan when one was read (else `null`), and the error as the reason.
+    fn refused(&self, report: &miette::Report) {
+        let saved = self.saved.borrow();
+        self.print(saved.as_ref(), &[], Some(&report.to_string()), &[]);
+    }
 }
 
 /// Applies a saved plan: only when the manifest and every environment's live state are as they
 /// were when it was saved, or, with `--replan-if-same`, when a plan computed now makes exactly
 /// the saved plan's changes.
-fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result<Exit> {
+fn run_saved(
+    path: &Path,
+    args: &ApplyArgs,
+    printer: &Printer,
+    doc: &JsonDocument,
+) -> miette::Result<Exit> {
     let saved_plan = saved::read(path)?;
+    doc.saved.replace(Some(saved_plan.clone()));
     let reviewed = saved_environments(&saved_plan, &args.env.envs, path)?;
-    let cwd = std::env::current_dir().map_err(|e| miette::miette!("{e}"))?;
+    let cwd = std::env::current_dir()
+        .or_fail(Code::IoRead, || "cannot read the working directory".into())?;
     let paths: Vec<PathBuf> = saved::manifest_paths_under(&saved_plan.manifest_paths, &cwd)
         .map_err(|e| {
             miette::miette!(
+                code = Code::PlanPaths,
                 help = "apply a plan from the directory it was made in; if it was edited, plan \
                         again (`mpctl plan --out FILE`)",
                 "{e}; nothing was read and nothing was applied"
@@ -139,6 +189,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     // Nothing read because the plan named it is shown: only how many problems there are.
     let loaded = crate::manifest::load(&paths).map_err(|problems| {
         miette::miette!(
+            code = Code::PlanManifestInvalid,
             help = format!(
                 "run `mpctl validate {}` to see them",
                 saved_plan.manifest_paths.join(" ")
@@ -166,13 +217,19 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
     // manifest and live state, the same plan. With it, the fresh plan is computed now (it is
     // what an apply without the saved plan would do), and must still make the saved changes.
     let at = if args.replan_if_same {
-        engine::now_unix()?
+        crate::clock::now_unix()?
     } else {
         time::OffsetDateTime::parse(
             &saved_plan.generated,
             &time::format_description::well_known::Rfc3339,
         )
-        .map_err(|e| miette::miette!("the plan's `generated` time is invalid: {e}"))?
+        .map_err(|e| {
+            miette::miette!(
+                code = Code::PlanFile,
+                help = "plan again (`mpctl plan --out FILE`); a saved plan is not edited by hand",
+                "the plan's `generated` time is invalid: {e}"
+            )
+        })?
         .unix_timestamp()
     };
     let envs: Vec<String> = reviewed.iter().map(|e| e.env.clone()).collect();
@@ -229,9 +286,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             None
         };
         if let Some(refused) = refused {
-            if args.format == OutputFormat::Json {
-                print_json(printer, &fresh, &[], Some(&refused.to_string()), &[]);
-            }
+            doc.print(Some(&fresh), &[], Some(&refused.to_string()), &[]);
             return Err(refused);
         }
         if manifest_moved || !stale.is_empty() {
@@ -242,7 +297,7 @@ fn run_saved(path: &Path, args: &ApplyArgs, printer: &Printer) -> miette::Result
             ));
         }
         // The saved plan was the review: no confirmation.
-        proceed(&fresh, &loaded, &connections, args, false, printer).await
+        proceed(&fresh, &loaded, &connections, args, false, printer, doc).await
     })
 }
 
@@ -256,6 +311,7 @@ fn saved_environments<'a>(
     let names: Vec<&str> = plan.environments.iter().map(|e| e.env.as_str()).collect();
     if let Some(unknown) = wanted.iter().find(|w| !names.contains(&w.as_str())) {
         miette::bail!(
+            code = Code::PlanEnvironment,
             help = format!("the plan in {} has: {}", path.display(), names.join(", ")),
             "the saved plan has no environment `{unknown}`"
         );
@@ -286,7 +342,7 @@ fn confirm(plan: &Plan) -> miette::Result<bool> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+        .or_fail(Code::IoRead, || "cannot read the answer".into())?;
     Ok(answer.trim() == "yes")
 }
 
@@ -298,6 +354,7 @@ async fn execute_all<C: HasApi>(
     concurrency: usize,
     format: OutputFormat,
     printer: &Printer,
+    doc: &JsonDocument<'_>,
 ) -> Exit {
     let mut reports: Vec<ApplyReport> = Vec::new();
     let mut failed: Option<&str> = None;
@@ -335,7 +392,7 @@ async fn execute_all<C: HasApi>(
         reports.push(report);
     }
     if format == OutputFormat::Json {
-        print_json(printer, plan, &reports, None, &not_attempted);
+        doc.print(Some(plan), &reports, None, &not_attempted);
     } else if let Some(failed) = failed {
         if !not_attempted.is_empty() {
             printer.out(&format!(

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::diagnostic_code::Code;
 use crate::manifest::LoadedManifest;
 use crate::plan::Plan;
 use crate::plan::manual::{ContactsView, NO_BASE_NOTE, keep_new};
@@ -63,6 +64,7 @@ pub fn filter_manual_steps(
         Ok(view) => view,
         Err(message) if explicit => {
             miette::bail!(
+                code = Code::BaseUnreadable,
                 help = "give a revision git knows, e.g. `--base origin/main` (fetch it first in CI: `git fetch origin main`)",
                 "cannot read the manifest at --base {git_ref}: {message}"
             );

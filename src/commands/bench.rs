@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use miette::IntoDiagnostic as _;
-
 use super::Exit;
+use super::failure::OrFail;
 use crate::bench::{self, Spec};
 use crate::cli::{
     BenchEmulatorsArgs, BenchGenerateArgs, BenchRunArgs, BenchSizeArgs, BenchSoakArgs,
 };
+use crate::diagnostic_code::Code;
 use crate::printer::Printer;
 
 fn spec(size: &BenchSizeArgs) -> Spec {
@@ -30,13 +30,17 @@ pub fn run(args: &BenchRunArgs, printer: &Printer) -> miette::Result<Exit> {
         concurrency: args.concurrency.max(1),
         sequential_divisor: args.sequential_divisor.max(1),
         rate_limit: (args.rate_limit > 0).then_some(args.rate_limit),
-        exe: std::env::current_exe().into_diagnostic()?,
+        exe: std::env::current_exe()
+            .or_fail(Code::IoRead, || "cannot find the mpctl executable".into())?,
     };
     let report = bench::run::run(&options, &|line| printer.status(line))?;
     printer.out(&bench::run::markdown(&report));
     if let Some(json) = &args.json {
-        let text = serde_json::to_string_pretty(&report).into_diagnostic()?;
-        std::fs::write(json, format!("{text}\n")).into_diagnostic()?;
+        let text = serde_json::to_string_pretty(&report).or_fail(Code::InternalBug, || {
+            "cannot write the report as JSON".into()
+        })?;
+        std::fs::write(json, format!("{text}\n"))
+            .or_fail(Code::IoWrite, || format!("cannot write {}", json.display()))?;
     }
     if let Some(page) = &args.markdown {
         let doc = std::fs::read_to_string(page).unwrap_or_default();
@@ -44,7 +48,7 @@ pub fn run(args: &BenchRunArgs, printer: &Printer) -> miette::Result<Exit> {
             page,
             bench::run::splice(&doc, &bench::run::markdown(&report)),
         )
-        .into_diagnostic()?;
+        .or_fail(Code::IoWrite, || format!("cannot write {}", page.display()))?;
     }
     Ok(if report.targets.iter().all(|t| t.met) {
         Exit::Success
@@ -72,7 +76,9 @@ pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
     let work = tempfile::Builder::new()
         .prefix("mpctl-soak-")
         .tempdir()
-        .into_diagnostic()?;
+        .or_fail(Code::IoWrite, || {
+            "cannot create a temporary directory".into()
+        })?;
     let runtime = super::runtime()?;
     let report = runtime.block_on(bench::soak::run(&options, work.path(), &|t| {
         printer.status(&format!(
@@ -91,8 +97,11 @@ pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
     }));
     printer.out(&bench::soak::markdown(&report));
     if let Some(json) = &args.json {
-        let text = serde_json::to_string_pretty(&report).into_diagnostic()?;
-        std::fs::write(json, format!("{text}\n")).into_diagnostic()?;
+        let text = serde_json::to_string_pretty(&report).or_fail(Code::InternalBug, || {
+            "cannot write the report as JSON".into()
+        })?;
+        std::fs::write(json, format!("{text}\n"))
+            .or_fail(Code::IoWrite, || format!("cannot write {}", json.display()))?;
     }
     if let Some(page) = &args.markdown {
         let doc = std::fs::read_to_string(page).unwrap_or_default();
@@ -100,7 +109,7 @@ pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
             page,
             bench::run::splice(&doc, &bench::soak::markdown(&report)),
         )
-        .into_diagnostic()?;
+        .or_fail(Code::IoWrite, || format!("cannot write {}", page.display()))?;
     }
     Ok(if report.trials_failed == 0 {
         Exit::Success
@@ -111,7 +120,9 @@ pub fn soak(args: &BenchSoakArgs, printer: &Printer) -> miette::Result<Exit> {
 
 pub fn generate(args: &BenchGenerateArgs, printer: &Printer) -> miette::Result<Exit> {
     let generated = bench::generate(&spec(&args.size));
-    let path = generated.write_to(&args.out).into_diagnostic()?;
+    let path = generated.write_to(&args.out).or_fail(Code::IoWrite, || {
+        format!("cannot write under {}", args.out.display())
+    })?;
     printer.status(&format!(
         "Wrote {} and {} key files.",
         path.display(),

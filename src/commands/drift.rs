@@ -16,7 +16,7 @@ use crate::render::Purpose;
 pub fn run(args: &DriftArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = engine::load(&args.manifest.paths)?;
     let envs = select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let runtime = super::runtime()?;
     let planning = plan_environments(
         &loaded,

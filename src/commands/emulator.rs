@@ -3,12 +3,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use miette::{IntoDiagnostic, WrapErr};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Exit;
+use super::failure::OrFail;
 use crate::cli::{EmulatorInitArgs, EmulatorServeArgs};
+use crate::diagnostic_code::Code;
 use crate::emulator::{AdminIdentity, Emulator, EmulatorConfig, FaultConfig, parse_bootstrap};
 use crate::manifest::orgno::OrgNo;
 use crate::printer::Printer;
@@ -20,8 +21,7 @@ fn write_private_file(path: &Path, content: &str) -> miette::Result<()> {
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+            .or_fail(Code::IoWrite, || format!("cannot create {}", dir.display()))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -36,12 +36,10 @@ fn write_private_file(path: &Path, content: &str) -> miette::Result<()> {
     }
     let mut file = options
         .open(path)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        .or_fail(Code::IoWrite, || format!("cannot write {}", path.display()))?;
     std::io::Write::write_all(&mut file, content.as_bytes())
         .and_then(|()| file.sync_all())
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot write {}", path.display()))
+        .or_fail(Code::IoWrite, || format!("cannot write {}", path.display()))
 }
 
 fn key_file(dir: &Path, org: &OrgNo) -> PathBuf {
@@ -95,12 +93,25 @@ fn org_names(specs: &[String]) -> miette::Result<Vec<(OrgNo, String)>> {
         .map(|spec| {
             let help = "use ORGNO=NAME, e.g. --org-name \"942110464=Trondheim kommune\"";
             let Some((number, name)) = spec.split_once('=') else {
-                miette::bail!(help = help, "--org-name `{spec}` has no `=`");
+                miette::bail!(
+                    code = Code::EmulatorOption,
+                    help = help,
+                    "--org-name `{spec}` has no `=`"
+                );
             };
-            let org = OrgNo::parse(number.trim())
-                .map_err(|e| miette::miette!(help = help, "--org-name `{spec}`: {e}"))?;
+            let org = OrgNo::parse(number.trim()).map_err(|e| {
+                miette::miette!(
+                    code = Code::EmulatorOption,
+                    help = help,
+                    "--org-name `{spec}`: {e}"
+                )
+            })?;
             if name.trim().is_empty() {
-                miette::bail!(help = help, "--org-name `{spec}` has an empty name");
+                miette::bail!(
+                    code = Code::EmulatorOption,
+                    help = help,
+                    "--org-name `{spec}` has an empty name"
+                );
             }
             Ok((org, name.trim().to_owned()))
         })
@@ -178,6 +189,7 @@ async fn register(
 pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         miette::miette!(
+            code = Code::EmulatorOption,
             help = "use HOST:PORT with an IP address, e.g. 127.0.0.1:8480",
             "--listen `{}` is not an address",
             args.listen
@@ -189,6 +201,7 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         .map(|c| {
             OffsetDateTime::parse(c, &Rfc3339).map_err(|e| {
                 miette::miette!(
+                    code = Code::EmulatorOption,
                     help = "use RFC 3339, e.g. 2030-01-01T00:00:00Z",
                     "--clock `{c}` is not a time: {e}"
                 )
@@ -198,6 +211,7 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
     let faults: FaultConfig = match &args.faults {
         Some(spec) => spec.parse().map_err(|e| {
             miette::miette!(
+                code = Code::EmulatorOption,
                 help = "e.g. latency=20ms,error_rate=0.05,rate_limit=100/s,drop_rate=0.01,drop_after_rate=0.01,propagation=2s,seed=7",
                 "{e}"
             )
@@ -208,6 +222,7 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
     let names = org_names(&args.org_name)?;
     if args.env_file.is_some() && orgs.len() != 1 {
         miette::bail!(
+            code = Code::EmulatorOption,
             help = "pass the organisation to act for, e.g. --bootstrap 910753282:acme --env-file .mpctl/dev.env",
             "--env-file needs exactly one --bootstrap organisation (got {})",
             orgs.len()
@@ -238,8 +253,7 @@ pub fn serve(args: &EmulatorServeArgs, printer: &Printer) -> miette::Result<Exit
         ).await?;
         if let (Some(path), Some(lines)) = (&args.env_file, registered.exports.first()) {
             std::fs::write(path, lines)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+                .or_fail(Code::IoWrite, || format!("cannot write {}", path.display()))?;
         }
         let bound = emulator.addr();
         if !bound.ip().is_loopback() {
@@ -319,6 +333,7 @@ pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> 
     }
     if orgs.is_empty() {
         miette::bail!(
+            code = Code::EmulatorBootstrap,
             help = "e.g. `mpctl emulator init --bootstrap 910753282:acme` (your organisation number and scope prefixes)",
             "`mpctl emulator init` needs at least one --bootstrap organisation"
         );
@@ -338,8 +353,7 @@ pub fn init(args: &EmulatorInitArgs, printer: &Printer) -> miette::Result<Exit> 
             .text;
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, emulator.ca_cert_pem())
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write {}", ca.display()))?;
+            .or_fail(Code::IoWrite, || format!("cannot write {}", ca.display()))?;
         emulator.shutdown().await?;
         Ok::<_, miette::Report>(credentials)
     })?;

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use miette::{Context, IntoDiagnostic};
+use miette::Context;
 
+use super::failure::OrFail;
 use super::{Exit, runtime};
 use crate::api::admin_scopes::AdminScopes;
 use crate::api::connect::{Access, connect_env};
@@ -38,11 +39,9 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
         .map(|m| m.prefixes.clone())
         .unwrap_or_default();
     let organization = match &args.org {
-        Some(org) => Some(
-            OrgNo::parse(org.trim())
-                .into_diagnostic()
-                .wrap_err("--org is not a valid organisation number")?,
-        ),
+        Some(org) => Some(OrgNo::parse(org.trim()).or_fail(Code::ImportOrg, || {
+            "--org is not a valid organisation number".into()
+        })?),
         None => base.as_ref().map(|m| m.organization.clone()),
     };
 
@@ -67,6 +66,7 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
                         let read = held.intersection(AdminScopes::read());
                         if read.is_empty() {
                             miette::bail!(
+                                code = Code::AuthScopeNotHeld,
                                 help = "list `idporten:scopes.read` and/or `idporten:dcr.read` in MPCTL_<ENV>_SCOPES or the environment's `admin_scopes`",
                                 "`{name}`: the admin client is declared to hold no read scope, so there is nothing to import"
                             );
@@ -147,14 +147,15 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
         imported.key_files.retain(|path, _| keys.contains(path));
         import::snippet(&imported, &env_names, &args.scopes, &args.clients).map_err(|e| {
             miette::miette!(
+                code = Code::ImportNotFound,
                 help = "check the name (`mpctl import` without --scope/--client lists everything)",
                 "{e}"
             )
         })?
     } else {
-        import::to_yaml(&imported, &env_names)
-            .into_diagnostic()
-            .wrap_err("cannot write the manifest as YAML")?
+        import::to_yaml(&imported, &env_names).or_fail(Code::InternalBug, || {
+            "cannot write the manifest as YAML".into()
+        })?
     };
 
     let key_dir = match &args.out {
@@ -165,13 +166,12 @@ pub fn run(args: &ImportArgs, printer: &Printer) -> miette::Result<Exit> {
     match &args.out {
         Some(out) => {
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .into_diagnostic()
-                    .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
+                std::fs::create_dir_all(parent).or_fail(Code::IoWrite, || {
+                    format!("cannot create {}", parent.display())
+                })?;
             }
             std::fs::write(out, &yaml)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot write {}", out.display()))?;
+                .or_fail(Code::IoWrite, || format!("cannot write {}", out.display()))?;
             printer.status(&format!(
                 "wrote {} ({} scopes, {} clients, {} key files)",
                 out.display(),
@@ -203,6 +203,7 @@ fn single_organization(results: &[(Option<OrgNo>, ImportedEnv)]) -> miette::Resu
     for (org, env) in results {
         let Some(org) = org else {
             miette::bail!(
+                code = Code::ImportOrganization,
                 help = "pass --org with the organisation number",
                 "environment `{}`: the access token does not name its organisation",
                 env.name
@@ -212,30 +213,32 @@ fn single_organization(results: &[(Option<OrgNo>, ImportedEnv)]) -> miette::Resu
             && first != org
         {
             miette::bail!(
+                code = Code::ImportOrganization,
                 help = "import one organisation at a time: pass --org, or use credentials of one organisation for every environment",
                 "the credentials act for different organisations ({first} and {org})"
             );
         }
         found = Some(org);
     }
-    found
-        .cloned()
-        .ok_or_else(|| miette::miette!("no environment given"))
+    found.cloned().ok_or_else(|| {
+        miette::miette!(
+            code = Code::ImportOrganization,
+            help = "name the environments to read with --env",
+            "no environment given"
+        )
+    })
 }
 
 /// Reads a manifest for its `environments` (endpoints), `organization` and `prefixes`.
 fn read_manifest(path: &Path) -> miette::Result<Manifest> {
     let text = std::fs::read_to_string(path)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-    serde_yaml_ng::from_str(&text)
-        .into_diagnostic()
-        .wrap_err_with(|| {
-            format!(
-                "{} is not a valid manifest (check it with `mpctl validate`)",
-                path.display()
-            )
-        })
+        .or_fail(Code::FileRead, || format!("cannot read {}", path.display()))?;
+    serde_yaml_ng::from_str(&text).or_fail(Code::SchemaInvalid, || {
+        format!(
+            "{} is not a valid manifest (check it with `mpctl validate`)",
+            path.display()
+        )
+    })
 }
 
 /// Refuses, before anything is read, an `--out` that would replace a file without `--force`
@@ -243,6 +246,7 @@ fn read_manifest(path: &Path) -> miette::Result<Manifest> {
 fn check_out(out: &Path, args: &ImportArgs) -> miette::Result<()> {
     if out.is_dir() {
         miette::bail!(
+            code = Code::ImportExists,
             help = "name the manifest file to write, e.g. `--out manifests/mpctl.yaml`",
             "--out {} is a directory",
             out.display()
@@ -277,7 +281,9 @@ fn write_key_files(
 ) -> miette::Result<()> {
     for (relative, jwk) in files {
         let path = dir.join(relative);
-        let mut text = serde_json::to_string_pretty(jwk).into_diagnostic()?;
+        let mut text = serde_json::to_string_pretty(jwk).or_fail(Code::InternalBug, || {
+            format!("cannot write {relative} as JSON")
+        })?;
         text.push('\n');
         if let Ok(existing) = std::fs::read_to_string(&path) {
             if existing == text {
@@ -291,13 +297,12 @@ fn write_key_files(
             );
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).or_fail(Code::IoWrite, || {
+                format!("cannot create {}", parent.display())
+            })?;
         }
         std::fs::write(&path, text)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+            .or_fail(Code::IoWrite, || format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

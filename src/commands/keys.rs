@@ -3,6 +3,7 @@
 use super::Exit;
 use crate::api::Access;
 use crate::cli::{KeysListArgs, KeysRotateArgs, OutputFormat};
+use crate::diagnostic_code::Code;
 use crate::keys::list::{EnvKeys, KeyOverview};
 use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
 use crate::manifest::LoadedManifest;
@@ -14,7 +15,7 @@ use crate::state::LiveEnv;
 /// even when keys are flagged (`drift` is the command that fails on them); 1 when an
 /// environment could not be read (the others are still listed).
 pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
-    let now = crate::engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let (loaded, _warnings) = crate::manifest::load::load_at(&args.manifest.paths, now)?;
     let envs = crate::engine::select_environments(&loaded.manifest, &args.env.envs)?;
     let warn_expiry_days = args
@@ -52,7 +53,7 @@ pub fn list(args: &KeysListArgs, printer: &Printer) -> miette::Result<Exit> {
         OutputFormat::Human => overview.render_human(printer.color),
         OutputFormat::Markdown => overview.render_markdown(),
         OutputFormat::Json => serde_json::to_string_pretty(&overview.render_json())
-            .map_err(|e| miette::miette!("cannot write JSON: {e}"))?,
+            .map_err(|e| miette::miette!(code = Code::InternalBug, "cannot write JSON: {e}"))?,
     };
     printer.out(&text);
     for (_, report) in &failures {

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{BenchCommand, Command, EmulatorCommand, KeysCommand};
+use crate::diagnostic_code::Code;
 use crate::printer::Printer;
 
 mod apply;
@@ -12,14 +13,13 @@ mod bench;
 mod completions;
 mod drift;
 mod emulator;
+mod failure;
 mod import;
 mod keys;
 mod plan;
 mod schema;
 mod token;
 mod validate;
-
-pub(crate) use validate::RENDER_WIDTH;
 
 /// How a command ended, as the process exit status (Terraform's convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,12 @@ pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+        .map_err(|e| {
+            miette::miette!(
+                code = Code::RuntimeStart,
+                "cannot start the async runtime: {e}"
+            )
+        })
 }
 
 /// Connects to an environment through the engine, with the command line's concurrency and

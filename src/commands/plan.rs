@@ -11,7 +11,7 @@ use crate::render::{self, Purpose};
 pub fn run(args: &PlanArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = engine::load(&args.manifest.paths)?;
     let envs = engine::select_environments(&loaded.manifest, &args.env.envs)?;
-    let now = engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let runtime = super::runtime()?;
     let planning = engine::plan_environments(
         &loaded,

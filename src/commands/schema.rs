@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Exit;
 use crate::cli::SchemaArgs;
+use crate::diagnostic_code::Code;
 use crate::printer::Printer;
 
 /// File name of the manifest schema in the `--write` directory.
@@ -31,6 +32,7 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
                 miette::miette!(
+                    code = Code::IoWrite,
                     help = "check that the directory can be created and written",
                     "cannot create {}: {e}",
                     dir.display()
@@ -59,6 +61,7 @@ fn write(dir: &Path, name: &str, text: &str, printer: &Printer) -> miette::Resul
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|e| {
         miette::miette!(
+            code = Code::IoWrite,
             help = "check that the directory is writable",
             "cannot write {}: {e}",
             path.display()

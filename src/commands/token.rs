@@ -9,9 +9,9 @@
 //! stdout alone, so that `$(mpctl token …)` works.
 
 use base64::Engine;
-use miette::IntoDiagnostic;
 
 use super::Exit;
+use super::failure::OrFail;
 use crate::api::admin_scopes::{AdminScope, AdminScopes};
 use crate::api::auth::{TokenConfig, TokenSource};
 use crate::api::connect::{Access, Connection};
@@ -19,13 +19,14 @@ use crate::api::credentials::Credentials;
 use crate::api::endpoints::{DigdirEnv, Target};
 use crate::api::retry::RetryPolicy;
 use crate::cli::TokenArgs;
+use crate::diagnostic_code::Code;
 use crate::printer::Printer;
 use crate::state::ClientState;
 
 pub fn run(args: &TokenArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = crate::engine::load(&args.paths)?;
     crate::engine::select_environments(&loaded.manifest, std::slice::from_ref(&args.env))?;
-    let now = crate::engine::now_unix()?;
+    let now = crate::clock::now_unix()?;
     let desired = crate::manifest::resolve::resolve(&loaded, &args.env, now);
     let client = find_client(&loaded, &desired.clients, &args.client, &args.env)?;
     let scopes: Vec<String> = if args.scopes.is_empty() {
@@ -35,6 +36,7 @@ pub fn run(args: &TokenArgs, printer: &Printer) -> miette::Result<Exit> {
     };
     if scopes.is_empty() {
         miette::bail!(
+            code = Code::TokenNoScopes,
             help = "give the scopes to ask for with --scope",
             "client `{}` has no scopes in environment `{}`, so there is nothing to ask a token for",
             args.client,
@@ -96,7 +98,7 @@ pub fn run(args: &TokenArgs, printer: &Printer) -> miette::Result<Exit> {
             .connect_timeout(retry.connect_timeout)
             .timeout(retry.attempt_timeout)
             .build()
-            .into_diagnostic()?;
+            .or_fail(Code::ApiTransport, || "cannot set up the HTTP client".into())?;
         let tokens = TokenSource::new(
             http,
             TokenConfig {
@@ -112,6 +114,7 @@ pub fn run(args: &TokenArgs, printer: &Printer) -> miette::Result<Exit> {
         .for_client(&args.client);
         tokens.token().await.map_err(|e| {
             miette::miette!(
+                code = Code::ApiAuth,
                 help = "check the client id, its key and scopes in the manifest and that they are applied in this environment",
                 "no token for client `{}`: {}",
                 args.client,
@@ -142,12 +145,14 @@ fn find_client<'a>(
     }
     if loaded.manifest.clients.iter().any(|c| c.name == name) {
         miette::bail!(
+            code = Code::TokenClient,
             help = "check the client's `environments`",
             "client `{name}` is not in environment `{env}`"
         );
     }
     let known: Vec<&str> = clients.keys().map(String::as_str).collect();
     miette::bail!(
+        code = Code::TokenClient,
         help = if known.is_empty() {
             format!("the manifest has no clients in `{env}`")
         } else {
@@ -171,6 +176,7 @@ async fn live_client_id(connection: &Connection, name: &str, env: &str) -> miett
         .and_then(|c| c.client_id)
         .ok_or_else(|| {
             miette::miette!(
+                code = Code::TokenNotApplied,
                 help = "apply the manifest first (`mpctl apply`), or pin the client's id in `client_ids`",
                 "client `{name}` does not exist in environment `{env}`"
             )
@@ -200,8 +206,11 @@ fn decode(token: &str) -> miette::Result<String> {
         (3, Some(header), Some(claims)) => Ok(serde_json::to_string_pretty(
             &serde_json::json!({ "header": header, "claims": claims }),
         )
-        .into_diagnostic()?),
+        .or_fail(Code::InternalBug, || {
+            "cannot write the token's claims as JSON".into()
+        })?),
         _ => miette::bail!(
+            code = Code::TokenNotJwt,
             help = "run without --decode to print the token",
             "the access token is not a JWT (an opaque token), so it has no claims to show"
         ),

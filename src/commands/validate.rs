@@ -9,22 +9,20 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
+use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::{Diagnostics, count_phrase};
 use crate::manifest::load::{self, Checked};
-use crate::printer::Printer;
-
-/// Width of rendered diagnostics, fixed so that output is the same everywhere.
-pub(crate) const RENDER_WIDTH: usize = 100;
+use crate::printer::{Printer, RENDER_WIDTH};
 
 /// Checks every manifest under the given paths and prints the problems; exit 1 on any error.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> miette::Result<Exit> {
-    let mut checked = load::check_paths(&args.manifest.paths, load::now_unix());
+    let mut checked = load::check_paths(&args.manifest.paths, crate::clock::now_unix()?);
     checked.diagnostics.sort();
     let diagnostics = &checked.diagnostics;
     match args.format {
         DiagnosticFormat::Json => {
             let json = serde_json::to_string_pretty(&diagnostics.to_json())
-                .map_err(|e| miette::miette!("cannot write JSON: {e}"))?;
+                .map_err(|e| miette::miette!(code = Code::InternalBug, "cannot write JSON: {e}"))?;
             printer.out(&json);
         }
         DiagnosticFormat::Human => {

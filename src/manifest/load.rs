@@ -39,7 +39,12 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadedManifest, Diagnostics> {
 /// Loads one manifest and also returns its warnings (e.g. keys close to expiry), which do not
 /// make it invalid.
 pub fn load_with_warnings(paths: &[PathBuf]) -> Result<(LoadedManifest, Diagnostics), Diagnostics> {
-    load_at(paths, now_unix())
+    // A command reads the clock before it loads and refuses an unparsable `MPCTL_NOW`, so the
+    // real time here only serves library callers that set none.
+    load_at(
+        paths,
+        crate::clock::now_unix().unwrap_or_else(|_| crate::clock::system_now()),
+    )
 }
 
 /// [`load_with_warnings`] at a given time (Unix seconds), for key-expiry checks.
@@ -139,13 +144,6 @@ pub fn check_paths(paths: &[PathBuf], now_unix: i64) -> Checked {
         manifests,
         diagnostics,
     }
-}
-
-/// The current time in Unix seconds.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The manifest files under `paths`: files as given, directories searched recursively for

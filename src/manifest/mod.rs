@@ -1,6 +1,7 @@
 //! The manifest: its model, loading with source spans, validation, and resolution into the
 //! desired state of each environment.
 
+pub mod admin_scope;
 pub mod attributes;
 pub mod diagnostics;
 pub mod key_path;

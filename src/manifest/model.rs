@@ -102,7 +102,7 @@ pub struct Environment {
     /// these (narrowed to what the command needs) and refuses up front what needs more.
     /// `MPCTL_<ENV>_SCOPES` overrides it. Default: ask for what the manifest's content needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admin_scopes: Option<Vec<crate::api::admin_scopes::AdminScope>>,
+    pub admin_scopes: Option<Vec<super::admin_scope::AdminScope>>,
     /// Deactivate live scopes and clients that the manifest does not list (overrides
     /// `settings.prune` for this environment).
     #[serde(default, skip_serializing_if = "Option::is_none")]

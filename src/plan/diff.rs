@@ -26,8 +26,7 @@ pub use contacts::{client_contacts_portal_path, describe_contacts, provider_cont
 
 const DAY: i64 = 86_400;
 
-/// The integration type of the clients mpctl manages.
-pub const MASKINPORTEN: &str = "maskinporten";
+pub use crate::api::wire::MASKINPORTEN;
 
 /// Computes the plan of one environment. `EnvPlan::env` is left empty for the caller to fill.
 ///

@@ -6,6 +6,7 @@
 //! [`order`], checked by [`guard`], saved and re-checked by [`saved`] and [`compare`], rendered
 //! by [`crate::render`] and carried out by [`crate::apply`].
 
+pub mod admin_access;
 pub mod compare;
 pub mod diff;
 pub mod guard;

@@ -24,7 +24,7 @@ async fn apply_and_plan_make_exactly_the_minimum(contacts_extension: bool) {
     let generated = generate(&spec);
     let dir = tempfile::tempdir().unwrap();
     let path = generated.write_to(dir.path()).unwrap();
-    let now = mpctl::manifest::load::now_unix();
+    let now = mpctl::clock::system_now();
     let (loaded, _) = mpctl::manifest::load::load_at(&[path], now).unwrap();
     let env = mpctl::manifest::resolve::environments(&loaded.manifest)[0].clone();
 

@@ -60,7 +60,7 @@ async fn the_state_file_check_passes_a_clean_apply_and_finds_every_kind_of_diffe
     let org = &generated.organisation;
     let dir = tempfile::tempdir().unwrap();
     let path = generated.write_to(&dir.path().join("manifest")).unwrap();
-    let now = mpctl::manifest::load::now_unix();
+    let now = mpctl::clock::system_now();
     let (loaded, _) = mpctl::manifest::load::load_at(&[path], now).unwrap();
     let env = mpctl::manifest::resolve::environments(&loaded.manifest)[0].clone();
     let state_file = dir.path().join("state.json");

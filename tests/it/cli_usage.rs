@@ -116,3 +116,30 @@ fn help_and_version_exit_0() {
         "the exit codes are in --help"
     );
 }
+
+#[test]
+fn a_mistyped_subcommand_is_never_pointed_at_a_hidden_one() {
+    let ctx = TestContext::new();
+    for typo in ["benc", "nosuch", "bnech"] {
+        let out = ctx.run(&[typo]);
+        assert_eq!(out.code(), 64, "{typo}: {}", out.text());
+        assert!(
+            out.text()
+                .contains(&format!("unrecognized subcommand '{typo}'")),
+            "{typo}: {}",
+            out.text()
+        );
+        assert!(!out.text().contains("bench"), "{typo}: {}", out.text());
+        assert!(!out.text().contains("\n\n\n"), "{typo}: {}", out.text());
+    }
+    let out = ctx.run(&["plna"]);
+    assert_eq!(out.code(), 64, "{}", out.text());
+    assert!(
+        out.text().contains("a similar subcommand exists: 'plan'"),
+        "{}",
+        out.text()
+    );
+    // Below a hidden subcommand, its own subcommands are still suggested.
+    let out = ctx.run(&["bench", "runn"]);
+    assert!(out.text().contains("'run'"), "{}", out.text());
+}

@@ -223,7 +223,7 @@ impl SelfService for HttpClient {
             .filter(|c| {
                 c.integration_type
                     .as_deref()
-                    .is_none_or(|t| t == crate::plan::diff::MASKINPORTEN)
+                    .is_none_or(|t| t == crate::api::wire::MASKINPORTEN)
             })
             .filter_map(|c| c.client_name)
             .collect())
