@@ -11,22 +11,12 @@ use crate::secret::Secret;
 
 /// The credentials of an organisation's bootstrap admin client: it holds every self-service
 /// scope and authenticates with the registered key `kid`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminIdentity {
     pub client_id: String,
     pub kid: String,
-    /// PKCS#8 PEM. Secret: never printed; `Debug` redacts it.
-    pub private_key_pem: String,
-}
-
-impl std::fmt::Debug for AdminIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminIdentity")
-            .field("client_id", &self.client_id)
-            .field("kid", &self.kid)
-            .field("private_key_pem", &"<redacted>")
-            .finish()
-    }
+    /// The key, PKCS#8 PEM.
+    pub private_key_pem: Secret<String>,
 }
 
 impl Emulator {
@@ -160,7 +150,7 @@ impl Emulator {
         Some(AdminIdentity {
             client_id: record.admin_client_id.clone()?,
             kid: record.admin_kid.clone()?,
-            private_key_pem: record.admin_private_key_pem.clone()?.into_inner(),
+            private_key_pem: record.admin_private_key_pem.clone()?,
         })
     }
 
@@ -233,7 +223,7 @@ fn bootstrap_mutations(
             AdminIdentity {
                 client_id,
                 kid,
-                private_key_pem: pem.into_inner(),
+                private_key_pem: pem,
             },
             mutations,
         ));
@@ -290,7 +280,7 @@ fn bootstrap_mutations(
         AdminIdentity {
             client_id,
             kid,
-            private_key_pem,
+            private_key_pem: Secret::new(private_key_pem),
         },
         mutations,
     ))
@@ -332,4 +322,37 @@ pub fn parse_bootstrap(spec: &str) -> Result<(OrgNo, Vec<String>), EmulatorError
         rules::check_prefix(prefix).map_err(EmulatorError::Bootstrap)?;
     }
     Ok((org, prefixes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines of a PEM between its armour: what must never show.
+    fn key_body(pem: &str) -> Vec<&str> {
+        pem.lines().filter(|l| !l.starts_with("-----")).collect()
+    }
+
+    #[test]
+    fn an_admin_identity_never_shows_its_key() {
+        let pem = super::super::ca::generate_rsa_pem().unwrap();
+        let scopes = BTreeSet::from([rules::SELF_SERVICE_SCOPES[0].to_owned()]);
+        let (identity, mutations) = bootstrap_mutations(
+            &State::default(),
+            "910753282",
+            BTreeSet::from(["acme".to_owned()]),
+            pem.clone(),
+            scopes,
+            0,
+        )
+        .unwrap();
+        assert_eq!(identity.private_key_pem.expose(), &pem);
+        assert!(!mutations.is_empty());
+        for debug in [format!("{identity:?}"), format!("{identity:#?}")] {
+            assert!(debug.contains(&identity.client_id), "{debug}");
+            for line in key_body(&pem) {
+                assert!(!debug.contains(line), "{debug}");
+            }
+        }
+    }
 }

@@ -73,7 +73,7 @@ impl Harness {
             .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &["acme".to_owned()]))
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("admin.pem"), &admin.private_key_pem).unwrap();
+        std::fs::write(dir.path().join("admin.pem"), admin.private_key_pem.expose()).unwrap();
         Self {
             emulator,
             runtime,
@@ -669,7 +669,9 @@ fn by_hand(
     let admin = mpctl::emulator::AdminIdentity {
         client_id: h.client_id.clone(),
         kid: h.kid.clone(),
-        private_key_pem: std::fs::read_to_string(h.path().join("admin.pem")).unwrap(),
+        private_key_pem: std::fs::read_to_string(h.path().join("admin.pem"))
+            .unwrap()
+            .into(),
     };
     h.runtime.block_on(async {
         let http = reqwest::Client::new();

@@ -29,7 +29,7 @@ impl Setup {
             .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked("910753282"), &[]))
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("admin.pem"), &admin.private_key_pem).unwrap();
+        std::fs::write(dir.path().join("admin.pem"), admin.private_key_pem.expose()).unwrap();
         git(dir.path(), &["init", "-q", "-b", "main"]);
         std::fs::write(dir.path().join(".gitignore"), "admin.pem\n.mpctl/\n").unwrap();
         Self {

@@ -50,7 +50,7 @@ async fn local_client(dir: &Path) -> (mpctl::emulator::local::LocalEmulator, Htt
     .expect("local emulator");
     let credentials = Credentials::from_private_key(
         local.admin.client_id.clone(),
-        &local.admin.private_key_pem,
+        local.admin.private_key_pem.expose(),
         Some(&local.admin.kid),
         "admin",
         "KID",
@@ -248,7 +248,7 @@ fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
     let admin_key = runtime.block_on(async {
         let (local, api) = local_client(dir.path()).await;
         populate(&api).await;
-        local.admin.private_key_pem.clone()
+        local.admin.private_key_pem.expose().clone()
     });
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_mpctl"))
         .current_dir(dir.path())
@@ -311,7 +311,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
             .unwrap();
         let credentials = Credentials::from_private_key(
             admin.client_id.clone(),
-            &admin.private_key_pem,
+            admin.private_key_pem.expose(),
             Some(&admin.kid),
             "admin",
             "KID",
@@ -348,7 +348,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
         admin
     });
     let key_file = dir.path().join("staging-admin.pem");
-    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
     let endpoints = dir.path().join("endpoints.yaml");
     std::fs::write(
         &endpoints,
@@ -414,7 +414,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
     runtime.block_on(async {
         let credentials = Credentials::from_private_key(
             admin.client_id.clone(),
-            &admin.private_key_pem,
+            admin.private_key_pem.expose(),
             Some(&admin.kid),
             "admin",
             "KID",

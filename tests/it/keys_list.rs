@@ -70,7 +70,7 @@ fn environment_yaml(name: &str, env: &Env) -> String {
 fn credentials(cmd: &mut std::process::Command, name: &str, env: &Env, dir: &Path) {
     let admin = &env.admins[0];
     let key_file = dir.join(format!("{name}-admin.pem"));
-    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
     let prefix = name.to_uppercase();
     cmd.env(format!("MPCTL_{prefix}_CLIENT_ID"), &admin.client_id)
         .env(format!("MPCTL_{prefix}_KEY_FILE"), &key_file)
@@ -203,6 +203,7 @@ async fn keys_list_spans_two_environments_with_expiries_and_flags() {
     // No output of the command carries the admin's private key.
     let body: Vec<&str> = staging.admins[0]
         .private_key_pem
+        .expose()
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .collect();

@@ -53,7 +53,7 @@ impl Harness {
                 .unwrap();
             std::fs::write(
                 dir.path().join(format!("{name}-admin.pem")),
-                &admin.private_key_pem,
+                admin.private_key_pem.expose(),
             )
             .unwrap();
             started.push(EnvEmulator {
