@@ -3,6 +3,16 @@
 //! `schema/selfservice.openapi.json`), durable state, a movable clock, an audit log and seeded
 //! fault injection. It backs the `local` environment ([`local::start_local`]),
 //! `mpctl emulator serve`, and every integration test.
+//!
+//! The emulator keeps its own wire shapes on purpose. It is an independent oracle for mpctl's
+//! HTTP client: its request and response bodies are built from Digdir's API documentation (as
+//! written down in `schema/selfservice.openapi.json`), not from the client's types, so
+//! that a client bug in a field name or shape fails the tests instead of being mirrored by the
+//! emulator. It therefore never imports `crate::api::wire` or the manifest and state types
+//! (`crate::manifest::model`, `crate::state`) for its bodies or its stored state; even the
+//! contacts extension has its own [`store::Contacts`]. What it does share is no shape: the
+//! organisation-number check ([`crate::manifest::orgno`], a rule of the register) and
+//! [`crate::secret::Secret`].
 
 pub mod audit;
 mod bootstrap;
