@@ -5,14 +5,15 @@
 //! Every edit is an insertion at a position found from the YAML's source spans, so the rest of
 //! the file cannot change; the result is parsed again and checked before it is used.
 
-use super::yaml_tree::{self, Node, NodeKind};
+use crate::manifest::yaml::parse_tree;
+use crate::manifest::yaml::tree::{Node, NodeKind, TreeError};
 
 /// Why the manifest could not be edited.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     /// The file does not parse as YAML.
     #[error("the manifest is not valid YAML: {0}")]
-    Yaml(#[from] yaml_tree::TreeError),
+    Yaml(#[from] TreeError),
     /// No entry of `clients` has this `name`.
     #[error("the manifest has no client named `{0}`")]
     ClientNotFound(String),
@@ -64,7 +65,7 @@ enum Target {
 /// Finds the keys of `client` that apply in `env`: its `overrides.<env>.keys` if present,
 /// else its `keys`.
 pub fn locate(source: &str, client: &str, env: &str) -> Result<KeysSite, EditError> {
-    let root = yaml_tree::parse(source)?.ok_or_else(|| EditError::ClientNotFound(client.into()))?;
+    let root = parse_tree(source)?.ok_or_else(|| EditError::ClientNotFound(client.into()))?;
     let client_node = root
         .get("clients")
         .and_then(Node::items)
@@ -284,7 +285,7 @@ impl KeysSite {
         self.verify(&edited, env, new_path, retire)?;
         // The client's own keys, used by its other environments, are unchanged.
         let own = |text: &str| {
-            yaml_tree::parse(text).ok().flatten().and_then(|root| {
+            parse_tree(text).ok().flatten().and_then(|root| {
                 root.get("clients")
                     .and_then(Node::items)
                     .and_then(|items| {

@@ -1,6 +1,10 @@
 use super::*;
 use serde_json::json;
 
+fn end_of(span: SourceSpan) -> usize {
+    span.offset() + span.len()
+}
+
 fn ok(text: &str) -> Parsed {
     match parse(text) {
         Ok(p) => p,
