@@ -221,7 +221,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
         anchors: HashMap::new(),
         nodes: 0,
         expanded: 0,
-        spans: SpanIndex::default(),
+        // One span per node but the mapping keys, and the root: sized once, as a large
+        // document's index is large.
+        spans: SpanIndex {
+            nodes: Vec::with_capacity(document.nodes + 1),
+        },
         problems: Vec::new(),
     };
     // The root: the whole document once there is one, an empty span at the start if not.

@@ -109,6 +109,9 @@ pub struct Document {
     /// Where a second document starts (its `---`, or its first character), if there is one.
     /// The stream after it is not read.
     pub next_document: Option<usize>,
+    /// How many nodes the parser produced (mapping keys included), for sizing what is built
+    /// from the tree.
+    pub nodes: usize,
 }
 
 /// Why a stream could not be read as a tree.
@@ -279,6 +282,7 @@ impl<'input> Builder<'input> {
                 _ => {}
             }
         }
+        document.nodes = self.scanned;
         Ok(document)
     }
 
@@ -343,7 +347,10 @@ impl<'input> Builder<'input> {
                             return Ok(Node {
                                 start,
                                 end,
-                                kind: NodeKind::Sequence { flow, items },
+                                kind: NodeKind::Sequence {
+                                    flow,
+                                    items: trimmed(items),
+                                },
                                 anchor,
                                 tag: tag.map(|t| Box::new(t.into_owned())),
                             });
@@ -370,7 +377,10 @@ impl<'input> Builder<'input> {
                             return Ok(Node {
                                 start,
                                 end,
-                                kind: NodeKind::Mapping { flow, entries },
+                                kind: NodeKind::Mapping {
+                                    flow,
+                                    entries: trimmed(entries),
+                                },
                                 anchor,
                                 tag: tag.map(|t| Box::new(t.into_owned())),
                             });
@@ -425,6 +435,16 @@ impl<'input> Builder<'input> {
         }
         (start, end)
     }
+}
+
+/// A collection's children without the spare room a growing `Vec` keeps (up to as much again),
+/// which would otherwise be held while the caller builds from the tree. Only large ones are
+/// worth the copy.
+fn trimmed<T>(mut children: Vec<T>) -> Vec<T> {
+    if children.capacity() - children.len() > 256 {
+        children.shrink_to_fit();
+    }
+    children
 }
 
 /// Whether an event starts a node.
