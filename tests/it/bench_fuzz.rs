@@ -1022,7 +1022,10 @@ fn a_document_at_the_node_bound_parses_within_the_heap_limit() {
     text.push_str(&"a, ".repeat(mpctl::manifest::yaml::MAX_NODES - 4));
     text.push_str("a]\n");
     assert!(text.len() < mpctl::manifest::load::MAX_FILE_BYTES as usize);
-    assert!(mpctl::manifest::yaml::parse(&text).is_ok(), "within the bound");
+    assert!(
+        mpctl::manifest::yaml::parse(&text).is_ok(),
+        "within the bound"
+    );
     let dir = case_dir(&[("mpctl.yaml", text.as_bytes())]);
     let outcome = run_case(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(
