@@ -208,21 +208,12 @@ const LIMITS: tree::Limits = tree::Limits {
 /// Parses one YAML document. Returns every duplicate key at once; other problems stop parsing.
 pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
     let document = tree::parse(text, LIMITS).map_err(|e| vec![tree_problem(text, e)])?;
-    if let Some(offset) = document.next_document {
-        return Err(vec![YamlProblem::new(
-            Code::YamlMultipleDocuments,
-            "a manifest file holds one YAML document, this one has several".into(),
-            "split the documents into separate files (a directory of files merges into one manifest)",
-            document_marker(text, offset),
-            "second document starts here",
-        )]);
-    }
     let mut builder = Builder {
         anchors: HashMap::new(),
         nodes: 0,
         expanded: 0,
-        // One span per node but the mapping keys, and the root: sized once, as a large
-        // document's index is large.
+        // At most one span per node (mapping keys have none) and the root: sized once, as a
+        // large document's index is large.
         spans: SpanIndex {
             nodes: Vec::with_capacity(document.nodes + 1),
         },
@@ -234,6 +225,16 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
         Some(node) => builder.node(node, root, None)?,
         None => Value::Null,
     };
+    // Reported once the first document is read, as a problem found in it comes first.
+    if let Some(offset) = document.next_document {
+        return Err(vec![YamlProblem::new(
+            Code::YamlMultipleDocuments,
+            "a manifest file holds one YAML document, this one has several".into(),
+            "split the documents into separate files (a directory of files merges into one manifest)",
+            document_marker(text, offset),
+            "second document starts here",
+        )]);
+    }
     if builder.problems.is_empty() {
         Ok(Parsed {
             value,

@@ -74,6 +74,24 @@ fn pointers_follow_escaped_keys_and_stop_at_aliases_and_missing_nodes() {
 }
 
 #[test]
+fn spans_end_at_the_content_not_at_a_comment_after_it() {
+    let text = "a: \"x\" # why\nb:\n  - p\n\n# next\nc: 'y'\n";
+    let p = ok(text);
+    let at = |pointer: &str| {
+        let span = p.spans.get(pointer).unwrap().value;
+        &text[span.offset()..end_of(span)]
+    };
+    assert_eq!(at("/a"), "\"x\"");
+    assert_eq!(at("/b"), "- p");
+    assert_eq!(at("/c"), "'y'");
+}
+
+#[test]
+fn a_problem_in_the_first_document_comes_before_a_second_document() {
+    assert_eq!(err("a: !foo x\n---\nb: 2\n")[0].code, Code::YamlTag);
+}
+
+#[test]
 fn spans_are_byte_offsets_in_non_ascii_text() {
     let text = "description: blåbær\nname: x\n";
     let p = ok(text);
