@@ -348,3 +348,38 @@ impl Drop for Emulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The emulator's sources name none of the client's or the manifest's types (see the module
+    /// doc); comments may.
+    #[test]
+    fn the_emulator_does_not_use_the_clients_types() {
+        fn check(dir: &Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    check(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or_default();
+                        for module in ["api", "state", "manifest::model"] {
+                            if code.contains(&format!("crate::{module}")) {
+                                found.push(format!("{}:{}: {}", path.display(), i + 1, line));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        check(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/emulator"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}
