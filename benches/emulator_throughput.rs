@@ -33,8 +33,8 @@ async fn token(emu: &Emulator, http: &reqwest::Client, org: &OrgNo) -> Result<St
         "jti": uuid::Uuid::new_v4().to_string(),
         "scope": "idporten:scopes.read idporten:scopes.write idporten:dcr.read",
     });
-    let key =
-        EncodingKey::from_rsa_pem(admin.private_key_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let key = EncodingKey::from_rsa_pem(admin.private_key_pem.expose().as_bytes())
+        .map_err(|e| e.to_string())?;
     let assertion = jsonwebtoken::encode(&header, &claims, &key).map_err(|e| e.to_string())?;
     let body: serde_json::Value = http
         .post(emu.token_url())

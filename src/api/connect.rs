@@ -324,7 +324,7 @@ pub async fn connect_local_in(
     .wrap_err_with(|| format!("cannot start the embedded emulator for environment `{env}`"))?;
     let credentials = Credentials::from_private_key(
         local.admin.client_id.clone(),
-        &local.admin.private_key_pem,
+        local.admin.private_key_pem.expose(),
         Some(&local.admin.kid),
         "the embedded emulator's admin key",
         "(none)",

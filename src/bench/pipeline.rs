@@ -11,10 +11,11 @@ use crate::api::{Access, HttpClient, SelfService};
 use crate::engine::{self, ApplyReport, NoProgress, execute};
 use crate::manifest::LoadedManifest;
 use crate::plan::EnvPlan;
+use crate::secret::Secret;
 use crate::state::LiveEnv;
 
 /// How to reach one environment served by an emulator, as its bootstrap admin.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub env: String,
     pub api_url: String,
@@ -22,18 +23,8 @@ pub struct Target {
     pub audience: String,
     pub client_id: String,
     pub kid: String,
-    /// The admin's private key (PEM). Secret: never printed; `Debug` leaves it out.
-    pub private_key_pem: String,
-}
-
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("env", &self.env)
-            .field("api_url", &self.api_url)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
+    /// The admin's private key (PEM).
+    pub private_key_pem: Secret<String>,
 }
 
 /// An authenticated client for `target`, checked to act for the manifest's organisation, with
@@ -47,7 +38,7 @@ pub async fn connect(
 ) -> miette::Result<HttpClient> {
     let credentials = Credentials::from_private_key(
         target.client_id.clone(),
-        &target.private_key_pem,
+        target.private_key_pem.expose(),
         Some(&target.kid),
         "the emulator's admin key",
         "(none)",
@@ -108,4 +99,32 @@ pub async fn apply<S: SelfService>(
 pub fn bound(requests: u64, concurrency: usize, latency: Duration) -> Duration {
     let rounds = requests.div_ceil(concurrency.max(1) as u64);
     latency * u32::try_from(rounds).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_never_shows_its_key() {
+        let target = Target {
+            env: "local".into(),
+            api_url: "http://127.0.0.1:1/api/v1".into(),
+            token_url: "http://127.0.0.1:1/token".into(),
+            audience: "http://127.0.0.1:1/".into(),
+            client_id: "admin".into(),
+            kid: "kid-1".into(),
+            private_key_pem: Secret::new("-----BEGIN PRIVATE KEY-----\nMIIEsecret\n".into()),
+        };
+        for debug in [format!("{target:?}"), format!("{target:#?}")] {
+            assert!(
+                debug.contains("kid-1") && !debug.contains("MIIEsecret"),
+                "{debug}"
+            );
+        }
+        // Stored as the plain value where a target is handed on.
+        let json = serde_json::to_string(&target).unwrap();
+        let back: Target = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.private_key_pem, target.private_key_pem);
+    }
 }

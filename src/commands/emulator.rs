@@ -64,7 +64,7 @@ fn ensure_business_certificate(
     let cert = emulator.issue_business_certificate(org, 365)?;
     let content = format!(
         "{}{}{}",
-        cert.private_key_pem,
+        cert.private_key_pem.expose(),
         cert.certificate_pem,
         emulator.ca_cert_pem()
     );
@@ -156,7 +156,7 @@ async fn register(
                 .await?
         };
         let path = key_file(key_dir, org);
-        write_private_file(&path, &admin.private_key_pem)?;
+        write_private_file(&path, admin.private_key_pem.expose())?;
         let certificate = certificate_file(key_dir, org);
         ensure_business_certificate(emulator, org, &certificate)?;
         let prefixes = emulator.prefixes(org).unwrap_or_default();

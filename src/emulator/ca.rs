@@ -13,42 +13,28 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use crate::manifest::orgno::OrgNo;
+use crate::secret::Secret;
 
 /// The subject `serialNumber` attribute (OID 2.5.4.5) that holds the organisation number.
 const SERIAL_NUMBER_OID: [u64; 4] = [2, 5, 4, 5];
 
-/// The CA's key and certificate (PEM). The key is secret: no `Debug` shows it.
-#[derive(Clone)]
+/// The CA's key and certificate (PEM).
+#[derive(Debug, Clone)]
 pub struct TestCa {
-    key_pem: String,
+    key_pem: Secret<String>,
     cert_pem: String,
     cert_der: Vec<u8>,
 }
 
-impl std::fmt::Debug for TestCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestCa").finish_non_exhaustive()
-    }
-}
-
 /// A business certificate issued by the test CA, with its private key.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct BusinessCertificate {
     /// The chain as `x5c` wants it: leaf first, then the CA, each base64 (standard) DER.
     pub x5c: Vec<String>,
     /// The leaf certificate, PEM.
     pub certificate_pem: String,
-    /// The leaf's RSA private key, PKCS#8 PEM. Secret.
-    pub private_key_pem: String,
-}
-
-impl std::fmt::Debug for BusinessCertificate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BusinessCertificate")
-            .field("x5c", &self.x5c.len())
-            .field("private_key_pem", &"<redacted>")
-            .finish()
-    }
+    /// The leaf's RSA private key, PKCS#8 PEM.
+    pub private_key_pem: Secret<String>,
 }
 
 /// What a verified certificate says.
@@ -94,7 +80,7 @@ impl TestCa {
             .self_signed(&key)
             .map_err(|e| format!("cannot create the CA certificate: {e}"))?;
         Ok(Self {
-            key_pem: key.serialize_pem(),
+            key_pem: Secret::new(key.serialize_pem()),
             cert_pem: cert.pem(),
             cert_der: cert.der().to_vec(),
         })
@@ -108,14 +94,14 @@ impl TestCa {
             .contents;
         KeyPair::from_pem(key_pem).map_err(|e| format!("the stored CA key is unreadable: {e}"))?;
         Ok(Self {
-            key_pem: key_pem.to_owned(),
+            key_pem: Secret::new(key_pem.to_owned()),
             cert_pem: cert_pem.to_owned(),
             cert_der: der,
         })
     }
 
     pub fn key_pem(&self) -> &str {
-        &self.key_pem
+        self.key_pem.expose()
     }
 
     /// The CA certificate (public), PEM.
@@ -131,7 +117,7 @@ impl TestCa {
         not_before: i64,
         not_after: i64,
     ) -> Result<BusinessCertificate, String> {
-        let ca_key = KeyPair::from_pem(&self.key_pem).map_err(|e| e.to_string())?;
+        let ca_key = KeyPair::from_pem(self.key_pem.expose()).map_err(|e| e.to_string())?;
         let issuer = Issuer::new(ca_params(), ca_key);
         let private_key_pem = generate_rsa_pem()?;
         let leaf_key =
@@ -173,7 +159,7 @@ impl TestCa {
         Ok(BusinessCertificate {
             x5c: vec![STANDARD.encode(cert.der()), STANDARD.encode(&self.cert_der)],
             certificate_pem: cert.pem(),
-            private_key_pem,
+            private_key_pem: Secret::new(private_key_pem),
         })
     }
 
@@ -247,6 +233,9 @@ mod tests {
 
         let other = TestCa::generate().unwrap();
         assert!(other.verify(&cert.x5c, 1_800_000_000).is_err());
-        assert!(!format!("{cert:?}").contains("PRIVATE"));
+        for debug in [format!("{cert:?}"), format!("{ca:?}")] {
+            assert!(!debug.contains("PRIVATE"), "{debug}");
+        }
+        assert!(cert.private_key_pem.expose().contains("PRIVATE KEY"));
     }
 }

@@ -3,18 +3,30 @@
 //! `schema/selfservice.openapi.json`), durable state, a movable clock, an audit log and seeded
 //! fault injection. It backs the `local` environment ([`local::start_local`]),
 //! `mpctl emulator serve`, and every integration test.
+//!
+//! The emulator keeps its own wire shapes on purpose. It is an independent oracle for mpctl's
+//! HTTP client: its request and response bodies are built from Digdir's API documentation (as
+//! written down in `schema/selfservice.openapi.json`), not from the client's types, so
+//! that a client bug in a field name or shape fails the tests instead of being mirrored by the
+//! emulator. It therefore never imports `crate::api::wire` or the manifest and state types
+//! (`crate::manifest::model`, `crate::state`) for its bodies or its stored state; even the
+//! contacts extension has its own [`store::Contacts`]. What it does share is no shape: the
+//! organisation-number check ([`crate::manifest::orgno`], a rule of the register) and
+//! [`crate::secret::Secret`].
 
 pub mod audit;
+mod bootstrap;
 pub mod ca;
 pub mod clock;
 pub mod faults;
 pub mod local;
 pub mod rules;
 pub mod server;
+mod setup;
 pub mod store;
 pub mod token;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -24,16 +36,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use audit::AuditEntry;
+pub use bootstrap::{AdminIdentity, parse_admin_scopes, parse_bootstrap};
 pub use ca::BusinessCertificate;
 pub use clock::Clock;
 pub use faults::FaultConfig;
 
 use crate::manifest::orgno::OrgNo;
-use crate::secret::Secret;
 use ca::TestCa;
 use faults::Faults;
 use server::ApiFailure;
-use store::{ClientRecord, KeySet, Mutation, OrgRecord, Secrets, State, Store, StoredKey};
+use store::{Mutation, State, Store};
 use token::Signer;
 
 /// How to run an emulator.
@@ -114,26 +126,6 @@ pub enum EmulatorError {
     Setup(String),
 }
 
-/// The credentials of an organisation's bootstrap admin client: it holds every self-service
-/// scope and authenticates with the registered key `kid`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AdminIdentity {
-    pub client_id: String,
-    pub kid: String,
-    /// PKCS#8 PEM. Secret: never printed; `Debug` redacts it.
-    pub private_key_pem: String,
-}
-
-impl std::fmt::Debug for AdminIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminIdentity")
-            .field("client_id", &self.client_id)
-            .field("kid", &self.kid)
-            .field("private_key_pem", &"<redacted>")
-            .finish()
-    }
-}
-
 /// What every request handler shares.
 pub struct Shared {
     pub(crate) store: Store,
@@ -212,104 +204,6 @@ fn setup_error(e: impl std::fmt::Display) -> EmulatorError {
     EmulatorError::Setup(e.to_string())
 }
 
-fn generate_secrets() -> Result<Secrets, EmulatorError> {
-    let ca = TestCa::generate().map_err(setup_error)?;
-    let signing_key_pem = ca::generate_rsa_pem().map_err(setup_error)?;
-    Ok(Secrets {
-        signing_key_pem: Secret::new(signing_key_pem),
-        signing_kid: format!(
-            "mpctl-emulator-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        ),
-        ca_key_pem: Secret::new(ca.key_pem().to_owned()),
-        ca_cert_pem: ca.cert_pem().to_owned(),
-    })
-}
-
-/// Keys of in-memory emulators, generated once per process: RSA key generation takes the
-/// better part of a second, and tests start many short-lived emulators. Persistent emulators
-/// generate their own and keep them in their state.
-struct ProcessKeys {
-    secrets: Mutex<Option<Secrets>>,
-    admin_keys: Mutex<std::collections::BTreeMap<String, String>>,
-}
-
-static PROCESS_KEYS: ProcessKeys = ProcessKeys {
-    secrets: Mutex::new(None),
-    admin_keys: Mutex::new(std::collections::BTreeMap::new()),
-};
-
-fn in_memory_secrets() -> Result<Secrets, EmulatorError> {
-    let mut cached = PROCESS_KEYS
-        .secrets
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(secrets) = cached.as_ref() {
-        return Ok(secrets.clone());
-    }
-    let secrets = generate_secrets()?;
-    *cached = Some(secrets.clone());
-    Ok(secrets)
-}
-
-/// An admin key for `org`: generated, or for in-memory emulators reused within the process.
-fn admin_key(org: &str, in_memory: bool) -> Result<String, EmulatorError> {
-    if !in_memory {
-        return ca::generate_rsa_pem().map_err(setup_error);
-    }
-    if let Some(pem) = PROCESS_KEYS
-        .admin_keys
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(org)
-    {
-        return Ok(pem.clone());
-    }
-    let pem = ca::generate_rsa_pem().map_err(setup_error)?;
-    PROCESS_KEYS
-        .admin_keys
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(org.to_owned())
-        .or_insert(pem.clone());
-    Ok(pem)
-}
-
-/// Opens the store and makes sure it has the emulator's own keys.
-fn open_store(config: &EmulatorConfig, now_ms: i64) -> Result<Store, EmulatorError> {
-    let store = match &config.state_file {
-        Some(path) => Store::open(path)?,
-        None => Store::in_memory(),
-    };
-    if store.read().secrets.is_none() {
-        let secrets = if config.state_file.is_some() {
-            generate_secrets()?
-        } else {
-            in_memory_secrets()?
-        };
-        store
-            .commit(
-                |_: &()| {
-                    Some(AuditEntry {
-                        time: clock::iso8601(now_ms),
-                        org: "emulator".into(),
-                        operation: "init".into(),
-                        target: "keys".into(),
-                    })
-                },
-                |_| Ok::<_, ()>(((), vec![Mutation::Secrets(secrets)])),
-            )
-            .map_err(|e| match e {
-                store::CommitError::Io(message) => EmulatorError::Io {
-                    path: config.state_file.clone().unwrap_or_default(),
-                    message,
-                },
-                store::CommitError::Rejected(()) => setup_error("cannot store the emulator keys"),
-            })?;
-    }
-    Ok(store)
-}
-
 impl Emulator {
     /// Starts an emulator: opens (or creates) its state, binds, and serves in the background
     /// on the current tokio runtime.
@@ -320,7 +214,7 @@ impl Emulator {
         };
         let now_ms = clock.now_ms();
         let store_config = config.clone();
-        let store = tokio::task::spawn_blocking(move || open_store(&store_config, now_ms))
+        let store = tokio::task::spawn_blocking(move || setup::open_store(&store_config, now_ms))
             .await
             .map_err(setup_error)??;
         let secrets = store
@@ -395,154 +289,6 @@ impl Emulator {
         self.shared.issuer.clone()
     }
 
-    /// Registers `org` (idempotently) with `prefixes` added to its prefixes, and an admin
-    /// client holding every self-service scope, authenticated by a registered RSA key that
-    /// does not expire. Calling it again returns the same identity.
-    pub async fn bootstrap_org(
-        &self,
-        org: &OrgNo,
-        prefixes: &[String],
-    ) -> Result<AdminIdentity, EmulatorError> {
-        let all: Vec<String> = rules::SELF_SERVICE_SCOPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        self.bootstrap_org_with_scopes(org, prefixes, &all).await
-    }
-
-    /// As [`Emulator::bootstrap_org`], with an admin client that holds only `admin_scopes`
-    /// (self-service scopes), as many organisations' admin clients do: the token endpoint
-    /// refuses it any other scope (`invalid_scope`). Bootstrapping again sets its scopes anew.
-    pub async fn bootstrap_org_with_scopes(
-        &self,
-        org: &OrgNo,
-        prefixes: &[String],
-        admin_scopes: &[String],
-    ) -> Result<AdminIdentity, EmulatorError> {
-        let admin_scopes = parse_admin_scopes(admin_scopes)?;
-        org.check()
-            .map_err(|e| EmulatorError::Bootstrap(e.to_string()))?;
-        for prefix in prefixes {
-            rules::check_prefix(prefix).map_err(EmulatorError::Bootstrap)?;
-        }
-        let existing = self.shared.store.read().orgs.get(org.as_str()).cloned();
-        let private_key_pem = match existing
-            .as_ref()
-            .and_then(|o| o.admin_private_key_pem.clone())
-            .map(Secret::into_inner)
-        {
-            Some(pem) => pem,
-            None => {
-                let orgno = org.as_str().to_owned();
-                let in_memory = self.in_memory;
-                tokio::task::spawn_blocking(move || admin_key(&orgno, in_memory))
-                    .await
-                    .map_err(setup_error)??
-            }
-        };
-        let orgno = org.as_str().to_owned();
-        let prefixes: BTreeSet<String> = prefixes.iter().cloned().collect();
-        let shared = self.shared.clone();
-        let identity = tokio::task::spawn_blocking(move || {
-            let now = shared.clock.now_ms();
-            shared.store.commit(
-                |identity: &AdminIdentity| {
-                    Some(AuditEntry {
-                        time: clock::iso8601(now),
-                        org: "emulator".into(),
-                        operation: "bootstrap_org".into(),
-                        target: identity.client_id.clone(),
-                    })
-                },
-                |state| {
-                    bootstrap_mutations(state, &orgno, prefixes, private_key_pem, admin_scopes, now)
-                },
-            )
-        })
-        .await
-        .map_err(setup_error)?
-        .map_err(|e| match e {
-            store::CommitError::Rejected(message) => EmulatorError::Bootstrap(message),
-            store::CommitError::Io(message) => EmulatorError::Setup(message),
-        })?;
-        Ok(identity.0)
-    }
-
-    /// Names an organisation (known or not), so that grants to it carry
-    /// `consumer_organization_name` as Digdir's API sends it.
-    pub async fn set_org_name(&self, org: &OrgNo, name: &str) -> Result<(), EmulatorError> {
-        org.check()
-            .map_err(|e| EmulatorError::Bootstrap(e.to_string()))?;
-        let orgno = org.as_str().to_owned();
-        let name = name.trim().to_owned();
-        if name.is_empty() {
-            return Err(EmulatorError::Bootstrap(format!(
-                "the name of organisation {orgno} is empty"
-            )));
-        }
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let now = shared.clock.now_ms();
-            shared.store.commit(
-                |_: &()| {
-                    Some(AuditEntry {
-                        time: clock::iso8601(now),
-                        org: "emulator".into(),
-                        operation: "name_org".into(),
-                        target: orgno.clone(),
-                    })
-                },
-                |state| {
-                    let mut record = state.orgs.get(&orgno).cloned().unwrap_or(OrgRecord {
-                        orgno: orgno.clone(),
-                        prefixes: BTreeSet::new(),
-                        admin_client_id: None,
-                        admin_kid: None,
-                        admin_private_key_pem: None,
-                        name: None,
-                    });
-                    if record.name.as_deref() == Some(name.as_str()) {
-                        return Ok(((), vec![]));
-                    }
-                    record.name = Some(name.clone());
-                    Ok(((), vec![Mutation::Org(record)]))
-                },
-            )
-        })
-        .await
-        .map_err(setup_error)?
-        .map_err(|e| match e {
-            store::CommitError::Rejected(message) => EmulatorError::Bootstrap(message),
-            store::CommitError::Io(message) => EmulatorError::Setup(message),
-        })?;
-        Ok(())
-    }
-
-    /// The admin identity of an organisation bootstrapped earlier.
-    pub fn admin_identity(&self, org: &OrgNo) -> Option<AdminIdentity> {
-        let state = self.shared.store.read();
-        let record = state.orgs.get(org.as_str())?;
-        Some(AdminIdentity {
-            client_id: record.admin_client_id.clone()?,
-            kid: record.admin_kid.clone()?,
-            private_key_pem: record.admin_private_key_pem.clone()?.into_inner(),
-        })
-    }
-
-    /// The scope prefixes registered to `org`, if it is known.
-    pub fn prefixes(&self, org: &OrgNo) -> Option<Vec<String>> {
-        let state = self.shared.store.read();
-        Some(
-            state
-                .orgs
-                .get(org.as_str())?
-                .prefixes
-                .iter()
-                .cloned()
-                .collect(),
-        )
-    }
-
     /// Every mutation acknowledged by this process, oldest first.
     pub fn audit(&self) -> Vec<AuditEntry> {
         self.shared.store.audit.entries()
@@ -603,157 +349,37 @@ impl Drop for Emulator {
     }
 }
 
-/// The mutations that register an organisation and its admin client.
-fn bootstrap_mutations(
-    state: &State,
-    orgno: &str,
-    prefixes: BTreeSet<String>,
-    private_key_pem: String,
-    admin_scopes: BTreeSet<String>,
-    now: i64,
-) -> Result<(AdminIdentity, Vec<Mutation>), String> {
-    let mut mutations = Vec::new();
-    let mut record = state.orgs.get(orgno).cloned().unwrap_or(OrgRecord {
-        orgno: orgno.to_owned(),
-        prefixes: BTreeSet::new(),
-        admin_client_id: None,
-        admin_kid: None,
-        admin_private_key_pem: None,
-        name: None,
-    });
-    for prefix in &prefixes {
-        if let Some(owner) = state
-            .orgs
-            .values()
-            .find(|o| o.orgno != orgno && o.prefixes.contains(prefix))
-        {
-            return Err(format!(
-                "prefix `{prefix}` is already registered to organisation {}",
-                owner.orgno
-            ));
-        }
-    }
-    let mut changed = !state.orgs.contains_key(orgno);
-    for prefix in prefixes {
-        changed |= record.prefixes.insert(prefix);
-    }
-    if let (Some(client_id), Some(kid), Some(pem)) = (
-        record.admin_client_id.clone(),
-        record.admin_kid.clone(),
-        record.admin_private_key_pem.clone(),
-    ) {
-        if changed {
-            mutations.push(Mutation::Org(record));
-        }
-        if let Some(admin) = state.clients.get(&client_id)
-            && admin.scopes != admin_scopes
-        {
-            let mut admin = admin.clone();
-            admin.scopes = admin_scopes;
-            admin.last_updated = now;
-            mutations.push(Mutation::Client(admin));
-        }
-        return Ok((
-            AdminIdentity {
-                client_id,
-                kid,
-                private_key_pem: pem.into_inner(),
-            },
-            mutations,
-        ));
-    }
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let kid = format!(
-        "admin-{orgno}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let mut jwk = token::public_jwk(&private_key_pem)?;
-    jwk.insert("kid".into(), kid.clone().into());
-    jwk.insert("alg".into(), "RS256".into());
-    jwk.insert("use".into(), "sig".into());
-    record.admin_client_id = Some(client_id.clone());
-    record.admin_kid = Some(kid.clone());
-    record.admin_private_key_pem = Some(Secret::new(private_key_pem.clone()));
-    mutations.push(Mutation::Org(record));
-    mutations.push(Mutation::Client(ClientRecord {
-        client_id: client_id.clone(),
-        client_name: format!("mpctl emulator admin {orgno}"),
-        description: "Self-service admin client created by the emulator's bootstrap".into(),
-        integration_type: "maskinporten".into(),
-        application_type: "web".into(),
-        token_endpoint_auth_method: "private_key_jwt".into(),
-        grant_types: vec![token::JWT_BEARER.into()],
-        scopes: admin_scopes,
-        client_orgno: orgno.to_owned(),
-        access_token_lifetime: 0,
-        authorization_lifetime: 0,
-        refresh_token_lifetime: 0,
-        client_uri: None,
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        active: true,
-        created: now,
-        last_updated: now,
-        admin: true,
-    }));
-    mutations.push(Mutation::Keys {
-        client_id: client_id.clone(),
-        set: Some(KeySet {
-            keys: vec![StoredKey {
-                jwk,
-                // The bootstrap key does not expire, so moving the clock never locks the
-                // administrator out.
-                exp: i64::MAX / 2,
-                registered: now,
-            }],
-            created: now,
-            last_updated: now,
-        }),
-    });
-    Ok((
-        AdminIdentity {
-            client_id,
-            kid,
-            private_key_pem,
-        },
-        mutations,
-    ))
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
-/// Checks that every admin scope is a self-service scope; returns them sorted, without
-/// duplicates.
-pub fn parse_admin_scopes(scopes: &[String]) -> Result<BTreeSet<String>, EmulatorError> {
-    let mut out = BTreeSet::new();
-    for scope in scopes.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if !rules::SELF_SERVICE_SCOPES.contains(&scope) {
-            return Err(EmulatorError::Bootstrap(format!(
-                "`{scope}` is not a self-service scope; use {}",
-                rules::SELF_SERVICE_SCOPES.join(", ")
-            )));
+    /// The emulator's sources name none of the client's or the manifest's types (see the module
+    /// doc); comments may.
+    #[test]
+    fn the_emulator_does_not_use_the_clients_types() {
+        fn check(dir: &Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    check(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or_default();
+                        for module in ["api", "state", "manifest::model"] {
+                            if code.contains(&format!("crate::{module}")) {
+                                found.push(format!("{}:{}: {}", path.display(), i + 1, line));
+                            }
+                        }
+                    }
+                }
+            }
         }
-        out.insert(scope.to_owned());
+        let mut found = Vec::new();
+        check(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/emulator"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "{found:#?}");
     }
-    if out.is_empty() {
-        return Err(EmulatorError::Bootstrap(
-            "an admin client needs at least one self-service scope".into(),
-        ));
-    }
-    Ok(out)
-}
-
-/// A parsed `ORGNO[:PREFIX,...]` bootstrap argument.
-pub fn parse_bootstrap(spec: &str) -> Result<(OrgNo, Vec<String>), EmulatorError> {
-    let (org, prefixes) = spec.split_once(':').unwrap_or((spec, ""));
-    let org =
-        OrgNo::parse(org.trim()).map_err(|e| EmulatorError::Bootstrap(format!("`{spec}`: {e}")))?;
-    let prefixes: Vec<String> = prefixes
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
-    for prefix in &prefixes {
-        rules::check_prefix(prefix).map_err(EmulatorError::Bootstrap)?;
-    }
-    Ok((org, prefixes))
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::manifest::model::Contacts;
+use crate::emulator::store::Contacts;
 use crate::manifest::orgno::OrgNo;
 
 pub const SCOPES_READ: &str = "idporten:scopes.read";

@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
 use super::audit::{AuditEntry, AuditLog};
-use crate::manifest::model::Contacts;
 use crate::secret::Secret;
+
+mod contacts;
+pub use contacts::{Contacts, Invoice};
 
 /// Compact when the journal holds this many commits.
 const COMPACT_AFTER: u64 = 20_000;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::rules::SELF_SERVICE_SCOPES;
+use crate::secret::Secret;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Default access-token lifetime (seconds) when neither client nor scope sets one.
@@ -24,19 +25,12 @@ const MAX_ASSERTION_LIFETIME: i64 = 120;
 const CLOCK_SKEW: i64 = 10;
 
 /// The emulator's token-signing key.
+#[derive(Debug)]
 pub struct Signer {
-    encoding: EncodingKey,
+    encoding: Secret<EncodingKey>,
     decoding: DecodingKey,
     kid: String,
     jwk: Value,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The public JWK (`kty`, `n`, `e`) of an RSA private key in PKCS#8 PEM.
@@ -72,7 +66,7 @@ impl Signer {
         jwk.insert("alg".into(), "RS256".into());
         jwk.insert("use".into(), "sig".into());
         Ok(Self {
-            encoding,
+            encoding: Secret::new(encoding),
             decoding,
             kid: kid.to_owned(),
             jwk: Value::Object(jwk),
@@ -87,7 +81,7 @@ impl Signer {
     fn sign(&self, claims: &Value) -> Result<String, String> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, self.encoding.expose())
             .map_err(|e| format!("cannot sign the access token: {e}"))
     }
 
@@ -424,4 +418,21 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512"],
         "authorization_details_types_supported": [],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signer_never_shows_its_key() {
+        let pem = super::super::ca::generate_rsa_pem().unwrap();
+        let signer = Signer::from_pem(&pem, "kid-1").unwrap();
+        for debug in [format!("{signer:?}"), format!("{signer:#?}")] {
+            assert!(debug.contains("kid-1"), "{debug}");
+            for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+                assert!(!debug.contains(line), "{debug}");
+            }
+        }
+    }
 }

@@ -4,4 +4,3 @@
 pub mod list;
 pub mod manifest_edit;
 pub mod rotate;
-pub mod yaml_tree;

@@ -13,6 +13,7 @@ use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use super::manifest_edit::{self, EditError, KeyEntry, KeysSite};
 use crate::manifest::key_path;
 use crate::manifest::keys::{MAX_KEYS_PER_CLIENT, load_key_file, public_jwk};
+use crate::manifest::yaml::tree::Node;
 
 /// What to rotate, and where to write.
 #[derive(Debug, Clone)]
@@ -589,14 +590,14 @@ fn declares_client(
 
 /// The names of the clients a manifest file declares, in file order.
 fn client_names(text: &str) -> Vec<String> {
-    match super::yaml_tree::parse(text) {
+    match crate::manifest::yaml::parse_tree(text) {
         Ok(Some(root)) => root
             .get("clients")
-            .and_then(super::yaml_tree::Node::items)
+            .and_then(Node::items)
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|c| c.get("name").and_then(super::yaml_tree::Node::scalar))
+                    .filter_map(|c| c.get("name").and_then(Node::scalar))
                     .map(str::to_owned)
                     .collect()
             })

@@ -3,7 +3,8 @@
 //!
 //! Why our own tree over `saphyr-parser` events: `serde_yaml` is archived upstream and its forks
 //! drop positions once deserialised; `saphyr-parser` is maintained, implements YAML 1.2 and gives
-//! every event a span. Building the tree ourselves gives exact control over the hazards a
+//! every event a span. Building the value ourselves, from the span tree of [`tree`] (the core
+//! shared with the in-place edits of `keys rotate`), gives exact control over the hazards a
 //! manifest must refuse or pin down:
 //! - duplicate keys are errors pointing at both occurrences;
 //! - aliases are expanded with a bound on the nodes they add (no "billion laughs");
@@ -13,13 +14,16 @@
 //! - tabs in indentation, several documents in one file, custom tags and deep nesting get clear
 //!   messages instead of a parser's.
 
+pub mod tree;
+
 use std::collections::HashMap;
 
 use miette::SourceSpan;
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput};
+use saphyr_parser::{ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
 use crate::diagnostic_code::Code;
+use tree::{Node, NodeKind};
 
 /// The most nodes alias expansion may add to a document (the file size bounds the rest).
 pub const MAX_ALIAS_NODES: usize = 10_000;
@@ -195,22 +199,42 @@ impl YamlProblem {
     }
 }
 
+/// The bounds of a manifest document, for [`parse`] and [`parse_tree`].
+const LIMITS: tree::Limits = tree::Limits {
+    max_nodes: MAX_NODES,
+    max_depth: MAX_DEPTH,
+};
+
 /// Parses one YAML document. Returns every duplicate key at once; other problems stop parsing.
 pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
+    let document = tree::parse(text, LIMITS).map_err(|e| vec![tree_problem(text, e)])?;
     let mut builder = Builder {
-        events: Parser::new_from_str(text),
-        offsets: ByteOffsets::new(text),
-        peeked: None,
-        last_end: 0,
-        scanned: 0,
         anchors: HashMap::new(),
         nodes: 0,
         expanded: 0,
-        spans: SpanIndex::default(),
+        // At most one span per node (mapping keys have none) and the root: sized once, as a
+        // large document's index is large.
+        spans: SpanIndex {
+            nodes: Vec::with_capacity(document.nodes + 1),
+        },
         problems: Vec::new(),
-        text,
     };
-    let value = builder.stream()?;
+    // The root: the whole document once there is one, an empty span at the start if not.
+    let root = builder.spans.open();
+    let value = match document.root {
+        Some(node) => builder.node(node, root, None)?,
+        None => Value::Null,
+    };
+    // Reported once the first document is read, as a problem found in it comes first.
+    if let Some(offset) = document.next_document {
+        return Err(vec![YamlProblem::new(
+            Code::YamlMultipleDocuments,
+            "a manifest file holds one YAML document, this one has several".into(),
+            "split the documents into separate files (a directory of files merges into one manifest)",
+            document_marker(text, offset),
+            "second document starts here",
+        )]);
+    }
     if builder.problems.is_empty() {
         Ok(Parsed {
             value,
@@ -218,6 +242,34 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlProblem>> {
         })
     } else {
         Err(builder.problems)
+    }
+}
+
+/// The span tree of a manifest file's first document (`None` for an empty file), within the
+/// same bounds as [`parse`]: for edits of the text in place.
+pub fn parse_tree(text: &str) -> Result<Option<Node>, tree::TreeError> {
+    tree::parse(text, LIMITS).map(|document| document.root)
+}
+
+/// The diagnostic for a document the span tree refused.
+fn tree_problem(text: &str, e: tree::TreeError) -> YamlProblem {
+    let span = SourceSpan::new(e.at.into(), e.len);
+    match e.kind {
+        tree::TreeErrorKind::Syntax => scan_problem(text, e.at, &e.message),
+        tree::TreeErrorKind::TooManyNodes => YamlProblem::new(
+            Code::YamlTooManyNodes,
+            e.message,
+            "split the manifest into several files in one directory; they merge into one manifest",
+            span,
+            "the limit is passed here",
+        ),
+        tree::TreeErrorKind::TooDeep => YamlProblem::new(
+            Code::YamlTooDeep,
+            e.message,
+            "a manifest is a few levels deep; check the indentation",
+            span,
+            "too deep",
+        ),
     }
 }
 
@@ -288,46 +340,9 @@ fn document_marker(text: &str, offset: usize) -> SourceSpan {
     SourceSpan::new(offset.min(text.len()).into(), len)
 }
 
-/// Converts saphyr's character indices to byte offsets.
-struct ByteOffsets {
-    /// Byte offset of every character index, or `None` when the text is ASCII (identity).
-    table: Option<Vec<usize>>,
-    len: usize,
-}
-
-impl ByteOffsets {
-    fn new(text: &str) -> Self {
-        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
-        Self {
-            table,
-            len: text.len(),
-        }
-    }
-
-    fn byte(&self, char_index: usize) -> usize {
-        match &self.table {
-            None => char_index.min(self.len),
-            Some(t) => t.get(char_index).copied().unwrap_or(self.len),
-        }
-    }
-
-    fn span(&self, span: Span) -> SourceSpan {
-        let start = self.byte(span.start.index());
-        let end = self.byte(span.end.index()).max(start);
-        SourceSpan::new(start.into(), end - start)
-    }
-}
-
-/// Builds the value and the span tree straight from the parser's events, one at a time.
-struct Builder<'input> {
-    events: Parser<'input, StrInput<'input>>,
-    offsets: ByteOffsets,
-    /// The next event, once looked at.
-    peeked: Option<(Event<'input>, SourceSpan)>,
-    /// Where the last event taken ends.
-    last_end: usize,
-    /// Nodes the scanner has produced (before alias expansion), for [`MAX_NODES`].
-    scanned: usize,
+/// Turns the span tree into the value and the span index, resolving scalars, expanding
+/// aliases (within [`MAX_ALIAS_NODES`]) and refusing what a manifest may not hold.
+struct Builder {
     /// Anchor id → (value, node count).
     anchors: HashMap<usize, (Value, usize)>,
     /// Nodes built so far, aliases counted by the size of what they expand to.
@@ -336,100 +351,15 @@ struct Builder<'input> {
     expanded: usize,
     spans: SpanIndex,
     problems: Vec<YamlProblem>,
-    text: &'input str,
 }
 
 type Fatal = Vec<YamlProblem>;
 
-fn end_of(span: SourceSpan) -> usize {
-    span.offset() + span.len()
+fn span_of(node: &Node) -> SourceSpan {
+    SourceSpan::new(node.start.into(), node.end - node.start)
 }
 
-fn between(start: SourceSpan, end: usize) -> SourceSpan {
-    let s = start.offset();
-    SourceSpan::new(s.into(), end.saturating_sub(s))
-}
-
-impl<'input> Builder<'input> {
-    /// The next event from the scanner; a scan error, or a document past [`MAX_NODES`], ends
-    /// the parse.
-    fn pull(&mut self) -> Result<Option<(Event<'input>, SourceSpan)>, Fatal> {
-        match self.events.next() {
-            None => Ok(None),
-            Some(Ok((event, span))) => {
-                let span = self.offsets.span(span);
-                if matches!(
-                    event,
-                    Event::Scalar(..)
-                        | Event::Alias(_)
-                        | Event::SequenceStart(..)
-                        | Event::MappingStart(..)
-                ) {
-                    self.scanned += 1;
-                    if self.scanned > MAX_NODES {
-                        return Err(vec![YamlProblem::new(
-                            Code::YamlTooManyNodes,
-                            format!("the document has more than {MAX_NODES} nodes"),
-                            "split the manifest into several files in one directory; they merge into one manifest",
-                            span,
-                            "the limit is passed here",
-                        )]);
-                    }
-                }
-                Ok(Some((event, span)))
-            }
-            Some(Err(e)) => {
-                let at = self.offsets.byte(e.marker().index());
-                Err(vec![scan_problem(self.text, at, e.info())])
-            }
-        }
-    }
-
-    fn next(&mut self) -> Result<Option<(Event<'input>, SourceSpan)>, Fatal> {
-        let next = match self.peeked.take() {
-            Some(event) => Some(event),
-            None => self.pull()?,
-        };
-        if let Some((_, span)) = &next {
-            self.last_end = end_of(*span);
-        }
-        Ok(next)
-    }
-
-    fn peek(&mut self) -> Result<Option<&(Event<'input>, SourceSpan)>, Fatal> {
-        if self.peeked.is_none() {
-            self.peeked = self.pull()?;
-        }
-        Ok(self.peeked.as_ref())
-    }
-
-    fn stream(&mut self) -> Result<Value, Fatal> {
-        let mut value = Value::Null;
-        let mut documents = 0;
-        // The root: the whole document once there is one, an empty span at the start if not.
-        let root = self.spans.open();
-        while let Some((event, span)) = self.next()? {
-            match event {
-                Event::DocumentStart(_) => {
-                    documents += 1;
-                    if documents > 1 {
-                        return Err(vec![YamlProblem::new(
-                            Code::YamlMultipleDocuments,
-                            "a manifest file holds one YAML document, this one has several".into(),
-                            "split the documents into separate files (a directory of files merges into one manifest)",
-                            document_marker(self.text, span.offset()),
-                            "second document starts here",
-                        )]);
-                    }
-                    value = self.node(root, None, 0)?;
-                }
-                Event::StreamEnd => break,
-                _ => {}
-            }
-        }
-        Ok(value)
-    }
-
+impl Builder {
     /// Accounts for `n` nodes added by expanding an alias.
     fn expand(&mut self, n: usize, span: SourceSpan) -> Result<(), Fatal> {
         self.nodes += n;
@@ -446,28 +376,16 @@ impl<'input> Builder<'input> {
         Ok(())
     }
 
-    /// Builds the node starting at the next event and records its span as node `id`.
-    fn node(&mut self, id: usize, key: Option<SourceSpan>, depth: usize) -> Result<Value, Fatal> {
-        let Some((event, span)) = self.next()? else {
-            return Ok(Value::Null);
-        };
-        if depth > MAX_DEPTH {
-            return Err(vec![YamlProblem::new(
-                Code::YamlTooDeep,
-                format!("the document nests deeper than {MAX_DEPTH} levels"),
-                "a manifest is a few levels deep; check the indentation",
-                span,
-                "too deep",
-            )]);
-        }
+    /// Builds the value of `node` and records its span as node `id`.
+    fn node(&mut self, node: Node, id: usize, key: Option<SourceSpan>) -> Result<Value, Fatal> {
+        let span = span_of(&node);
         let start_nodes = self.nodes;
         self.nodes += 1;
-        let (value, full, anchor) = match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let value = self.scalar(text, style, tag.as_deref(), span)?;
-                (value, span, anchor)
+        let value = match node.kind {
+            NodeKind::Scalar { value, style } => {
+                self.scalar(value, style, node.tag.as_deref(), span)?
             }
-            Event::Alias(alias) => {
+            NodeKind::Alias(alias) => {
                 let Some(size) = self.anchors.get(&alias).map(|(_, size)| *size) else {
                     return Err(vec![YamlProblem::new(
                         Code::YamlAlias,
@@ -478,75 +396,60 @@ impl<'input> Builder<'input> {
                     )]);
                 };
                 self.expand(size, span)?;
-                let value = self
-                    .anchors
+                self.anchors
                     .get(&alias)
                     .map(|(v, _)| v.clone())
-                    .unwrap_or_default();
-                (value, span, 0)
+                    .unwrap_or_default()
             }
-            Event::SequenceStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "seq", span)?;
-                let mut items = Vec::new();
-                let mut children = Vec::new();
-                let mut end = end_of(span);
-                loop {
-                    match self.peek()? {
-                        Some((Event::SequenceEnd, _)) => {
-                            self.next()?;
-                            end = end.max(self.last_end);
-                            break;
-                        }
-                        None => break,
-                        Some(_) => {
-                            let child = self.spans.open();
-                            children.push(child);
-                            items.push(self.node(child, None, depth + 1)?);
-                            end = end.max(self.last_end);
-                        }
-                    }
+            NodeKind::Sequence { items, .. } => {
+                check_collection_tag(node.tag.as_deref(), "seq", span)?;
+                let mut values = Vec::with_capacity(items.len());
+                let mut children = Vec::with_capacity(items.len());
+                for item in items {
+                    let child = self.spans.open();
+                    children.push(child);
+                    values.push(self.node(item, child, None)?);
                 }
                 self.spans.nodes[id].children = Children::Items(children);
-                (Value::Array(items), between(span, end), anchor)
+                Value::Array(values)
             }
-            Event::MappingStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "map", span)?;
-                let map = self.mapping(id, depth)?;
-                let end = self.last_end.max(end_of(span));
-                (Value::Object(map), between(span, end), anchor)
+            NodeKind::Mapping { entries, .. } => {
+                check_collection_tag(node.tag.as_deref(), "map", span)?;
+                Value::Object(self.mapping(id, entries)?)
             }
-            _ => (Value::Null, span, 0),
         };
-        if anchor > 0 {
+        if node.anchor > 0 {
             self.anchors
-                .insert(anchor, (value.clone(), self.nodes - start_nodes));
+                .insert(node.anchor, (value.clone(), self.nodes - start_nodes));
         }
-        self.spans.nodes[id].span = NodeSpan { value: full, key };
+        self.spans.nodes[id].span = NodeSpan { value: span, key };
         Ok(value)
     }
 
-    /// The entries of the mapping node `id`, up to its end.
-    fn mapping(&mut self, id: usize, depth: usize) -> Result<Map<String, Value>, Fatal> {
+    /// The entries of the mapping node `id`.
+    fn mapping(
+        &mut self,
+        id: usize,
+        entries: Vec<(Node, Node)>,
+    ) -> Result<Map<String, Value>, Fatal> {
         let mut map = Map::new();
-        let mut entries: Vec<(Box<str>, usize)> = Vec::new();
-        while let Some((event, key_span)) = self.next()? {
-            let key = match event {
-                Event::MappingEnd => break,
-                Event::Scalar(text, ..) => text.into_owned(),
-                Event::Alias(alias) => match self.anchors.get(&alias) {
+        let mut children: Vec<(Box<str>, usize)> = Vec::new();
+        for (key_node, value_node) in entries {
+            let key_span = span_of(&key_node);
+            let key = match key_node.kind {
+                NodeKind::Scalar { value, .. } => value,
+                NodeKind::Alias(alias) => match self.anchors.get(&alias) {
                     Some((Value::String(s), _)) => s.clone(),
                     Some((Value::Number(n), _)) => n.to_string(),
                     Some((Value::Bool(b), _)) => b.to_string(),
-                    _ => {
-                        return Err(vec![Self::complex_key(key_span)]);
-                    }
+                    _ => return Err(vec![complex_key(key_span)]),
                 },
-                _ => return Err(vec![Self::complex_key(key_span)]),
+                _ => return Err(vec![complex_key(key_span)]),
             };
             let child = self.spans.open();
-            let value = self.node(child, Some(key_span), depth + 1)?;
+            let value = self.node(value_node, child, Some(key_span))?;
             if map.contains_key(&key) {
-                let first = entries
+                let first = children
                     .iter()
                     .find(|(k, _)| **k == *key)
                     .and_then(|(_, first)| self.spans.nodes[*first].span.key)
@@ -562,41 +465,18 @@ impl<'input> Builder<'input> {
                 self.problems.push(problem);
                 continue;
             }
-            entries.push((key.as_str().into(), child));
+            children.push((key.as_str().into(), child));
             map.insert(key, value);
         }
-        self.spans.nodes[id].children = Children::Entries(entries);
+        self.spans.nodes[id].children = Children::Entries(children);
         Ok(map)
-    }
-
-    fn complex_key(span: SourceSpan) -> YamlProblem {
-        YamlProblem::new(
-            Code::YamlKey,
-            "a mapping key must be a plain string".into(),
-            "use a simple name as the key; sequences and mappings cannot be keys in a manifest",
-            span,
-            "not a string key",
-        )
-    }
-
-    fn check_collection_tag(
-        &self,
-        tag: Option<&saphyr_parser::Tag>,
-        allowed: &str,
-        span: SourceSpan,
-    ) -> Result<(), Fatal> {
-        match tag {
-            None => Ok(()),
-            Some(t) if t.is_yaml_core_schema() && t.suffix == allowed => Ok(()),
-            Some(t) => Err(vec![unsupported_tag(t, span)]),
-        }
     }
 
     fn scalar(
         &self,
-        text: std::borrow::Cow<'input, str>,
+        text: String,
         style: ScalarStyle,
-        tag: Option<&saphyr_parser::Tag>,
+        tag: Option<&Tag>,
         span: SourceSpan,
     ) -> Result<Value, Fatal> {
         if let Some(tag) = tag {
@@ -604,7 +484,7 @@ impl<'input> Builder<'input> {
                 return Err(vec![unsupported_tag(tag, span)]);
             }
             return match tag.suffix.as_str() {
-                "str" => Ok(Value::String(text.into_owned())),
+                "str" => Ok(Value::String(text)),
                 "int" | "float" | "bool" | "null" => {
                     let value = resolve_plain(&text);
                     let fits = match tag.suffix.as_str() {
@@ -631,14 +511,32 @@ impl<'input> Builder<'input> {
         Ok(match style {
             ScalarStyle::Plain => match resolve_plain_non_string(&text) {
                 Some(value) => value,
-                None => Value::String(text.into_owned()),
+                None => Value::String(text),
             },
-            _ => Value::String(text.into_owned()),
+            _ => Value::String(text),
         })
     }
 }
 
-fn unsupported_tag(tag: &saphyr_parser::Tag, span: SourceSpan) -> YamlProblem {
+fn complex_key(span: SourceSpan) -> YamlProblem {
+    YamlProblem::new(
+        Code::YamlKey,
+        "a mapping key must be a plain string".into(),
+        "use a simple name as the key; sequences and mappings cannot be keys in a manifest",
+        span,
+        "not a string key",
+    )
+}
+
+fn check_collection_tag(tag: Option<&Tag>, allowed: &str, span: SourceSpan) -> Result<(), Fatal> {
+    match tag {
+        None => Ok(()),
+        Some(t) if t.is_yaml_core_schema() && t.suffix == allowed => Ok(()),
+        Some(t) => Err(vec![unsupported_tag(t, span)]),
+    }
+}
+
+fn unsupported_tag(tag: &Tag, span: SourceSpan) -> YamlProblem {
     YamlProblem::new(
         Code::YamlTag,
         format!(

@@ -260,7 +260,10 @@ async fn the_emulator_enforces_the_admin_clients_scopes_at_the_token_endpoint_an
             scope,
             s.emu.clock().now_unix(),
         )
-        .sign(KeyRef::Kid(&s.provider.kid), &s.provider.private_key_pem)
+        .sign(
+            KeyRef::Kid(&s.provider.kid),
+            s.provider.private_key_pem.expose(),
+        )
     };
     let (status, body) = post_token(
         &http,

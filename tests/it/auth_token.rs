@@ -134,7 +134,7 @@ async fn a_client_gets_a_token_that_verifies_and_decodes_without_its_signature()
         s.dir.path().join("business.pem"),
         format!(
             "{}{}{}",
-            cert.private_key_pem,
+            cert.private_key_pem.expose(),
             cert.certificate_pem,
             s.emu.ca_cert_pem()
         ),

@@ -1012,3 +1012,25 @@ fn a_megabyte_of_nodes_is_refused_by_the_node_bound() {
         "{err:?}"
     );
 }
+
+/// A document with as many nodes as the bound allows, in under a megabyte: parsed whole (into the
+/// span tree, then the value and its span index) within the heap limit.
+#[test]
+fn a_document_at_the_node_bound_parses_within_the_heap_limit() {
+    let mut text = String::from("prefixes: [");
+    // The mapping, its key and the sequence are three nodes.
+    text.push_str(&"a, ".repeat(mpctl::manifest::yaml::MAX_NODES - 4));
+    text.push_str("a]\n");
+    assert!(text.len() < mpctl::manifest::load::MAX_FILE_BYTES as usize);
+    assert!(
+        mpctl::manifest::yaml::parse(&text).is_ok(),
+        "within the bound"
+    );
+    let dir = case_dir(&[("mpctl.yaml", text.as_bytes())]);
+    let outcome = run_case(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        outcome.peak_heap < CASE_HEAP_LIMIT,
+        "held {} bytes",
+        outcome.peak_heap
+    );
+}

@@ -71,7 +71,7 @@ fn options(emu: &Emulator, access: Access, organization: &str) -> ConnectOptions
 fn admin_credentials(admin: &AdminIdentity) -> Credentials {
     Credentials::from_private_key(
         admin.client_id.clone(),
-        &admin.private_key_pem,
+        admin.private_key_pem.expose(),
         Some(&admin.kid),
         "admin key",
         "KID",
@@ -233,7 +233,11 @@ async fn fetch_uses_the_minimum_number_of_requests() {
 async fn a_business_certificate_authenticates_with_x5c() {
     let (emu, admin) = acme_emulator().await;
     let cert = emu.issue_business_certificate(&org(ACME), 30).unwrap();
-    let bundle = format!("{}\n{}", cert.private_key_pem, cert.certificate_pem);
+    let bundle = format!(
+        "{}\n{}",
+        cert.private_key_pem.expose(),
+        cert.certificate_pem
+    );
     let credentials =
         Credentials::from_private_key(admin.client_id.clone(), &bundle, None, "cert", "KID")
             .unwrap();

@@ -311,7 +311,7 @@ async fn a_business_certificate_authenticates_the_admin_client() {
     let cert = env.emu.issue_business_certificate(&org(ORG_A), 30).unwrap();
     let now = env.emu.clock().now_unix();
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now)
-        .sign(KeyRef::X5c(&cert.x5c), &cert.private_key_pem);
+        .sign(KeyRef::X5c(&cert.x5c), cert.private_key_pem.expose());
     let (status, body) = try_token(&env, &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["access_token"].as_str().unwrap();
@@ -323,7 +323,7 @@ async fn a_business_certificate_authenticates_the_admin_client() {
     // Another organisation's certificate does not fit A's client.
     let cert_b = env.emu.issue_business_certificate(&org(ORG_B), 30).unwrap();
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now)
-        .sign(KeyRef::X5c(&cert_b.x5c), &cert_b.private_key_pem);
+        .sign(KeyRef::X5c(&cert_b.x5c), cert_b.private_key_pem.expose());
     assert_oauth_error(&try_token(&env, &assertion).await, "invalid_grant", ORG_B);
 
     // A certificate from an untrusted CA.
@@ -332,7 +332,7 @@ async fn a_business_certificate_authenticates_the_admin_client() {
         .issue(&org(ORG_A), now - 60, now + 86_400)
         .unwrap();
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now)
-        .sign(KeyRef::X5c(&foreign.x5c), &foreign.private_key_pem);
+        .sign(KeyRef::X5c(&foreign.x5c), foreign.private_key_pem.expose());
     assert_oauth_error(
         &try_token(&env, &assertion).await,
         "invalid_grant",
@@ -341,7 +341,7 @@ async fn a_business_certificate_authenticates_the_admin_client() {
 
     // Signed with a key other than the certificate's.
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now)
-        .sign(KeyRef::X5c(&cert.x5c), &cert_b.private_key_pem);
+        .sign(KeyRef::X5c(&cert.x5c), cert_b.private_key_pem.expose());
     assert_oauth_error(
         &try_token(&env, &assertion).await,
         "invalid_grant",
@@ -352,7 +352,7 @@ async fn a_business_certificate_authenticates_the_admin_client() {
     env.emu.clock().advance(Duration::from_secs(31 * 86_400));
     let now = env.emu.clock().now_unix();
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now)
-        .sign(KeyRef::X5c(&cert.x5c), &cert.private_key_pem);
+        .sign(KeyRef::X5c(&cert.x5c), cert.private_key_pem.expose());
     assert_oauth_error(
         &try_token(&env, &assertion).await,
         "invalid_grant",
@@ -366,7 +366,7 @@ async fn iat_may_follow_the_machine_clock_when_the_emulator_clock_moved() {
     env.emu.clock().advance(Duration::from_secs(400 * 86_400));
     let admin = &env.admins[0];
     let assertion = Assertion::new(&admin.client_id, &env.emu.issuer(), ADMIN_SCOPES, now())
-        .sign(KeyRef::Kid(&admin.kid), &admin.private_key_pem);
+        .sign(KeyRef::Kid(&admin.kid), admin.private_key_pem.expose());
     let (status, body) = try_token(&env, &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

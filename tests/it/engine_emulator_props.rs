@@ -111,7 +111,7 @@ fn setup() -> Setup {
             .await
             .unwrap();
         let key_file = dir.path().join("admin.pem");
-        std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+        std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
         let key_file = key_file.display().to_string();
         let credentials = Credentials::from_lookup("emu", |var| match var {
             "MPCTL_EMU_CLIENT_ID" => Some(admin.client_id.clone()),

@@ -81,7 +81,7 @@ impl Environments {
                 continue;
             }
             let key = self.dir.path().join(format!("{org}-{env}.pem"));
-            std::fs::write(&key, &admin.private_key_pem).unwrap();
+            std::fs::write(&key, admin.private_key_pem.expose()).unwrap();
             let var = |name: &str| format!("MPCTL_{}_{name}", env.to_uppercase());
             command
                 .env(var("CLIENT_ID"), &admin.client_id)

@@ -31,7 +31,7 @@ async fn staging_client(
 ) -> HttpClient {
     let credentials = Credentials::from_private_key(
         admin.client_id.clone(),
-        &admin.private_key_pem,
+        admin.private_key_pem.expose(),
         Some(&admin.kid),
         "admin",
         "KID",
@@ -67,7 +67,7 @@ async fn local_client(dir: &Path) -> (mpctl::emulator::local::LocalEmulator, Htt
     .expect("local emulator");
     let credentials = Credentials::from_private_key(
         local.admin.client_id.clone(),
-        &local.admin.private_key_pem,
+        local.admin.private_key_pem.expose(),
         Some(&local.admin.kid),
         "admin",
         "KID",
@@ -275,6 +275,7 @@ fn verbose_runs_trace_requests_but_never_keys_or_tokens() {
     );
     let everything = format!("{stdout}\n{stderr}");
     for line in admin_key
+        .expose()
         .lines()
         .filter(|l| !l.starts_with("-----") && l.len() > 20)
     {
@@ -332,7 +333,7 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
         admin
     });
     let key_file = dir.path().join("staging-admin.pem");
-    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
     let endpoints = dir.path().join("endpoints.yaml");
     std::fs::write(
         &endpoints,

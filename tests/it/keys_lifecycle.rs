@@ -37,7 +37,7 @@ impl Scenario {
         let admin = &self.env.admins[0];
         let key_file = self.dir.path().join("admin.pem");
         if !key_file.exists() {
-            std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+            std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
         }
         let mut cmd = crate::support::mpctl_in(self.dir.path(), args);
         cmd.env("MPCTL_STAGING_CLIENT_ID", &admin.client_id)

@@ -183,6 +183,7 @@ async fn keys_list_spans_two_environments_with_expiries_and_flags() {
     // No output of the command carries the admin's private key.
     let body: Vec<&str> = staging.admins[0]
         .private_key_pem
+        .expose()
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .collect();

@@ -6,8 +6,8 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::emulator::rules::{self, DCR_MODIFY, DCR_READ, DCR_WRITE, SCOPES_READ, SCOPES_WRITE};
+use crate::emulator::store::Contacts;
 use crate::emulator::store::Mutation;
-use crate::manifest::model::Contacts;
 
 use super::clients::owned_client;
 use super::http::{ApiFailure, ApiResult, Shr, authorize, ok};

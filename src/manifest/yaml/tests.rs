@@ -1,6 +1,10 @@
 use super::*;
 use serde_json::json;
 
+fn end_of(span: SourceSpan) -> usize {
+    span.offset() + span.len()
+}
+
 fn ok(text: &str) -> Parsed {
     match parse(text) {
         Ok(p) => p,
@@ -67,6 +71,24 @@ fn pointers_follow_escaped_keys_and_stop_at_aliases_and_missing_nodes() {
     assert_eq!(p.spans.get("/list/2"), None);
     assert_eq!(p.spans.nearest("/list/x"), p.spans.get("/list"));
     assert_eq!(p.spans.nearest("/nothing"), p.spans.get(""));
+}
+
+#[test]
+fn spans_end_at_the_content_not_at_a_comment_after_it() {
+    let text = "a: \"x\" # why\nb:\n  - p\n\n# next\nc: 'y'\n";
+    let p = ok(text);
+    let at = |pointer: &str| {
+        let span = p.spans.get(pointer).unwrap().value;
+        &text[span.offset()..end_of(span)]
+    };
+    assert_eq!(at("/a"), "\"x\"");
+    assert_eq!(at("/b"), "- p");
+    assert_eq!(at("/c"), "'y'");
+}
+
+#[test]
+fn a_problem_in_the_first_document_comes_before_a_second_document() {
+    assert_eq!(err("a: !foo x\n---\nb: 2\n")[0].code, Code::YamlTag);
 }
 
 #[test]

@@ -106,7 +106,7 @@ pub async fn admin_token(
 ) -> String {
     let at = emu.clock().now_unix();
     let assertion = Assertion::new(&admin.client_id, &emu.issuer(), scope, at)
-        .sign(KeyRef::Kid(&admin.kid), &admin.private_key_pem);
+        .sign(KeyRef::Kid(&admin.kid), admin.private_key_pem.expose());
     let (status, body) = post_token(http, &emu.token_url(), &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
@@ -334,7 +334,7 @@ pub fn admin_vars(
     dir: &std::path::Path,
 ) -> Vec<(String, String)> {
     let key_file = dir.join(format!("{env}-admin-{}.pem", admin.client_id));
-    std::fs::write(&key_file, &admin.private_key_pem).unwrap();
+    std::fs::write(&key_file, admin.private_key_pem.expose()).unwrap();
     let prefix = env.to_uppercase().replace('-', "_");
     vec![
         (format!("MPCTL_{prefix}_CLIENT_ID"), admin.client_id.clone()),

@@ -173,7 +173,7 @@ impl TestContext {
             .block_on(emulator.bootstrap_org(&OrgNo::new_unchecked(ORG), &prefixes))
             .expect("organisation bootstrapped");
         let key_file = self.dir.path().join(format!("{name}-admin.pem"));
-        std::fs::write(&key_file, &admin.private_key_pem).expect("admin key written");
+        std::fs::write(&key_file, admin.private_key_pem.expose()).expect("admin key written");
         let var = |what: &str| format!("MPCTL_{}_{what}", name.to_uppercase().replace('-', "_"));
         self.vars.extend([
             (var("CLIENT_ID"), admin.client_id.clone()),
