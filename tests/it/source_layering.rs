@@ -77,6 +77,7 @@ fn module_edges(src: &Path) -> BTreeMap<(String, String), String> {
         let code: String = text
             .lines()
             .filter(|line| !line.trim_start().starts_with("//"))
+            .map(without_strings)
             .collect::<Vec<_>>()
             .join("\n");
         for used in used_modules(&code) {
@@ -88,6 +89,37 @@ fn module_edges(src: &Path) -> BTreeMap<(String, String), String> {
         }
     }
     edges
+}
+
+/// `line` with the contents of its string literals left out: a path in a string (a message, or
+/// a test that searches source text) is not a use.
+fn without_strings(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_string = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (in_string, c) {
+            // A quote as a character literal opens no string.
+            (false, '\'') if chars.as_str().starts_with("\"'") => {
+                out.push_str("'\"'");
+                chars.nth(1);
+            }
+            (false, '"') => {
+                in_string = true;
+                out.push(c);
+            }
+            (false, _) => out.push(c),
+            (true, '\\') => {
+                chars.next();
+            }
+            (true, '"') => {
+                in_string = false;
+                out.push(c);
+            }
+            (true, _) => {}
+        }
+    }
+    out
 }
 
 /// The top-level modules `code` names after `crate::`, including each of `crate::{a, b::c}`.
@@ -135,6 +167,14 @@ fn collect_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(path);
         }
     }
+}
+
+#[test]
+fn paths_in_strings_are_not_uses() {
+    let line = r#"let q = '"'; let m = format!("crate::{module} \" crate::x"); crate::api::f();"#;
+    let code = without_strings(line);
+    let names: Vec<String> = used_modules(&code).into_iter().collect();
+    assert_eq!(names, ["api"]);
 }
 
 #[test]
