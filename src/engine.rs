@@ -39,7 +39,7 @@ pub fn select_environments(
     manifest: &Manifest,
     requested: &[String],
 ) -> miette::Result<Vec<String>> {
-    let known = crate::manifest::resolve::environments(manifest);
+    let known = manifest.environment_names();
     if known.is_empty() {
         miette::bail!(
             help = "add an `environments:` section, e.g. `environments: {{ local: {{}} }}`",
@@ -213,7 +213,7 @@ pub fn diff_environment(
     settings: &Settings,
     now: i64,
 ) -> EnvPlan {
-    let desired = crate::manifest::resolve::resolve(loaded, env, now);
+    let desired = crate::state::resolve::resolve(loaded, env, now);
     let mut plan = diff_for_org(
         Some(&loaded.manifest.organization),
         &desired,
@@ -234,11 +234,10 @@ pub fn diff_environment(
 /// Says why a key is removed when the manifest retired it (`retire_after` passed): resolution
 /// already dropped it from the desired state, so the diff alone cannot tell.
 fn explain_retired_keys(loaded: &LoadedManifest, env: &str, plan: &mut EnvPlan, now: i64) {
-    use crate::manifest::resolve::is_retired;
     let mut retired: BTreeMap<(String, String), String> = BTreeMap::new();
     for client in &loaded.manifest.clients {
         let attributes = client.attributes_in(env);
-        for key_ref in attributes.keys().iter().filter(|r| is_retired(r, now)) {
+        for key_ref in attributes.keys().iter().filter(|r| r.is_retired(now)) {
             for key in loaded.keys.get(key_ref.path()).into_iter().flatten() {
                 if let Some(date) = key_ref.retire_after() {
                     retired.insert((client.name.clone(), key.kid.clone()), date.to_owned());

@@ -28,6 +28,5 @@ pub mod manifest;
 pub mod plan;
 pub mod printer;
 pub mod render;
-pub mod schema;
 pub mod secret;
 pub mod state;

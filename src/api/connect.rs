@@ -134,7 +134,7 @@ pub fn admin_request(
     write: bool,
 ) -> miette::Result<admin_scopes::Request> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let desired = crate::manifest::resolve::resolve(loaded, env, now);
+    let desired = crate::state::resolve::resolve(loaded, env, now);
     let prune = environment.prune.unwrap_or(loaded.manifest.settings.prune);
     let needed = admin_scopes::content_sides(&desired, prune);
     let held = declared_scopes(env, environment)?;

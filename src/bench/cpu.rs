@@ -47,7 +47,7 @@ pub fn measure(
         let empty = LiveEnv::default();
         let (changes, diff) = cpu_of(|| {
             let mut changes = 0;
-            for env in crate::manifest::resolve::environments(&loaded.manifest) {
+            for env in loaded.manifest.environment_names() {
                 // What `plan` runs once the live state is read (the engine's diff step).
                 let settings = crate::engine::settings_for(&loaded.manifest, &env, None);
                 let plan = crate::engine::diff_environment(
@@ -137,8 +137,8 @@ mod tests {
         let now = 1_795_564_800;
         let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now).unwrap();
         let mut live = BTreeMap::new();
-        for env in crate::manifest::resolve::environments(&loaded.manifest) {
-            let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
+        for env in loaded.manifest.environment_names() {
+            let desired = crate::state::resolve::resolve(&loaded, &env, now);
             let accessible = desired
                 .scopes
                 .values()
@@ -172,15 +172,15 @@ mod tests {
         let now = 1_795_564_800;
         let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now).unwrap();
         let mut live = BTreeMap::new();
-        for env in crate::manifest::resolve::environments(&loaded.manifest) {
-            let desired = crate::manifest::resolve::resolve(&loaded, &env, now);
+        for env in loaded.manifest.environment_names() {
+            let desired = crate::state::resolve::resolve(&loaded, &env, now);
             live.insert(env, live_matching(&desired, Vec::new()));
         }
         let (_, cpu) = measure(&path, &live, now, 3).unwrap();
         eprintln!("{cpu:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         let (parsed, yaml) = cpu_of(|| crate::manifest::yaml::parse(&text).unwrap());
-        let (_, schema) = cpu_of(|| crate::schema::check(&parsed.value, false));
+        let (_, schema) = cpu_of(|| crate::manifest::schema::check(&parsed.value, false));
         let (_, keys) = cpu_of(|| {
             for (file, _) in &generated.key_files {
                 let _ = crate::manifest::keys::load_key_file(&dir.path().join(file), now, 30);
@@ -189,8 +189,7 @@ mod tests {
         eprintln!("yaml {yaml:?}, schema {schema:?}, key files {keys:?}");
         for (env, l) in &live {
             let (_, digest) = cpu_of(|| crate::plan::saved::live_digest(l));
-            let (desired, resolve) =
-                cpu_of(|| crate::manifest::resolve::resolve(&loaded, env, now));
+            let (desired, resolve) = cpu_of(|| crate::state::resolve::resolve(&loaded, env, now));
             let settings = crate::engine::settings_for(&loaded.manifest, env, None);
             let (_, diff) = cpu_of(|| {
                 crate::plan::diff::diff_for_org(

@@ -446,10 +446,10 @@ mod tests {
             Ok((loaded, _)) => loaded,
             Err(d) => panic!("{:?}", d.iter().map(|d| &d.message).collect::<Vec<_>>()),
         };
-        let envs = crate::manifest::resolve::environments(&loaded.manifest);
+        let envs = loaded.manifest.environment_names();
         assert_eq!(envs, ["bench-a", "bench-b"]);
         for env in envs {
-            let state = crate::manifest::resolve::resolve(&loaded, &env, 1_795_564_800);
+            let state = crate::state::resolve::resolve(&loaded, &env, 1_795_564_800);
             assert_eq!(state.scopes.len(), 40);
             let grants: usize = state.scopes.values().map(|s| s.grants.len()).sum();
             assert_eq!(grants, 130);

@@ -180,7 +180,7 @@ async fn scenario(
     let sizes = Sizes::of(&generated.organisation, spec.contacts);
     let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
-    let envs = crate::manifest::resolve::environments(&loaded.manifest);
+    let envs = loaded.manifest.environment_names();
     let host = EmulatorHost::spawn(&options.exe, &envs, options.latency, None, spec.contacts)?;
     let blank = |operation: &str| Measured {
         operation: operation.into(),
@@ -289,7 +289,7 @@ async fn rate_limited(
     let path = generate(&spec).write_to(dir.path()).into_diagnostic()?;
     let (loaded, _) = crate::manifest::load::load_at(std::slice::from_ref(&path), now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
-    let envs = crate::manifest::resolve::environments(&loaded.manifest);
+    let envs = loaded.manifest.environment_names();
     let host = EmulatorHost::spawn(
         &options.exe,
         &envs,

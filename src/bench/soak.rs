@@ -197,7 +197,9 @@ async fn run_trial(
     let now = crate::clock::system_now();
     let (loaded, _) = crate::manifest::load::load_at(&[path], now)
         .map_err(|d| miette::Report::new(d).wrap_err("the generated manifest is invalid"))?;
-    let env = crate::manifest::resolve::environments(&loaded.manifest)
+    let env = loaded
+        .manifest
+        .environment_names()
         .into_iter()
         .next()
         .ok_or_else(|| miette::miette!("the generated manifest has no environment"))?;

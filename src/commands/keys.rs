@@ -7,9 +7,9 @@ use crate::diagnostic_code::Code;
 use crate::keys::list::{EnvKeys, KeyOverview};
 use crate::keys::rotate::{RotateOptions, find_manifest, rotate as rotate_key};
 use crate::manifest::LoadedManifest;
-use crate::manifest::resolve;
 use crate::printer::Printer;
 use crate::state::LiveEnv;
+use crate::state::resolve;
 
 /// Lists every key of every client in the chosen environments, nearest expiry first. Exits 0
 /// even when keys are flagged (`drift` is the command that fails on them); 1 when an

@@ -28,7 +28,7 @@ fn plan_schema_text() -> String {
 pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
     match &args.write {
         None if args.plan => printer.out(&plan_schema_text()),
-        None => printer.out(&crate::schema::manifest_schema_text()),
+        None => printer.out(&crate::manifest::schema::manifest_schema_text()),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
                 miette::miette!(
@@ -42,13 +42,13 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> miette::Result<Exit> {
             write(
                 dir,
                 MANIFEST_SCHEMA_FILE,
-                &crate::schema::manifest_schema_text(),
+                &crate::manifest::schema::manifest_schema_text(),
                 printer,
             )?;
             write(
                 dir,
                 PART_SCHEMA_FILE,
-                &crate::schema::part_schema_text(),
+                &crate::manifest::schema::part_schema_text(),
                 printer,
             )?;
             write(dir, PLAN_SCHEMA_FILE, &plan_schema_text(), printer)?;

@@ -27,7 +27,7 @@ pub fn run(args: &TokenArgs, printer: &Printer) -> miette::Result<Exit> {
     let loaded = crate::engine::load(&args.paths)?;
     crate::engine::select_environments(&loaded.manifest, std::slice::from_ref(&args.env))?;
     let now = crate::clock::now_unix()?;
-    let desired = crate::manifest::resolve::resolve(&loaded, &args.env, now);
+    let desired = crate::state::resolve::resolve(&loaded, &args.env, now);
     let client = find_client(&loaded, &desired.clients, &args.client, &args.env)?;
     let scopes: Vec<String> = if args.scopes.is_empty() {
         client.scopes.iter().cloned().collect()

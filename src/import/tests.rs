@@ -1,7 +1,7 @@
 use super::*;
 use crate::manifest::LoadedManifest;
 use crate::manifest::model::{TokenType, Visibility};
-use crate::manifest::resolve::resolve;
+use crate::state::resolve::resolve;
 
 #[test]
 fn defaults_go_but_an_override_back_to_the_default_stays() {

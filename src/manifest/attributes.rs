@@ -331,6 +331,25 @@ impl KeyRef {
             KeyRef::Detailed(k) => k.retire_after.as_deref(),
         }
     }
+
+    /// Whether the key's `retire_after` day has passed at `now_unix` (see [`retired_by`]).
+    pub fn is_retired(&self, now_unix: i64) -> bool {
+        self.retire_after()
+            .is_some_and(|date| retired_by(date, now_unix))
+    }
+}
+
+/// Whether a `retire_after` date (`YYYY-MM-DD`) has passed: its day (UTC) has ended at
+/// `now_unix`. An unparseable date never retires (validation reports it).
+pub fn retired_by(date: &str, now_unix: i64) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(date, &format) {
+        Ok(d) => {
+            let end_of_day = d.midnight().assume_utc().unix_timestamp() + 86_400;
+            now_unix >= end_of_day
+        }
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::model::{KeyRef, Manifest, key_refs, key_suffix};
 use super::yaml;
 use super::{LoadedManifest, validate};
 use crate::diagnostic_code::Code;
-use crate::schema;
+use crate::manifest::schema;
 
 mod merge;
 mod read;
@@ -483,7 +483,7 @@ fn read_keys(
     locator: &Locator,
     now_unix: i64,
     problems: &mut Diagnostics,
-) -> BTreeMap<String, Vec<crate::state::KeyState>> {
+) -> BTreeMap<String, Vec<crate::manifest::keys::KeyState>> {
     let mut keys = BTreeMap::new();
     for (path, pointer) in key_refs(manifest) {
         if keys.contains_key(&path) {
@@ -523,7 +523,10 @@ fn read_keys(
 }
 
 /// SHA-256 over the merged manifest and the public keys it names.
-fn digest(manifest: &Manifest, keys: &BTreeMap<String, Vec<crate::state::KeyState>>) -> String {
+fn digest(
+    manifest: &Manifest,
+    keys: &BTreeMap<String, Vec<crate::manifest::keys::KeyState>>,
+) -> String {
     crate::digest::JsonDigest::new()
         .json(manifest)
         .bytes(&[0])

@@ -9,7 +9,7 @@ pub mod keys;
 pub mod load;
 pub mod model;
 pub mod orgno;
-pub mod resolve;
+pub mod schema;
 pub mod sniff;
 pub mod validate;
 pub mod yaml;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use load::{load, load_with_warnings};
 
-use crate::state::KeyState;
+use crate::manifest::keys::KeyState;
 
 /// A valid manifest, merged from its files, with everything read from disk that plan needs.
 #[derive(Debug, Clone)]

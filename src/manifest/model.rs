@@ -77,6 +77,18 @@ pub struct Manifest {
     pub organizations: BTreeMap<String, String>,
 }
 
+impl Manifest {
+    /// The names of the manifest's environments, in order.
+    pub fn environment_names(&self) -> Vec<String> {
+        self.environments.keys().cloned().collect()
+    }
+}
+
+/// Whether a resource limited to `only` (None: everywhere) exists in `env`.
+pub fn applies_to(only: Option<&[String]>, env: &str) -> bool {
+    only.is_none_or(|envs| envs.iter().any(|e| e == env))
+}
+
 /// Where an environment's API lives. `test`, `prod` and `local` need nothing here.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

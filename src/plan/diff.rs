@@ -126,18 +126,11 @@ fn managed_resources(live: &LiveEnv) -> usize {
 }
 
 /// Whether a key with `retire_after` is past it at `now`: once its day has ended (UTC), as
-/// [`crate::manifest::resolve::is_retired`] decides for key files.
+/// for key files ([`crate::manifest::attributes::retired_by`]).
 pub fn is_retired(key: &KeyState, now_unix: i64) -> bool {
-    match &key.retire_after {
-        Some(date) => crate::manifest::resolve::is_retired(
-            &crate::manifest::model::KeyRef::Detailed(crate::manifest::model::KeyFile {
-                path: String::new(),
-                retire_after: Some(date.clone()),
-            }),
-            now_unix,
-        ),
-        None => false,
-    }
+    key.retire_after
+        .as_deref()
+        .is_some_and(|date| crate::manifest::attributes::retired_by(date, now_unix))
 }
 
 fn value<T: Serialize>(v: &T) -> Option<serde_json::Value> {

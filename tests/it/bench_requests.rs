@@ -26,7 +26,7 @@ async fn apply_and_plan_make_exactly_the_minimum(contacts_extension: bool) {
     let path = generated.write_to(dir.path()).unwrap();
     let now = mpctl::clock::system_now();
     let (loaded, _) = mpctl::manifest::load::load_at(&[path], now).unwrap();
-    let env = mpctl::manifest::resolve::environments(&loaded.manifest)[0].clone();
+    let env = loaded.manifest.environment_names()[0].clone();
 
     let emulator = Emulator::start(EmulatorConfig {
         contacts_extension,

@@ -62,7 +62,7 @@ async fn the_state_file_check_passes_a_clean_apply_and_finds_every_kind_of_diffe
     let path = generated.write_to(&dir.path().join("manifest")).unwrap();
     let now = mpctl::clock::system_now();
     let (loaded, _) = mpctl::manifest::load::load_at(&[path], now).unwrap();
-    let env = mpctl::manifest::resolve::environments(&loaded.manifest)[0].clone();
+    let env = loaded.manifest.environment_names()[0].clone();
     let state_file = dir.path().join("state.json");
     let emulator = Emulator::start(EmulatorConfig {
         state_file: Some(state_file.clone()),

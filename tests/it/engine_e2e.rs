@@ -12,9 +12,9 @@ use mpctl::api::credentials::Credentials;
 use mpctl::apply::{Progress, execute};
 use mpctl::emulator::{EmulatorConfig, FaultConfig};
 use mpctl::manifest::orgno::OrgNo;
-use mpctl::manifest::resolve::resolve;
 use mpctl::plan::diff::diff_for_org;
 use mpctl::plan::{Change, Phase};
+use mpctl::state::resolve::resolve;
 use serde_json::json;
 
 use crate::support::emulator as emulator_support;

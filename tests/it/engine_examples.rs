@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use mpctl::apply::fake::FakeService;
 use mpctl::apply::{NoProgress, execute};
-use mpctl::manifest::resolve::{environments, resolve};
 use mpctl::plan::diff::diff_for_org;
+use mpctl::state::resolve::resolve;
 use mpctl::state::{ClientState, LiveEnv};
 
 const NOW: i64 = 1_795_564_800;
@@ -50,7 +50,7 @@ fn every_example_plans_applies_and_converges() {
         let loaded = mpctl::manifest::load(std::slice::from_ref(&path))
             .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
         let manifest = &loaded.manifest;
-        for env in environments(manifest) {
+        for env in manifest.environment_names() {
             for contacts_api in [false, true] {
                 let desired = resolve(&loaded, &env, NOW);
                 // Scopes of other providers that the example's clients use are granted to it.

@@ -232,7 +232,7 @@ fn import_of_a_populated_local_emulator_plans_to_no_changes() {
     runtime.block_on(async {
         let (_local, api) = local_client(dir.path()).await;
         let live = api.fetch().await.unwrap();
-        let desired = mpctl::manifest::resolve::resolve(&loaded, "local", 0);
+        let desired = mpctl::state::resolve::resolve(&loaded, "local", 0);
         assert_matches(&desired, &live);
     });
 
@@ -390,16 +390,13 @@ fn two_environments_merge_into_one_manifest_with_credentials_from_variables() {
     runtime.block_on(async {
         let (_local, api) = local_client(dir.path()).await;
         let live = api.fetch().await.unwrap();
-        assert_matches(
-            &mpctl::manifest::resolve::resolve(&loaded, "local", 0),
-            &live,
-        );
+        assert_matches(&mpctl::state::resolve::resolve(&loaded, "local", 0), &live);
     });
     runtime.block_on(async {
         let api = staging_client(&staging, &admin, Access::Read).await;
         let live = api.fetch().await.unwrap();
         assert_matches(
-            &mpctl::manifest::resolve::resolve(&loaded, "staging", 0),
+            &mpctl::state::resolve::resolve(&loaded, "staging", 0),
             &live,
         );
     });

@@ -6,7 +6,7 @@ use crate::support::mpctl;
 #[test]
 fn committed_schema_is_up_to_date() {
     let committed = std::fs::read_to_string("schema/mpctl.schema.json").unwrap_or_default();
-    let generated = mpctl::schema::manifest_schema_text();
+    let generated = mpctl::manifest::schema::manifest_schema_text();
     assert!(
         committed == generated,
         "schema/mpctl.schema.json is stale: regenerate it with `cargo run -- schema --write schema/` and commit it"
@@ -33,7 +33,7 @@ fn schema_command_prints_the_committed_schema() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        mpctl::schema::manifest_schema_text()
+        mpctl::manifest::schema::manifest_schema_text()
     );
 }
 
@@ -50,7 +50,7 @@ fn schema_command_writes_into_a_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
     let written = std::fs::read_to_string(dir.path().join("mpctl.schema.json")).expect("written");
-    assert_eq!(written, mpctl::schema::manifest_schema_text());
+    assert_eq!(written, mpctl::manifest::schema::manifest_schema_text());
     // Both schemas are written, so that the committed directory can be regenerated at once.
     let plan = std::fs::read_to_string(dir.path().join("plan.schema.json")).expect("written");
     let committed = std::fs::read_to_string("schema/plan.schema.json").expect("committed");
@@ -69,7 +69,7 @@ fn schema_command_prints_the_plan_schema_with_plan() {
 fn committed_part_schema_is_up_to_date_and_needs_no_version() {
     let committed = std::fs::read_to_string("schema/mpctl-part.schema.json").unwrap_or_default();
     assert!(
-        committed == mpctl::schema::part_schema_text(),
+        committed == mpctl::manifest::schema::part_schema_text(),
         "schema/mpctl-part.schema.json is stale: regenerate it with `cargo run -- schema --write schema/` and commit it"
     );
     let schema: serde_json::Value = serde_json::from_str(&committed).expect("schema is JSON");

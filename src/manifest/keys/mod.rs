@@ -15,10 +15,9 @@ use rsa::RsaPublicKey;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-use crate::state::KeyState;
 
 mod certificate;
 mod jwk;
@@ -30,6 +29,23 @@ pub use jwk::{public_jwk, thumbprint};
 use certificate::certificate_key;
 use loader::FileLoader;
 use pem::{contains_private_pem, is_der_private_key, spki_key};
+
+/// One public key of a client: read from a key file (desired) or from the API (live).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    pub kid: String,
+    /// The public JWK as registered (`kty`, `alg`, `use`, `n`, `e`, `kid`, optional `x5c`),
+    /// without server-set fields such as `exp`.
+    pub jwk: serde_json::Map<String, serde_json::Value>,
+    /// Live: the JWK `exp` the server set (Unix seconds).
+    pub exp: Option<i64>,
+    /// Not After of the key's certificate (`x5c`), Unix seconds.
+    pub cert_not_after: Option<i64>,
+    /// Desired: the file the key came from, relative to the working directory.
+    pub source: Option<String>,
+    /// Desired: from this date (`YYYY-MM-DD`) on, the key is removed.
+    pub retire_after: Option<String>,
+}
 
 /// The only key size the API accepts.
 pub const REQUIRED_KEY_BITS: usize = 2048;

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::MAX_FILE_BYTES;
 use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::{Diagnostic, Diagnostics, SourceFile};
+use crate::manifest::schema;
 use crate::manifest::{sniff, yaml};
-use crate::schema;
 
 /// The manifest files under `paths`: files as given, directories searched recursively for
 /// `*.yaml` / `*.yml` (skipping hidden directories and GitHub Actions workflows), each

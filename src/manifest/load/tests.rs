@@ -27,7 +27,7 @@ fn environments_keep_the_order_they_are_listed_in_across_files() {
     std::fs::write(dir.path().join("b.yaml"), "environments: { prod: {} }\n").expect("write");
     let loaded = crate::manifest::load(&[dir.path().to_path_buf()]).expect("loads");
     assert_eq!(
-        crate::manifest::resolve::environments(&loaded.manifest),
+        loaded.manifest.environment_names(),
         ["test", "local", "prod"]
     );
 }

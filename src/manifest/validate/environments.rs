@@ -7,8 +7,8 @@ use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::Diagnostic;
 use crate::manifest::model::Scope;
 use crate::manifest::orgno::OrgNo;
+use crate::manifest::schema::did_you_mean;
 use crate::manifest::yaml::escape_pointer_segment as esc;
-use crate::schema::did_you_mean;
 
 impl Rules<'_> {
     pub(super) fn environments(&mut self) {

@@ -6,11 +6,11 @@ use super::MAX_KEYS_PER_CLIENT;
 use super::Rules;
 use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::Diagnostic;
+use crate::manifest::keys::KeyState;
 use crate::manifest::model::KeyRef;
 use crate::manifest::model::key_refs;
 use crate::manifest::sniff::clip;
 use crate::manifest::yaml::escape_pointer_segment as esc;
-use crate::state::KeyState;
 
 impl Rules<'_> {
     pub(super) fn keys(&mut self, keys: &BTreeMap<String, Vec<KeyState>>) {

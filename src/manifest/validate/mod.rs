@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::diagnostics::{Diagnostic, Diagnostics, Locator};
 use super::model::Manifest;
-use crate::state::KeyState;
+use crate::manifest::keys::KeyState;
 
 /// The most keys Maskinporten registers on one client.
 pub const MAX_KEYS_PER_CLIENT: usize = 5;
@@ -142,7 +142,7 @@ mod tests {
 
     fn run_with_keys(text: &str, keys: &BTreeMap<String, Vec<KeyState>>) -> Diagnostics {
         let parsed = yaml::parse(text).expect("valid YAML");
-        let problems = crate::schema::check(&parsed.value, false);
+        let problems = crate::manifest::schema::check(&parsed.value, false);
         assert!(problems.is_empty(), "schema problems: {problems:?}");
         let manifest: Manifest = serde_json::from_value(parsed.value.clone()).expect("shape");
         let file = SourceFile::new(Path::new("m.yaml"), text.to_owned());

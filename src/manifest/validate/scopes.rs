@@ -11,9 +11,9 @@ use super::is_valid_prefix;
 use super::is_valid_subscope;
 use crate::diagnostic_code::Code;
 use crate::manifest::diagnostics::Diagnostic;
+use crate::manifest::schema::did_you_mean;
 use crate::manifest::sniff::clip;
 use crate::manifest::yaml::escape_pointer_segment as esc;
-use crate::schema::did_you_mean;
 
 impl Rules<'_> {
     pub(super) fn prefixes_and_scope_names(&mut self) {

@@ -2,10 +2,13 @@
 //! (resolved for the environment) and what the API has (fetched). Both sides use the same types
 //! so that comparing them is field by field; fields only one side knows are `Option`s.
 
+pub mod resolve;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::manifest::keys::KeyState;
 use crate::manifest::model::{Contacts, ScopeAttributes};
 use crate::manifest::orgno::OrgNo;
 
@@ -64,23 +67,6 @@ pub struct ClientState {
     /// Live only: the integration type (`maskinporten`); a client of another type is never
     /// managed.
     pub integration_type: Option<String>,
-}
-
-/// One public key of a client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyState {
-    pub kid: String,
-    /// The public JWK as registered (`kty`, `alg`, `use`, `n`, `e`, `kid`, optional `x5c`),
-    /// without server-set fields such as `exp`.
-    pub jwk: serde_json::Map<String, serde_json::Value>,
-    /// Live: the JWK `exp` the server set (Unix seconds).
-    pub exp: Option<i64>,
-    /// Not After of the key's certificate (`x5c`), Unix seconds.
-    pub cert_not_after: Option<i64>,
-    /// Desired: the file the key came from, relative to the working directory.
-    pub source: Option<String>,
-    /// Desired: from this date (`YYYY-MM-DD`) on, the key is removed.
-    pub retire_after: Option<String>,
 }
 
 /// What the live environment can and cannot do, fetched alongside its state.

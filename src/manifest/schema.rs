@@ -59,7 +59,7 @@ pub struct SchemaProblem {
     pub pointer: String,
     /// Underline the node's key (a field name) rather than its value.
     pub at_key: bool,
-    /// Diagnostic code, e.g. `mpctl::schema::unknown_field`.
+    /// Diagnostic code, e.g. `mpctl::manifest::schema::unknown_field`.
     pub code: Code,
     /// What is wrong.
     pub message: String,

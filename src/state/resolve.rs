@@ -4,23 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::LoadedManifest;
-use super::model::{Client, Grant, KeyRef, Manifest, Scope};
-use crate::state::{ClientState, EnvState, KeyState, ScopeState};
-
-/// The names of the manifest's environments, in order.
-pub fn environments(manifest: &Manifest) -> Vec<String> {
-    manifest.environments.keys().cloned().collect()
-}
-
-/// Whether a resource limited to `only` (None: everywhere) exists in `env`.
-pub fn applies_to(only: Option<&[String]>, env: &str) -> bool {
-    only.is_none_or(|envs| envs.iter().any(|e| e == env))
-}
+use super::{ClientState, EnvState, KeyState, ScopeState};
+use crate::manifest::LoadedManifest;
+use crate::manifest::model::{Client, Grant, Scope, applies_to};
 
 /// The desired state of `env`. `now_unix` decides which keys are past their `retire_after`.
 ///
-/// Assumes a valid manifest (see `manifest::load`): key files that could not be read simply
+/// Assumes a valid manifest (see `crate::manifest::load`): key files that could not be read simply
 /// contribute no keys here.
 pub fn resolve(loaded: &LoadedManifest, env: &str, now_unix: i64) -> EnvState {
     let manifest = &loaded.manifest;
@@ -90,7 +80,7 @@ fn resolve_client(
     let attributes = client.attributes_in(env);
     let mut keys = BTreeMap::new();
     for key_ref in attributes.keys() {
-        if is_retired(key_ref, now_unix) {
+        if key_ref.is_retired(now_unix) {
             continue;
         }
         for key in key_files.get(key_ref.path()).into_iter().flatten() {
@@ -115,22 +105,6 @@ fn resolve_client(
             .description
             .unwrap_or_else(|| client.name.clone()),
         contacts: attributes.contacts,
-    }
-}
-
-/// Whether a key's `retire_after` date (`YYYY-MM-DD`, end of that day UTC) has passed.
-/// An unparseable date never retires (validation reports it).
-pub fn is_retired(key: &KeyRef, now_unix: i64) -> bool {
-    let Some(date) = key.retire_after() else {
-        return false;
-    };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(date, &format) {
-        Ok(d) => {
-            let end_of_day = d.midnight().assume_utc().unix_timestamp() + 86_400;
-            now_unix >= end_of_day
-        }
-        Err(_) => false,
     }
 }
 
