@@ -2,6 +2,8 @@
 //! are judged by [`now_unix`], which tests and users may set; what must follow the real time
 //! (token grants, benchmarks) reads [`system_now`].
 
+use crate::diagnostic_code::Code;
+
 /// The real time, in Unix seconds.
 pub fn system_now() -> i64 {
     std::time::SystemTime::now()
@@ -21,7 +23,7 @@ pub fn now_unix() -> miette::Result<i64> {
             )
             .map_err(|e| {
                 miette::miette!(
-                    code = crate::diagnostic_code::Code::ClockInvalid,
+                    code = Code::ClockInvalid,
                     help = "use RFC 3339, e.g. 2026-11-25T12:00:00Z, or unset it",
                     "{var} is not a valid time: {e}"
                 )

@@ -17,6 +17,7 @@ use crate::api::credentials::Credentials;
 use crate::api::endpoints::Endpoints;
 use crate::api::retry::RetryPolicy;
 use crate::api::{Access, Connection, HttpClient, SelfService};
+use crate::diagnostic_code::Code;
 use crate::manifest::LoadedManifest;
 use crate::manifest::model::{Manifest, Settings};
 use crate::plan::diff::diff_for_org;
@@ -42,6 +43,7 @@ pub fn select_environments(
     let known = manifest.environment_names();
     if known.is_empty() {
         miette::bail!(
+            code = Code::EnvNone,
             help = "add an `environments:` section, e.g. `environments: {{ local: {{}} }}`",
             "the manifest names no environments"
         );
@@ -57,6 +59,7 @@ pub fn select_environments(
                 .cloned()
                 .unwrap_or_default();
             miette::bail!(
+                code = Code::EnvUnknown,
                 help = format!(
                     "the manifest's environments are: {}{}",
                     known.join(", "),
@@ -170,6 +173,7 @@ pub async fn connect_as(
 pub async fn fetch<S: SelfService>(env: &str, api: &S) -> miette::Result<LiveEnv> {
     api.fetch().await.map_err(|e| {
         miette::miette!(
+            code = Code::LiveUnreadable,
             help =
                 "check the environment's endpoints and credentials (`mpctl -v` shows each request)",
             "cannot read the live state of `{env}`: {e}"
@@ -319,6 +323,7 @@ pub fn check(
 ) -> miette::Result<()> {
     if envs.iter().any(|e| !e.errors.is_empty()) {
         miette::bail!(
+            code = Code::ApplyPlanErrors,
             help = "fix the errors listed with the plan above, then apply again",
             "the plan has errors; nothing was applied"
         );
@@ -330,6 +335,7 @@ pub fn check(
     if let Some(first) = refusals.first() {
         let messages: Vec<&str> = refusals.iter().map(|e| e.message.as_str()).collect();
         miette::bail!(
+            code = Code::ApplyMassDestroy,
             help = first.help.clone(),
             "{}; nothing was applied",
             messages.join("; ")
@@ -356,6 +362,7 @@ pub fn check_admin_scopes(
     }
     if !refusals.is_empty() {
         miette::bail!(
+            code = Code::AuthScopeNotHeld,
             help = "add the scopes to the admin client in Samarbeidsportalen and to the environment's `admin_scopes` (or MPCTL_<ENV>_SCOPES), or leave out of the manifest what needs them",
             "{}; nothing was applied",
             refusals.join("; ")

@@ -152,6 +152,7 @@ pub fn declared_scopes(
     })
     .map_err(|message| {
         miette::miette!(
+            code = Code::CredentialsAdminScopes,
             help = "list the self-service scopes the admin client holds, separated by spaces or commas, e.g. `idporten:scopes.read idporten:scopes.write`",
             "{message}"
         )
@@ -299,6 +300,7 @@ pub async fn connect_local_in(
 ) -> miette::Result<Connection> {
     let Some(organization) = organization else {
         miette::bail!(
+            code = Code::EmulatorOrganization,
             help = "give the manifest's `organization`, or `--org` to `mpctl import`",
             "environment `{env}` (the embedded emulator) needs to know the organisation to act for"
         );

@@ -39,6 +39,7 @@ fn write_in(plan: &Plan, path: &Path, cwd: &Path) -> miette::Result<()> {
     }
     manifest_paths_under(&plan.manifest_paths, cwd).map_err(|e| {
         miette::miette!(
+            code = Code::PlanPaths,
             help = "plan from the directory that holds the manifest (e.g. the repository's top \
                     level), naming it by a relative path; apply the plan from that directory",
             "the plan was not saved: `mpctl apply` would refuse it: {e}"

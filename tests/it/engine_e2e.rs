@@ -264,6 +264,11 @@ fn mass_destruction_needs_the_flag() {
         "{}",
         refused.text()
     );
+    assert!(
+        refused.text().contains("mpctl::apply::mass_destroy"),
+        "the refusal names its code: {}",
+        refused.text()
+    );
     let plan = h.run(&["plan", "mpctl.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 2, "nothing was deactivated: {}", plan.text());
 
