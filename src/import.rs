@@ -379,9 +379,10 @@ mod defaults {
     }
 }
 
-/// Leaves out every value equal to the API's default (see [`defaults`]), in the resources and
-/// their overrides; overrides left empty go. An override equal to the default stays where the
-/// resource's own value differs (the override is what keeps that environment at the default).
+/// Leaves out every value equal to the API's default (the value it gives a field left unset),
+/// in the resources and their overrides; overrides left empty go. An override equal to the
+/// default stays where the resource's own value differs (the override is what keeps that
+/// environment at the default).
 pub fn omit_defaults(manifest: &mut Manifest) {
     let scope_defaults = defaults::scope();
     for s in &mut manifest.scopes {

@@ -326,7 +326,8 @@ pub struct Jwks {
 /// `created`, …) is not part of the key's identity.
 const JWK_MEMBERS: [&str; 7] = ["kty", "alg", "use", "kid", "n", "e", "x5c"];
 
-/// The public JWK as it is registered: only [`JWK_MEMBERS`].
+/// The public JWK as it is registered: only the members `kty`, `alg`, `use`, `kid`, `n`, `e`
+/// and `x5c`.
 pub fn registrable_jwk(
     jwk: &serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Map<String, serde_json::Value> {

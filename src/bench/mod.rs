@@ -1,6 +1,7 @@
-//! Proof at scale and under faults: a generator of large manifests ([`generate`]), process
-//! measurements ([`measure`]), the CPU cost of validate + diff ([`cpu`]), the benchmark of plan
-//! and apply against the emulator with injected latency, and the fault-injection soak run.
+//! Proof at scale and under faults: a generator of large manifests ([`generate`](mod@generate)),
+//! process measurements ([`measure`]), the CPU cost of validate + diff ([`cpu`]), the benchmark
+//! of plan and apply against the emulator with injected latency, and the fault-injection soak
+//! run.
 //! Reached through the hidden `mpctl bench` command; see `docs/performance.md` and
 //! `docs/reliability.md` for what they measure and their latest figures.
 

@@ -8,8 +8,8 @@
 //! `api/wire.rs` (responses are read tolerantly, field by field) where the API returns it.
 //!
 //! Every attribute is optional: unset means "not managed" on the desired side (the API keeps
-//! its value) and "not sent" on the live side. [`attributes!`] derives, from the one field
-//! list, [`overlay`](ScopeAttributes::overlay) (resolve an override), the field-by-field
+//! its value) and "not sent" on the live side. A macro derives, from the one field list,
+//! [`overlay`](ScopeAttributes::overlay) (resolve an override), the field-by-field
 //! comparison the diff reports, and [`factor`](ScopeAttributes::factor) (the inverse of
 //! overlay, which `import` uses to write values common to all environments once).
 

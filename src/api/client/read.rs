@@ -230,7 +230,7 @@ impl HttpClient {
     }
 
     /// Whether the environment offers the contacts extension (asked once, and only where
-    /// [`ClientConfig::probe_contacts`] allows).
+    /// [`super::ClientConfig::probe_contacts`] allows).
     pub async fn contacts_api(&self) -> Result<bool, ApiError> {
         if !self.config.probe_contacts {
             return Ok(false);
