@@ -15,7 +15,8 @@ mod usage;
 /// can be tried without credentials.
 ///
 /// Exit status: 0 success (no changes), 1 error, 2 changes present (`plan --detailed-exitcode`,
-/// `drift`), 64 usage error (unknown flag, value or subcommand).
+/// `drift`), 64 usage error (unknown flag, value or subcommand, or a value the command cannot
+/// use, such as an `--env` the manifest does not declare).
 #[derive(Debug, Parser)]
 #[command(name = "mpctl", version, about, long_about, propagate_version = true)]
 pub struct Cli {

@@ -156,6 +156,22 @@ impl Code {
     pub fn from_code(code: &str) -> Option<Code> {
         Code::ALL.iter().copied().find(|c| c.as_str() == code)
     }
+
+    /// Whether the code is a usage error: a flag's value the command cannot use, or flags that
+    /// do not go together, found after clap parsed them. The command exits 64 for these, as for
+    /// clap's own usage errors, so that a workflow's typo never reads as "changes" (2) or as
+    /// an ordinary failure (1).
+    pub const fn is_usage(self) -> bool {
+        matches!(
+            self,
+            Code::EnvUnknown
+                | Code::PlanEnvironment
+                | Code::ApplyNoSavedPlan
+                | Code::ImportOrg
+                | Code::EmulatorBootstrap
+                | Code::EmulatorOption
+        )
+    }
 }
 
 impl fmt::Display for Code {

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(report) => {
             printer.report(&report);
-            mpctl::commands::Exit::Failure.into()
+            mpctl::commands::Exit::of_error(&report).into()
         }
     }
 }

@@ -30,6 +30,19 @@ pub enum Exit {
     Failure,
     /// 2: changes present (`plan --detailed-exitcode`, `drift`).
     Changes,
+    /// 64: a usage error the command found (see [`Code::is_usage`]).
+    Usage,
+}
+
+impl Exit {
+    /// The exit of a command that failed with `report`: a usage error or a failure.
+    pub fn of_error(report: &miette::Report) -> Exit {
+        let code = report.code().map(|c| c.to_string());
+        match code.as_deref().and_then(Code::from_code) {
+            Some(code) if code.is_usage() => Exit::Usage,
+            _ => Exit::Failure,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -38,6 +51,7 @@ impl From<Exit> for ExitCode {
             Exit::Success => 0,
             Exit::Failure => 1,
             Exit::Changes => 2,
+            Exit::Usage => crate::cli::EXIT_USAGE,
         })
     }
 }
@@ -87,4 +101,25 @@ pub(crate) async fn connect(
 ) -> miette::Result<crate::api::Connection> {
     let concurrency = usize::from(requests.concurrency);
     crate::engine::connect(loaded, env, access, concurrency, &requests.retry_policy()).await
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use miette::WrapErr;
+
+    use super::*;
+
+    #[test]
+    fn a_usage_code_exits_64_even_wrapped_and_anything_else_1() {
+        let usage = miette::miette!(code = Code::EnvUnknown, "unknown environment `prdo`");
+        assert_eq!(Exit::of_error(&usage), Exit::Usage);
+        let wrapped = Err::<(), _>(miette::miette!(code = Code::EmulatorOption, "--listen"))
+            .wrap_err("cannot start")
+            .unwrap_err();
+        assert_eq!(Exit::of_error(&wrapped), Exit::Usage);
+        let failure = miette::miette!(code = Code::LiveUnreadable, "cannot read");
+        assert_eq!(Exit::of_error(&failure), Exit::Failure);
+        assert_eq!(Exit::of_error(&miette::miette!("no code")), Exit::Failure);
+        assert_eq!(ExitCode::from(Exit::Usage), ExitCode::from(64));
+    }
 }

@@ -349,7 +349,7 @@ async fn emulator_init_bootstraps_admin_clients_with_the_scopes_given() {
     )
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(64), "a usage error: {stderr}");
     assert!(
         stderr.contains("`idporten:scopes.reed` is not a self-service scope"),
         "{stderr}"

@@ -317,14 +317,18 @@ fn serve_and_init_explain_bad_arguments() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // Values clap accepts but the emulator cannot use are usage errors too (64).
     let (code, err) = run(&["emulator", "serve", "--faults", "latency=fast"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(64), "{err}");
     assert!(err.contains("latency=fast"), "{err}");
     let (code, err) = run(&["emulator", "serve", "--bootstrap", "974760674:acme"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(64), "{err}");
     assert!(err.contains("974760674"), "{err}");
+    let (code, err) = run(&["emulator", "serve", "--listen", "localhost"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("is not an address"), "{err}");
     let (code, err) = run(&["emulator", "init"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(64), "{err}");
     assert!(err.contains("--bootstrap"), "{err}");
 }
 

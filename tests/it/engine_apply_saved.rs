@@ -19,7 +19,12 @@ fn saved_plan() -> TestContext {
 
 /// The one JSON document on stdout of a refused apply (exit 1).
 fn refusal(out: &Output) -> serde_json::Value {
-    assert_eq!(out.status.code(), Some(1), "{}", output_text(out));
+    refusal_with(out, 1)
+}
+
+/// [`refusal`] with the exit status expected: 64 for a usage error.
+fn refusal_with(out: &Output, status: i32) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(status), "{}", output_text(out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", output_text(out)));
     assert_eq!(doc["applied"], serde_json::json!([]), "{doc}");
@@ -62,9 +67,9 @@ fn a_saved_plan_refused_in_json_prints_the_document() {
     assert!(why.contains("climbs with `..`"), "{why}");
     assert!(why.contains("nothing was applied"), "{why}");
 
-    // The saved plan has no such environment.
+    // The saved plan has no such environment: a usage error, with the document all the same.
     let out = ctx.run(&["apply", "plan.json", "--env", "prod", "--format", "json"]);
-    let doc = refusal(&out);
+    let doc = refusal_with(&out, 64);
     let why = doc["refused"].as_str().unwrap_or_default();
     assert!(why.contains("no environment `prod`"), "{why}");
 
@@ -111,24 +116,27 @@ fn refusals_name_their_code() {
             .unwrap();
     edited["manifest_paths"] = serde_json::json!(["/etc/passwd"]);
     ctx.write("edited.json", &edited.to_string());
-    for (args, code) in [
+    for (args, code, status) in [
         (
             &["apply", "mpctl.yaml"][..],
             "mpctl::apply::needs_confirmation",
+            1,
         ),
         (
             &["apply", "mpctl.yaml", "--replan-if-same"],
             "mpctl::apply::no_saved_plan",
+            64,
         ),
         (
             &["apply", "plan.json", "--env", "prod"],
             "mpctl::plan::environment",
+            64,
         ),
-        (&["apply", "edited.json"], "mpctl::plan::paths"),
+        (&["apply", "edited.json"], "mpctl::plan::paths", 1),
     ] {
         let out = ctx.run(args);
         let text = output_text(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert_eq!(out.status.code(), Some(status), "{args:?}: {text}");
         assert!(text.contains(code), "{args:?}: {text}");
     }
     nothing_applied(&ctx);

@@ -162,7 +162,7 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
     );
     let stale = h.run_expecting(&["apply", "plan.json"], 1);
     assert!(stale.text().contains("pass --replan-"), "{}", stale.text());
-    let no_plan = h.run_expecting(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"], 1);
+    let no_plan = h.run_expecting(&["apply", "mpctl.yaml", "--replan-if-same", "--yes"], 64);
     assert!(
         no_plan.text().contains("no saved plan"),
         "{}",
@@ -170,7 +170,7 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
     );
     let unknown = h.run_expecting(
         &["apply", "plan.json", "--replan-if-same", "--env", "prod"],
-        1,
+        64,
     );
     assert!(
         unknown.text().contains("no environment `prod`"),

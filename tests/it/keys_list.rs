@@ -209,7 +209,7 @@ async fn keys_list_spans_two_environments_with_expiries_and_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("MPCTL_BROKEN_CLIENT_ID"));
 
     let out = run(vec!["keys", "list", "--env", "nowhere"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(64), "a usage error");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown environment `nowhere`"), "{stderr}");
     assert!(stderr.contains("mpctl::env::unknown"), "{stderr}");
