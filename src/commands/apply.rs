@@ -34,6 +34,18 @@ fn run_any(args: &ApplyArgs, printer: &Printer, doc: &JsonDocument) -> miette::R
         return run_saved(path, args, printer, doc);
     }
     if args.replan_if_same {
+        // A workflow whose plan artifact did not arrive names a file that is not there: say so.
+        if let [path] = args.paths.as_slice()
+            && !path.exists()
+        {
+            miette::bail!(
+                code = Code::ApplyNoSavedPlan,
+                help = "pass the plan file saved by `mpctl plan --out FILE` (in a workflow: check \
+                        that the step that downloads it ran)",
+                "--replan-if-same compares a fresh plan with a saved one, and {} does not exist",
+                path.display()
+            );
+        }
         miette::bail!(
             code = Code::ApplyNoSavedPlan,
             help = "pass one plan file saved by `mpctl plan --out FILE`",

@@ -168,6 +168,12 @@ fn a_reviewed_plan_applies_after_a_merge_only_while_it_makes_the_same_changes() 
         "{}",
         no_plan.text()
     );
+    let missing = h.run_expecting(&["apply", "gone.json", "--replan-if-same", "--yes"], 64);
+    assert!(
+        missing.text().contains("gone.json does not exist"),
+        "{}",
+        missing.text()
+    );
     let unknown = h.run_expecting(
         &["apply", "plan.json", "--replan-if-same", "--env", "prod"],
         64,
