@@ -84,6 +84,35 @@ pub struct ScopeRecord {
 }
 
 impl ScopeRecord {
+    /// A new active scope with every optional field at the value the API gives it when it is
+    /// not sent.
+    pub fn new(prefix: String, subscope: String, owner_orgno: String, now: i64) -> Self {
+        Self {
+            prefix,
+            subscope,
+            owner_orgno,
+            description: String::new(),
+            long_description: None,
+            descriptions: None,
+            visibility: "PUBLIC".into(),
+            token_type: "SELF_CONTAINED".into(),
+            at_max_age: 120,
+            authorization_max_lifetime: 0,
+            allowed_integration_types: vec!["maskinporten".into()],
+            accessible_for_all: false,
+            requires_user_consent: false,
+            requires_user_authentication: false,
+            requires_pseudonymous_tokens: false,
+            enforced_aud_for_access_token: None,
+            delegation_source: None,
+            protected: false,
+            supports_european_businesses: false,
+            active: true,
+            created: now,
+            last_updated: now,
+        }
+    }
+
     pub fn name(&self) -> String {
         format!("{}:{}", self.prefix, self.subscope)
     }

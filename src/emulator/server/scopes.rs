@@ -69,34 +69,6 @@ pub(super) fn scope_json(scope: &ScopeRecord) -> Value {
     v
 }
 
-/// A new active scope with every optional field at its default.
-fn new_scope(prefix: String, subscope: String, owner_orgno: String, now: i64) -> ScopeRecord {
-    ScopeRecord {
-        prefix,
-        subscope,
-        owner_orgno,
-        description: String::new(),
-        long_description: None,
-        descriptions: None,
-        visibility: "PUBLIC".into(),
-        token_type: "SELF_CONTAINED".into(),
-        at_max_age: 120,
-        authorization_max_lifetime: 0,
-        allowed_integration_types: vec!["maskinporten".into()],
-        accessible_for_all: false,
-        requires_user_consent: false,
-        requires_user_authentication: false,
-        requires_pseudonymous_tokens: false,
-        enforced_aud_for_access_token: None,
-        delegation_source: None,
-        protected: false,
-        supports_european_businesses: false,
-        active: true,
-        created: now,
-        last_updated: now,
-    }
-}
-
 /// Applies the updatable fields present in `body` to `scope`.
 fn apply_scope_fields(
     scope: &mut ScopeRecord,
@@ -266,7 +238,7 @@ pub(super) async fn create_scope(AxumState(s): Shr, headers: HeaderMap, body: By
                 let how = if existing.active { "exists" } else { "exists but is deactivated (reactivate it with PUT and \"active\": true)" };
                 return Err(ApiFailure::conflict(format!("scope {name} already {how}")));
             }
-            let mut scope = new_scope(prefix, subscope, org, now);
+            let mut scope = ScopeRecord::new(prefix, subscope, org, now);
             apply_scope_fields(&mut scope, &body)?;
             Ok((scope_json(&scope), vec![Mutation::Scope(scope)]))
         })
@@ -292,7 +264,7 @@ pub(super) async fn update_scope(
             // documented; the emulator takes the stricter reading: the body is the whole
             // scope, and a field left out goes back to its default. Only the identity, the
             // creation time and (unless `active` is sent) the state are kept.
-            let mut scope = new_scope(
+            let mut scope = ScopeRecord::new(
                 current.prefix.clone(),
                 current.subscope.clone(),
                 current.owner_orgno.clone(),

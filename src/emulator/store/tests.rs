@@ -48,28 +48,8 @@ fn a_large_state_replays_and_compacts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let scope = |n: usize| ScopeRecord {
-        prefix: "acme".into(),
-        subscope: format!("s{n}"),
-        owner_orgno: "974760673".into(),
         description: "d".into(),
-        long_description: None,
-        descriptions: None,
-        visibility: "PUBLIC".into(),
-        token_type: "SELF_CONTAINED".into(),
-        at_max_age: 120,
-        authorization_max_lifetime: 0,
-        allowed_integration_types: vec!["maskinporten".into()],
-        accessible_for_all: false,
-        requires_user_consent: false,
-        requires_user_authentication: false,
-        requires_pseudonymous_tokens: false,
-        enforced_aud_for_access_token: None,
-        delegation_source: None,
-        protected: false,
-        supports_european_businesses: false,
-        active: true,
-        created: 0,
-        last_updated: 0,
+        ..ScopeRecord::new("acme".into(), format!("s{n}"), "974760673".into(), 0)
     };
     let consumers: Vec<String> = (0..10).map(|i| format!("99182582{i}")).collect();
     {
