@@ -46,15 +46,7 @@ pub fn serve(
             })
             .await?;
             let admin = emulator.bootstrap_org(organization, prefixes).await?;
-            let target = Target {
-                env: env.clone(),
-                api_url: emulator.api_url(),
-                token_url: emulator.token_url(),
-                audience: emulator.issuer(),
-                client_id: admin.client_id.clone(),
-                kid: admin.kid.clone(),
-                private_key_pem: admin.private_key_pem.clone(),
-            };
+            let target = Target::of(env, &emulator, &admin);
             let line = serde_json::to_string(&target).into_diagnostic()?;
             writeln!(stdout, "{line}").into_diagnostic()?;
             running.push(emulator);

@@ -8,6 +8,7 @@ use crate::api::credentials::Credentials;
 use crate::api::endpoints::Endpoints;
 use crate::api::retry::RetryPolicy;
 use crate::api::{Access, HttpClient, SelfService};
+use crate::emulator::{AdminIdentity, Emulator};
 use crate::engine::{self, ApplyReport, NoProgress, execute};
 use crate::manifest::LoadedManifest;
 use crate::plan::EnvPlan;
@@ -25,6 +26,21 @@ pub struct Target {
     pub kid: String,
     /// The admin's private key (PEM).
     pub private_key_pem: Secret<String>,
+}
+
+impl Target {
+    /// `env` served by `emulator`, reached as its bootstrap `admin`.
+    pub fn of(env: &str, emulator: &Emulator, admin: &AdminIdentity) -> Self {
+        Self {
+            env: env.to_owned(),
+            api_url: emulator.api_url(),
+            token_url: emulator.token_url(),
+            audience: emulator.issuer(),
+            client_id: admin.client_id.clone(),
+            kid: admin.kid.clone(),
+            private_key_pem: admin.private_key_pem.clone(),
+        }
+    }
 }
 
 /// An authenticated client for `target`, checked to act for the manifest's organisation, with

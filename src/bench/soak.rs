@@ -209,15 +209,7 @@ async fn run_trial(
     let addr = emulator.addr();
     let org = OrgNo::new_unchecked(ORGANIZATION);
     let admin = emulator.bootstrap_org(&org, &[PREFIX.to_owned()]).await?;
-    let target = Target {
-        env: env.clone(),
-        api_url: emulator.api_url(),
-        token_url: emulator.token_url(),
-        audience: emulator.issuer(),
-        client_id: admin.client_id.clone(),
-        kid: admin.kid.clone(),
-        private_key_pem: admin.private_key_pem.clone(),
-    };
+    let target = Target::of(&env, &emulator, &admin);
     let bootstrap_audit = emulator.audit().len();
     emulator.set_faults(faults(seed));
 

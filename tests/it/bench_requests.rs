@@ -38,15 +38,7 @@ async fn apply_and_plan_make_exactly_the_minimum(contacts_extension: bool) {
         .bootstrap_org(&OrgNo::new_unchecked(ORGANIZATION), &[PREFIX.to_owned()])
         .await
         .unwrap();
-    let target = Target {
-        env: env.clone(),
-        api_url: emulator.api_url(),
-        token_url: emulator.token_url(),
-        audience: emulator.issuer(),
-        client_id: admin.client_id.clone(),
-        kid: admin.kid.clone(),
-        private_key_pem: admin.private_key_pem.clone(),
-    };
+    let target = Target::of(&env, &emulator, &admin);
     let sizes = Sizes::of(&generated.organisation, contacts_extension);
     // The spec's own numbers, so that the sizes themselves are checked too.
     assert_eq!(

@@ -75,15 +75,7 @@ async fn the_state_file_check_passes_a_clean_apply_and_finds_every_kind_of_diffe
         .bootstrap_org(&OrgNo::new_unchecked(ORGANIZATION), &[PREFIX.to_owned()])
         .await
         .unwrap();
-    let target = Target {
-        env: env.clone(),
-        api_url: emulator.api_url(),
-        token_url: emulator.token_url(),
-        audience: emulator.issuer(),
-        client_id: admin.client_id.clone(),
-        kid: admin.kid.clone(),
-        private_key_pem: admin.private_key_pem.clone(),
-    };
+    let target = Target::of(&env, &emulator, &admin);
     let client = pipeline::connect(&loaded, &target, Access::Write, 4, RetryPolicy::default())
         .await
         .unwrap();
